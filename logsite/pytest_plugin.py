@@ -1,0 +1,35 @@
+"""Pytest plugin: start the local services before pytest-django reads the settings.
+
+Loaded with `-p logsite.pytest_plugin` (see pytest.ini). A hook wrapper runs
+before every plain `pytest_load_initial_conftests` implementation, pytest-django's
+included, so the settings module sees the services' URLs.
+"""
+
+import os
+
+import pytest
+
+from logsite.localservices import SERVICES_DIR, LocalServices
+
+_services = LocalServices(data_root=SERVICES_DIR / f"test-{os.getpid()}", ephemeral=True)
+
+TEST_DEFAULTS = {
+    "DEBUG": "false",
+    "SECRET_KEY": "test-secret-key-not-for-production",
+    "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+    "MONGODB_NAME": "logretrieval",
+    "ARCHIVE_STORAGE": "s3",
+}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    os.environ.setdefault("SQL_TEST_DB_NAME", str(_services.data_root / "test-db.sqlite3"))
+    for name, value in TEST_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    os.environ.update(_services.start())
+    return (yield)
+
+
+def pytest_unconfigure(config):
+    _services.stop()

@@ -1,0 +1,51 @@
+from django.db import models
+from django_mongodb_backend.fields import ObjectIdAutoField
+
+
+class Level(models.TextChoices):
+    """Log levels, declared from least to most severe."""
+
+    DEBUG = "debug", "Debug"
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+    CRITICAL = "critical", "Critical"
+
+    @classmethod
+    def at_least(cls, minimum: str) -> list[str]:
+        """The levels as severe as `minimum` or more: at_least("error") -> error, critical."""
+        values = list(cls.values)
+        return values[values.index(minimum) :]
+
+
+class LogEntry(models.Model):
+    """One log line written by a user's model. Lives in MongoDB (collection `logs`)."""
+
+    id = ObjectIdAutoField(primary_key=True)
+    timestamp = models.DateTimeField()
+    user_id = models.IntegerField()
+    level = models.CharField(max_length=8, choices=Level.choices)
+    message = models.TextField()
+    logger = models.CharField(max_length=200, blank=True, default="")
+    context = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        db_table = "logs"
+        verbose_name = "log entry"
+        verbose_name_plural = "log entries"
+        indexes = [
+            # Equality (user, level) then range/sort (timestamp): the search shape.
+            models.Index(fields=["user_id", "level", "timestamp"], name="user_level_time"),
+            # The archiver selects whole days regardless of user and level.
+            models.Index(fields=["timestamp"], name="time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.level} user {self.user_id}: {self.message[:80]}"
+
+    @classmethod
+    def collection(cls):
+        """The pymongo collection behind the model, for bulk paths the ORM makes slow."""
+        from django.db import connections
+
+        return connections["logs"].get_collection(cls._meta.db_table)

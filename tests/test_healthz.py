@@ -1,0 +1,43 @@
+import pytest
+from django.conf import settings
+from django.core.files.storage import storages
+from django.test import override_settings
+
+from logsite.localservices import start_redis
+
+pytestmark = pytest.mark.django_db(databases=["default", "logs"])
+
+
+def test_healthz_is_200_when_every_service_answers(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"] == {"mongodb": "ok", "sql": "ok", "broker": "ok", "archive_storage": "ok"}
+
+
+def test_healthz_is_503_naming_the_broker_when_redis_is_stopped(client, tmp_path):
+    redis = start_redis(tmp_path)
+    try:
+        with override_settings(CELERY_BROKER_URL=redis.env["REDIS_URL"]):
+            assert client.get("/healthz").status_code == 200
+            redis.stop()
+            response = client.get("/healthz")
+    finally:
+        redis.stop()
+
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["broker"]
+    assert response.json()["checks"]["mongodb"] == "ok"
+
+
+def test_healthz_is_503_naming_the_archive_storage_when_the_bucket_is_missing(client):
+    archive = settings.STORAGES["archive"]
+    missing_bucket = {**archive, "OPTIONS": {**archive["OPTIONS"], "bucket_name": "no-such-bucket"}}
+    try:
+        with override_settings(STORAGES={**settings.STORAGES, "archive": missing_bucket}):
+            response = client.get("/healthz")
+    finally:
+        storages._storages.pop("archive", None)  # drop the instance built from the override
+
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["archive_storage"]
