@@ -93,7 +93,7 @@ DATABASES = {
         conn_max_age=60,
     ),
     "logs": {
-        "ENGINE": "django_mongodb_backend",
+        "ENGINE": "logsite.mongodb",
         "HOST": MONGODB_URI,
         "NAME": MONGODB_NAME,
         "OPTIONS": {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000},
