@@ -192,6 +192,11 @@ else:
         }
     }
 
+# Metrics (logsite.metrics): counters shared by all processes in one Redis hash.
+METRICS_KEY = os.environ.get("METRICS_KEY", "logretrieval:metrics")
+# If set, /metrics answers only requests with `Authorization: Bearer <token>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
