@@ -19,7 +19,7 @@ def test_local_services_start_real_servers_and_stop_them_on_exit(tmp_path):
         services.stop()
 
     assert all(process.poll() is not None for process in processes)
-    with pytest.raises(Exception):
+    with pytest.raises(pymongo.errors.PyMongoError):
         mongodb_answers(env["MONGODB_URI"])
     assert not (tmp_path / "svc").exists()
 
