@@ -163,6 +163,10 @@ STORAGES = {
     "archive": ARCHIVE_STORAGE_CONFIG,
 }
 HOT_RETENTION_DAYS = int(os.environ.get("HOT_RETENTION_DAYS", "1"))
+# The archiver renews its per-day lock while it works; a dead holder's lock lapses after this.
+ARCHIVE_LOCK_SECONDS = int(os.environ.get("ARCHIVE_LOCK_SECONDS", "300"))
+# Logs per MongoDB delete_many({"_id": {"$in": [...]}}) after a part is recorded.
+ARCHIVE_DELETE_BATCH = int(os.environ.get("ARCHIVE_DELETE_BATCH", "10000"))
 
 # Celery: Redis broker. REDIS_URL is the fallback so one variable configures both.
 REDIS_URL = os.environ.get("REDIS_URL", "")
