@@ -36,6 +36,21 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
+# HTTPS: on by default when DEBUG is off, so `check --deploy` is clean. Set
+# HTTPS_ONLY=false only to serve plain HTTP on a trusted network.
+HTTPS_ONLY = env_bool("HTTPS_ONLY", not DEBUG)
+SECURE_SSL_REDIRECT = HTTPS_ONLY
+# Probes and scrapers call these over plain HTTP from inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = HTTPS_ONLY
+CSRF_COOKIE_SECURE = HTTPS_ONLY
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if HTTPS_ONLY else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS_ONLY)
+# Behind a TLS-terminating proxy (ingress, load balancer) that sets X-Forwarded-Proto
+# and strips it from clients; without a proxy this would let clients fake HTTPS.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -178,6 +193,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Workers log through LOGGING below (JSON when LOG_FORMAT=json), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Cache: Redis when configured (shared by web and workers), else a bounded
 # in-process cache. Parsed cold archive parts are cached here.
@@ -195,6 +212,10 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 1000},
         }
     }
+# Parsed cold archive parts (archive.cache): a byte budget across all entries, and a lifetime.
+COLD_CACHE_ALIAS = "default"
+COLD_CACHE_MAX_BYTES = int(os.environ.get("COLD_CACHE_MAX_BYTES", str(256 * 2**20)))
+COLD_CACHE_TTL = int(os.environ.get("COLD_CACHE_TTL", "3600"))
 
 # Metrics (logsite.metrics): counters shared by all processes in one Redis hash.
 METRICS_KEY = os.environ.get("METRICS_KEY", "logretrieval:metrics")
@@ -217,9 +238,22 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# The app's own logs on stderr: LOG_FORMAT=json gives one JSON object a line for
+# log collectors (Loki, Elasticsearch, CloudWatch); "text" is for humans.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'text' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
