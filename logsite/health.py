@@ -12,7 +12,9 @@ from archive.storage import check_archive_storage
 
 
 def check_mongodb() -> None:
-    connections["logs"].connection.admin.command("ping")
+    connection = connections["logs"]
+    connection.ensure_connection()
+    connection.connection.admin.command("ping")
 
 
 def check_sql() -> None:

@@ -41,3 +41,26 @@ def test_healthz_is_503_naming_the_archive_storage_when_the_bucket_is_missing(cl
 
     assert response.status_code == 503
     assert response.json()["failing"] == ["archive_storage"]
+
+
+def test_healthz_connects_to_mongodb_when_no_connection_is_open_yet(client):
+    from django.db import connections
+
+    connections["logs"].close()
+
+    response = client.get("/healthz")
+
+    assert response.json()["checks"]["mongodb"] == "ok"
+
+
+def test_healthz_accepts_a_file_archive_whose_folder_does_not_exist_yet(client, tmp_path):
+    folder = tmp_path / "archive"
+    file_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(folder)}}
+    try:
+        with override_settings(ARCHIVE_STORAGE="file", STORAGES={**settings.STORAGES, "archive": file_storage}):
+            response = client.get("/healthz")
+    finally:
+        storages._storages.pop("archive", None)
+
+    assert response.json()["checks"]["archive_storage"] == "ok"
+    assert folder.is_dir()
