@@ -1,0 +1,92 @@
+"""Test helpers for cold retrieval: archive parts written with plain gzip + json, as any tool could.
+
+They do not use the app's encoder or writer, so the cold reader is tested against
+the agreed layout and line format, not against itself.
+"""
+
+import gzip
+import hashlib
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from bson import ObjectId
+from django.conf import settings
+from django.core.files.base import ContentFile
+
+from archive.models import ArchivePart, ArchiveRun
+from archive.storage import archive_storage
+
+
+def log(timestamp: datetime, user_id: int = 1, level: str = "info", message: str = "Trained a model", **extra) -> dict:
+    """A log document as MongoDB stores it (millisecond timestamps), with its `_id`."""
+    return {
+        "_id": ObjectId(),
+        "timestamp": timestamp.replace(microsecond=timestamp.microsecond // 1000 * 1000),
+        "user_id": user_id,
+        "level": level,
+        "message": message,
+        **extra,
+    }
+
+
+def line(document: dict) -> bytes:
+    data = {**document, "_id": str(document["_id"])}
+    data["timestamp"] = document["timestamp"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json.dumps(data).encode() + b"\n"
+
+
+def write_parts(documents: list[dict], run: ArchiveRun | None = None) -> list[ArchivePart]:
+    """Upload one part per (day, user, level) of `documents` and record it in the ledger."""
+    run = run or ArchiveRun.objects.create(before=datetime.now(UTC).date(), status=ArchiveRun.Status.SUCCEEDED)
+    groups = defaultdict(list)
+    for document in documents:
+        groups[(document["timestamp"].date(), document["user_id"], document["level"])].append(document)
+    parts = []
+    for (day, user_id, level), group in groups.items():
+        group.sort(key=lambda d: (d["timestamp"], d["_id"]))
+        raw = b"".join(line(d) for d in group)
+        compressed = gzip.compress(raw)
+        key = (
+            f"{settings.ARCHIVE_PREFIX}/date={day:%Y-%m-%d}/user_id={user_id}/level={level}/part-{ObjectId()}.jsonl.gz"
+        )
+        archive_storage().save(key, ContentFile(compressed))
+        parts.append(
+            ArchivePart.objects.create(
+                run=run,
+                key=key,
+                day=day,
+                user_id=user_id,
+                level=level,
+                count=len(group),
+                raw_bytes=len(raw),
+                compressed_bytes=len(compressed),
+                sha256=hashlib.sha256(compressed).hexdigest(),
+                first_timestamp=group[0]["timestamp"],
+                last_timestamp=group[-1]["timestamp"],
+            )
+        )
+    return parts
+
+
+class GetCounter:
+    """Counts GetObject requests the archive storage's boto3 client really sends."""
+
+    EVENT = "before-send.s3.GetObject"
+
+    def __init__(self):
+        self.urls: list[str] = []
+
+    def __enter__(self):
+        self.events = archive_storage().connection.meta.client.meta.events
+        self.events.register(self.EVENT, self._seen)
+        return self
+
+    def __exit__(self, *exc_info):
+        self.events.unregister(self.EVENT, self._seen)
+
+    def _seen(self, request, **kwargs):
+        self.urls.append(request.url)
+
+    def __len__(self) -> int:
+        return len(self.urls)

@@ -1,0 +1,276 @@
+"""The cold reader against parts on the moto S3 server, written with plain gzip + json."""
+
+import gzip
+import pickle
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.config import Config as BotoConfig
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.test import override_settings
+
+from archive import cache, reader
+from archive.storage import archive_storage
+from tests.cold_archive import GetCounter, line, log, write_parts
+
+DAY = datetime(2023, 8, 27, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Query:
+    start: datetime = DAY
+    end: datetime = DAY + timedelta(days=1)
+    user_ids: tuple = ()
+    levels: tuple = ()
+    keyword: str = ""
+    newest_first: bool = True
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(db):
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def ids(documents):
+    return [str(d["_id"]) for d in documents]
+
+
+def ordered(documents, newest_first=True):
+    return sorted(documents, key=lambda d: (d["timestamp"], str(d["_id"])), reverse=newest_first)
+
+
+@pytest.fixture
+def day_logs():
+    messages = [
+        "Validated a new model, leo. User: 1, Recall: 0.27",
+        "Trained a new model (v2.*) with [brackets]",
+        r"path C:\models\run $where {x}",
+        "plain line",
+    ]
+    documents = [
+        log(
+            DAY + timedelta(minutes=7 * n),
+            user_id=1 + n % 2,
+            level=("info", "error")[n % 3 == 0],
+            message=messages[n % 4],
+        )
+        for n in range(200)
+    ]
+    write_parts(documents)
+    return documents
+
+
+def test_fetch_returns_the_day_in_order_both_ways(day_logs):
+    newest = reader.fetch(Query(), after=None, limit=1000)
+    oldest = reader.fetch(Query(newest_first=False), after=None, limit=1000)
+
+    assert ids(newest) == ids(ordered(day_logs))
+    assert ids(oldest) == ids(ordered(day_logs, newest_first=False))
+    assert newest[0]["timestamp"] == ordered(day_logs)[0]["timestamp"]
+    assert newest[0]["timestamp"].tzinfo is not None
+
+
+@pytest.mark.parametrize("keyword", ["recall", "RECALL: 0.2", "(v2.*)", ".*", "[brackets", "(", "\\", "$where", "{x}"])
+def test_keyword_is_a_case_insensitive_literal(day_logs, keyword):
+    found = reader.fetch(Query(keyword=keyword), after=None, limit=1000)
+
+    expected = [d for d in ordered(day_logs) if keyword.lower() in d["message"].lower()]
+    assert expected, "the data must contain the keyword"
+    assert ids(found) == ids(expected)
+
+
+def test_regex_metacharacters_do_not_match_as_patterns(day_logs):
+    assert reader.fetch(Query(keyword="Tr.ined"), after=None, limit=1000) == []
+    assert reader.fetch(Query(keyword="^plain"), after=None, limit=1000) == []
+
+
+def test_time_range_is_half_open_and_users_and_levels_filter(day_logs):
+    # Logs n=18 and n=42 are user 1's errors, exactly at the bounds.
+    start, end = DAY + timedelta(minutes=7 * 18), DAY + timedelta(minutes=7 * 42)
+    query = Query(start=start, end=end, user_ids=(1,), levels=("error",))
+
+    found = reader.fetch(query, after=None, limit=1000)
+
+    expected = [
+        d for d in ordered(day_logs) if start <= d["timestamp"] < end and d["user_id"] == 1 and d["level"] == "error"
+    ]
+    assert expected
+    assert ids(found) == ids(expected)
+    assert found[-1]["timestamp"] == start
+    assert found[0]["timestamp"] == end - timedelta(minutes=7 * 6)  # n=36, the last before n=42
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_cursor_pages_cover_everything_once(day_logs, newest_first):
+    query = Query(newest_first=newest_first)
+    seen, after = [], None
+    while page := reader.fetch(query, after=after, limit=17):
+        seen += page
+        after = (page[-1]["timestamp"], str(page[-1]["_id"]))
+
+    assert ids(seen) == ids(ordered(day_logs, newest_first))
+
+
+def test_late_arrivals_in_several_parts_of_one_day_merge_in_order():
+    first = [log(DAY + timedelta(hours=h), user_id=3, level="warning") for h in range(0, 24, 2)]
+    late = [log(DAY + timedelta(hours=h, minutes=30), user_id=3, level="warning") for h in range(0, 24, 3)]
+    write_parts(first)
+    write_parts(late)
+
+    found = reader.fetch(Query(newest_first=False), after=None, limit=5)
+
+    assert ids(found) == ids(ordered(first + late, newest_first=False)[:5])
+
+
+def test_only_the_parts_a_query_needs_are_fetched(day_logs):
+    with GetCounter() as gets:
+        reader.fetch(Query(user_ids=(2,), levels=("info",)), after=None, limit=10)
+
+    assert len(gets) == 1
+    assert "user_id%3D2/level%3Dinfo" in gets.urls[0] or "user_id=2/level=info" in gets.urls[0]
+
+
+def test_repeated_query_is_answered_from_the_cache(day_logs):
+    query = Query(keyword="recall")
+    with GetCounter() as gets:
+        first = reader.fetch(query, after=None, limit=1000)
+        pulls = len(gets)
+        again = reader.fetch(query, after=None, limit=1000)
+        other_keyword = reader.fetch(Query(keyword="plain"), after=None, limit=1000)
+
+    assert pulls == 4  # two users x two levels
+    assert len(gets) == pulls
+    assert ids(again) == ids(first)
+    assert len(other_keyword) == 50
+
+
+def test_cache_size_bound_is_respected():
+    for user_id in range(1, 7):
+        write_parts([log(DAY + timedelta(seconds=s), user_id=user_id, message="x" * 200) for s in range(300)])
+    one_part = len(pickle.dumps(list(reader.parse_part(reader.parts_for(Query(user_ids=(1,)))[0].key))))
+
+    with override_settings(COLD_CACHE_MAX_BYTES=int(one_part * 2.5)):
+        found = reader.fetch(Query(), after=None, limit=10_000)
+        stored = cache.stored_bytes()
+
+    assert len(found) == 6 * 300
+    assert one_part * 2 <= stored <= one_part * 2.5
+
+
+def test_a_part_larger_than_the_cache_is_streamed_every_time():
+    write_parts([log(DAY + timedelta(seconds=s), message="y" * 100) for s in range(500)])
+
+    with override_settings(COLD_CACHE_MAX_BYTES=10_000), GetCounter() as gets:
+        first = reader.fetch(Query(), after=None, limit=600)
+        second = reader.fetch(Query(), after=None, limit=600)
+
+    assert len(first) == len(second) == 500
+    assert len(gets) == 2
+    assert cache.stored_bytes() == 0
+
+
+def test_several_gzip_members_in_one_part_are_read():
+    documents = [log(DAY + timedelta(minutes=m)) for m in range(10)]
+    parts = write_parts(documents)
+    body = gzip.compress(b"".join(line(d) for d in documents[:4])) + gzip.compress(
+        b"".join(line(d) for d in documents[4:])
+    )
+    storage = archive_storage()
+    storage.delete(parts[0].key)
+    storage.save(parts[0].key, ContentFile(body))
+
+    assert ids(reader.fetch(Query(newest_first=False), after=None, limit=100)) == ids(documents)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not gzip at all", gzip.compress(b'{"_id": "x"}\n'), gzip.compress(b"[1, 2]\n"), gzip.compress(b"{}\n" * 3)[:-9]],
+    ids=["not-gzip", "missing-fields", "not-an-object", "truncated"],
+)
+def test_a_corrupt_part_is_a_clear_read_error(body):
+    part = write_parts([log(DAY)])[0]
+    storage = archive_storage()
+    storage.delete(part.key)
+    storage.save(part.key, ContentFile(body))
+
+    with pytest.raises(reader.ColdReadError, match=part.key):
+        reader.fetch(Query(), after=None, limit=10)
+
+
+def test_a_missing_object_is_a_clear_read_error():
+    part = write_parts([log(DAY)])[0]
+    archive_storage().delete(part.key)
+
+    with pytest.raises(reader.ColdReadError, match="NoSuchKey|Not Found|404"):
+        reader.fetch(Query(), after=None, limit=10)
+
+
+def s3_storages(endpoint_url: str) -> dict:
+    archive = settings.STORAGES["archive"]
+    fast_fail = BotoConfig(connect_timeout=0.5, read_timeout=0.5, retries={"max_attempts": 2, "mode": "standard"})
+    options = {**archive["OPTIONS"], "endpoint_url": endpoint_url, "client_config": fast_fail}
+    return {**settings.STORAGES, "archive": {**archive, "OPTIONS": options}}
+
+
+def test_storage_down_is_a_read_error():
+    write_parts([log(DAY)])
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+
+    down = override_settings(STORAGES=s3_storages(f"http://127.0.0.1:{port}"))
+    with down, pytest.raises(reader.ColdReadError, match="Could not connect"):
+        reader.fetch(Query(), after=None, limit=10)
+
+
+@pytest.fixture
+def silent_server():
+    """A real TCP server that accepts connections and never answers: a hung object store."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for connection in accepted:
+        connection.close()
+
+
+def test_slow_storage_times_out_into_a_read_error(silent_server):
+    write_parts([log(DAY)])
+
+    started = datetime.now(UTC)
+    slow = override_settings(STORAGES=s3_storages(silent_server))
+    with slow, pytest.raises(reader.ColdReadError, match="timeout|timed out"):
+        reader.fetch(Query(), after=None, limit=10)
+
+    assert datetime.now(UTC) - started < timedelta(seconds=10)
+
+
+def test_filesystem_archive_storage_is_read_too(tmp_path):
+    file_storages = {
+        **settings.STORAGES,
+        "archive": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    with override_settings(STORAGES=file_storages):
+        documents = [log(DAY + timedelta(minutes=m), message=f"m{m}") for m in range(30)]
+        write_parts(documents)
+        found = reader.fetch(Query(keyword="m2"), after=None, limit=100)
+
+    assert ids(found) == ids([d for d in ordered(documents) if "m2" in d["message"]])
