@@ -180,6 +180,10 @@ STORAGES = {
     "archive": ARCHIVE_STORAGE_CONFIG,
 }
 HOT_RETENTION_DAYS = int(os.environ.get("HOT_RETENTION_DAYS", "1"))
+
+# Search: the longest time range one query may cover, and the range when none is given.
+SEARCH_MAX_SPAN_DAYS = int(os.environ.get("SEARCH_MAX_SPAN_DAYS", "31"))
+SEARCH_DEFAULT_SPAN_HOURS = int(os.environ.get("SEARCH_DEFAULT_SPAN_HOURS", "24"))
 # The archiver renews its per-day lock while it works; a dead holder's lock lapses after this.
 ARCHIVE_LOCK_SECONDS = int(os.environ.get("ARCHIVE_LOCK_SECONDS", "300"))
 # Logs per MongoDB delete_many({"_id": {"$in": [...]}}) after a part is recorded.
