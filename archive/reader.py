@@ -82,12 +82,20 @@ class PartIndex:
                 message_offset += len(message) + 1
                 message_starts.append(message_offset)
             offset += len(line)
+        haystack = SEP.join(messages).lower()
+        if len(haystack) != message_starts[-1] - 1 and messages:
+            # Lower-casing changed some lengths (e.g. "İ" -> "i̇"): offsets must follow the lowered messages.
+            lowered = [message.lower() for message in messages]
+            haystack = SEP.join(lowered)
+            message_starts = array("Q", [0])
+            for message in lowered:
+                message_starts.append(message_starts[-1] + len(message) + 1)
         return cls(
             text=text,
             line_starts=line_starts,
             timestamps="".join(timestamps),
             ids="".join(ids),
-            haystack=SEP.join(messages).lower(),
+            haystack=haystack,
             message_starts=message_starts,
             first=min(timestamps, default=""),
             last=max(timestamps, default=""),

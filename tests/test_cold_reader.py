@@ -274,3 +274,17 @@ def test_filesystem_archive_storage_is_read_too(tmp_path):
         found = reader.fetch(Query(keyword="m2"), after=None, limit=100)
 
     assert ids(found) == ids([d for d in ordered(documents) if "m2" in d["message"]])
+
+
+def test_keyword_after_messages_whose_lower_case_is_longer():
+    # "İ".lower() is two characters: row offsets must still point at the right message.
+    documents = [
+        log(DAY + timedelta(minutes=1), message="İİİİ Straße ünïcode"),
+        log(DAY + timedelta(minutes=2), message="second ERROR here"),
+        log(DAY + timedelta(minutes=3), message="third"),
+    ]
+    write_parts(documents)
+
+    assert ids(reader.fetch(Query(keyword="error"), after=None, limit=10)) == [str(documents[1]["_id"])]
+    assert ids(reader.fetch(Query(keyword="straße"), after=None, limit=10)) == [str(documents[0]["_id"])]
+    assert reader.fetch(Query(keyword="here\x00third"), after=None, limit=10) == []
