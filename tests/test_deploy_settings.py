@@ -70,6 +70,17 @@ print(secure.status_code, secure.cookies["csrftoken"]["secure"], secure["Strict-
     assert secure == "200 True max-age=31536000; includeSubDomains; preload"
 
 
+def test_probes_and_scrapes_by_pod_ip_are_answered_but_other_pages_need_an_allowed_host():
+    code = """
+from django.test import Client
+client = Client(HTTP_HOST="10.1.2.3:8000")
+print(client.get("/metrics").status_code, client.get("/admin/login/", secure=True).status_code)
+"""
+    result = run_django(code)
+
+    assert result.stdout.strip() == "200 400", result.stderr
+
+
 def test_behind_a_tls_proxy_the_forwarded_proto_counts_as_https():
     code = """
 from django.test import Client
