@@ -24,7 +24,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
+from itertools import chain, islice
+from operator import itemgetter
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -49,96 +50,138 @@ class ColdReadError(Exception):
     """The archive could not be read (storage down, slow, object missing or corrupt)."""
 
 
+KEY_WIDTH = TS_WIDTH + ID_WIDTH
+
+
+class _Keys:
+    """The fixed-width keys blob as a sequence of (timestamp + id) strings, for `bisect`."""
+
+    def __init__(self, blob: str):
+        self.blob = blob
+
+    def __len__(self) -> int:
+        return len(self.blob) // KEY_WIDTH
+
+    def __getitem__(self, row: int) -> str:
+        return self.blob[row * KEY_WIDTH : (row + 1) * KEY_WIDTH]
+
+
 @dataclass
 class PartIndex:
-    """A block of archive lines, parsed into columns that filter without re-parsing."""
+    """A block of archive lines, parsed once into columns sorted by (timestamp, id).
 
-    text: str  # the JSON lines
-    line_starts: array  # offset of each row's line in `text`
-    timestamps: str  # TS_WIDTH characters per row
-    ids: str  # ID_WIDTH characters per row
-    haystack: str  # lower-cased messages joined by SEP
+    A row's key is its timestamp followed by its id, both fixed width, so string
+    order is the planner's (timestamp, id) order: time bounds and the cursor are
+    found by bisection, and keyword hits come out in order, so a page stops after
+    `limit` hits instead of scanning the block.
+    """
+
+    text: str  # the JSON lines, in row order
+    line_starts: array  # offset of each row's line in `text`, then len(text)
+    keys: str  # KEY_WIDTH characters per row: timestamp then id
+    haystack: str  # lower-cased messages joined by SEP, in row order
     message_starts: array  # offset of each row's message in `haystack`, then len(haystack) + 1
-    first: str  # earliest and latest timestamp of the block
-    last: str
 
     @classmethod
     def parse(cls, text: str) -> PartIndex:
-        line_starts, message_starts = array("Q"), array("Q", [0])
-        timestamps, ids, messages = [], [], []
-        offset = message_offset = 0
+        keys, lines, messages = [], [], []
         loads = json.loads
-        for line in text.splitlines(keepends=True):
+        for line in text.splitlines():
             if line.strip():
                 document = loads(line)
-                stamp = document["timestamp"]
-                if len(stamp) != TS_WIDTH:
-                    raise ValueError(f"timestamp {stamp!r} is not in the archive's format")
-                timestamps.append(stamp)
-                ids.append(document["_id"])
-                message = document["message"]
-                messages.append(message)
-                line_starts.append(offset)
-                message_offset += len(message) + 1
-                message_starts.append(message_offset)
-            offset += len(line)
-        haystack = SEP.join(messages).lower()
-        if len(haystack) != message_starts[-1] - 1 and messages:
-            # Lower-casing changed some lengths (e.g. "İ" -> "i̇"): offsets must follow the lowered messages.
-            lowered = [message.lower() for message in messages]
-            haystack = SEP.join(lowered)
-            message_starts = array("Q", [0])
-            for message in lowered:
-                message_starts.append(message_starts[-1] + len(message) + 1)
+                stamp, log_id = document["timestamp"], document["_id"]
+                if len(stamp) != TS_WIDTH or len(log_id) != ID_WIDTH:
+                    raise ValueError(f"timestamp {stamp!r} or _id {log_id!r} is not in the archive's format")
+                keys.append(stamp + log_id)
+                lines.append(line)
+                messages.append(document["message"])
+        # Parts are written about in time order: this sort is nearly linear.
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        lines = [lines[i] for i in order]
+        messages = [messages[i] for i in order]
         return cls(
-            text=text,
-            line_starts=line_starts,
-            timestamps="".join(timestamps),
-            ids="".join(ids),
-            haystack=haystack,
-            message_starts=message_starts,
-            first=min(timestamps, default=""),
-            last=max(timestamps, default=""),
+            text="\n".join(lines),
+            line_starts=_starts(lines),
+            keys="".join([keys[i] for i in order]),
+            **_haystack(messages),
         )
 
     def __len__(self) -> int:
-        return len(self.line_starts)
+        return len(self.line_starts) - 1
 
     def timestamp(self, row: int) -> str:
-        return self.timestamps[row * TS_WIDTH : (row + 1) * TS_WIDTH]
+        return self.keys[row * KEY_WIDTH : row * KEY_WIDTH + TS_WIDTH]
+
+    def sort_key(self, row: int) -> str:
+        return self.keys[row * KEY_WIDTH : (row + 1) * KEY_WIDTH]
 
     def key(self, row: int) -> tuple[str, str]:
         """The row's position in time order: (timestamp, id), as the planner's cursor orders."""
-        return self.timestamp(row), self.ids[row * ID_WIDTH : (row + 1) * ID_WIDTH]
+        at = row * KEY_WIDTH
+        return self.keys[at : at + TS_WIDTH], self.keys[at + TS_WIDTH : at + KEY_WIDTH]
 
     def line(self, row: int) -> str:
-        start = self.line_starts[row]
-        end = self.text.find("\n", start)
-        return self.text[start : None if end == -1 else end]
+        return self.text[self.line_starts[row] : self.line_starts[row + 1] - 1]
 
-    def keyword_rows(self, keyword: str) -> Iterator[int]:
-        """Rows whose message contains `keyword`, case-insensitively, in row order."""
+    def span(self, start: str, end: str, after: str | None, descending: bool) -> tuple[int, int]:
+        """Rows [low, high) with start <= timestamp < end and strictly after the cursor key in query order."""
+        keys = _Keys(self.keys)
+        # A key (timestamp + id) sorts after its timestamp alone: bisect_left finds the first row at a time.
+        low, high = bisect.bisect_left(keys, start), bisect.bisect_left(keys, end)
+        if after is not None:
+            if descending:
+                high = min(high, bisect.bisect_left(keys, after))
+            else:
+                low = max(low, bisect.bisect_right(keys, after))
+        return low, max(low, high)
+
+    def rows(self, low: int, high: int, keyword: str, descending: bool = False) -> Iterator[int]:
+        """Rows in [low, high) whose message contains `keyword` (case-insensitive), in the given order."""
         needle = keyword.lower()
+        if low >= high:
+            return
         if not needle:
-            yield from range(len(self))
+            yield from (range(high - 1, low - 1, -1) if descending else range(low, high))
         elif SEP in needle:
-            starts = self.message_starts
-            for row in range(len(self)):
-                if needle in self.haystack[starts[row] : starts[row + 1] - 1]:
+            haystack, starts = self.haystack, self.message_starts
+            for row in range(high - 1, low - 1, -1) if descending else range(low, high):
+                if needle in haystack[starts[row] : starts[row + 1] - 1]:
                     yield row
+        elif descending:
+            rfind, starts, until = self.haystack.rfind, self.message_starts, self.message_starts[high] - 1
+            while until > starts[low] and (found := rfind(needle, starts[low], until)) != -1:
+                row = bisect.bisect_right(starts, found) - 1
+                yield row
+                until = starts[row] - 1
         else:
-            find, starts, position = self.haystack.find, self.message_starts, 0
-            while (found := find(needle, position)) != -1:
+            find, starts, position, until = (
+                self.haystack.find,
+                self.message_starts,
+                self.message_starts[low],
+                self.message_starts[high] - 1,
+            )
+            while (found := find(needle, position, until)) != -1:
                 row = bisect.bisect_right(starts, found) - 1
                 yield row
                 position = starts[row + 1]
 
-    def rows(self, start: str, end: str, keyword: str) -> Iterator[int]:
-        """Rows with start <= timestamp < end whose message contains `keyword`."""
-        rows = self.keyword_rows(keyword)
-        if start <= self.first and self.last < end:
-            return rows
-        return (row for row in rows if start <= self.timestamp(row) < end)
+
+def _starts(pieces: list[str]) -> array:
+    """Offsets of `pieces` joined by one separator character, then the total + 1."""
+    starts, offset = array("Q", [0]), 0
+    for piece in pieces:
+        offset += len(piece) + 1
+        starts.append(offset)
+    return starts
+
+
+def _haystack(messages: list[str]) -> dict:
+    haystack = SEP.join(messages).lower()
+    if len(haystack) != sum(map(len, messages)) + len(messages) - 1 and messages:
+        # Lower-casing changed some lengths (e.g. "İ" -> "i̇"): offsets must follow the lowered messages.
+        messages = [message.lower() for message in messages]
+        haystack = SEP.join(messages)
+    return {"haystack": haystack, "message_starts": _starts(messages)}
 
 
 def _open(key: str):
@@ -221,31 +264,33 @@ def fetch(query, after: tuple[datetime, str] | None, limit: int) -> list[dict]:
     """
     descending = query.newest_first
     start, end = jsonl.format_timestamp(query.start), jsonl.format_timestamp(query.end)
-    after_key = (jsonl.format_timestamp(after[0]), after[1]) if after else None
+    after_key = jsonl.format_timestamp(after[0]) + after[1] if after else None
     parts = sorted(
         parts_for(query),
         key=lambda part: part.last_timestamp if descending else part.first_timestamp,
         reverse=descending,
     )
     best = heapq.nlargest if descending else heapq.nsmallest
-    page: list[tuple[tuple[str, str], PartIndex, int]] = []
+    page: list[tuple[str, PartIndex, int]] = []
     for part in parts:
         if len(page) == limit:
-            bound = jsonl.format_timestamp(part.last_timestamp if descending else part.first_timestamp)
-            if (bound < page[-1][0][0]) if descending else (bound > page[-1][0][0]):
+            bound, last = (
+                jsonl.format_timestamp(part.last_timestamp if descending else part.first_timestamp),
+                page[-1][0],
+            )
+            if (bound < last[:TS_WIDTH]) if descending else (bound > last[:TS_WIDTH]):
                 break
         for block in part_blocks(part):
-            candidates = ((block.key(row), block, row) for row in block.rows(start, end, query.keyword))
-            if after_key is not None:
-                candidates = (c for c in candidates if (c[0] < after_key if descending else c[0] > after_key))
-            page = best(limit, chain(page, candidates), key=lambda c: c[0])
+            low, high = block.span(start, end, after_key, descending)
+            hits = islice(block.rows(low, high, query.keyword, descending), limit)
+            page = best(limit, chain(page, ((block.sort_key(row), block, row) for row in hits)), key=itemgetter(0))
     return [jsonl.decode(block.line(row)) for _, block, row in page]
 
 
-def matching_timestamps(query) -> Iterator[tuple[str, str]]:
-    """(timestamp, level) of every archived row matching `query`; timestamps in the archive's format."""
+def matches(query) -> Iterator[tuple[ArchivePart, str, str]]:
+    """(part, timestamp, id) of every archived row matching `query`, timestamps in the archive's format."""
     start, end = jsonl.format_timestamp(query.start), jsonl.format_timestamp(query.end)
     for part in parts_for(query):
         for block in part_blocks(part):
-            for row in block.rows(start, end, query.keyword):
-                yield block.timestamp(row), part.level
+            for row in block.rows(*block.span(start, end, None, False), query.keyword):
+                yield (part, *block.key(row))

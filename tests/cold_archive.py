@@ -37,14 +37,13 @@ def line(document: dict) -> bytes:
 
 
 def write_parts(documents: list[dict], run: ArchiveRun | None = None) -> list[ArchivePart]:
-    """Upload one part per (day, user, level) of `documents` and record it in the ledger."""
+    """Upload one part per (day, user, level) of `documents` (lines in the given order) and record it in the ledger."""
     run = run or ArchiveRun.objects.create(before=datetime.now(UTC).date(), status=ArchiveRun.Status.SUCCEEDED)
     groups = defaultdict(list)
     for document in documents:
         groups[(document["timestamp"].date(), document["user_id"], document["level"])].append(document)
     parts = []
     for (day, user_id, level), group in groups.items():
-        group.sort(key=lambda d: (d["timestamp"], d["_id"]))
         raw = b"".join(line(d) for d in group)
         compressed = gzip.compress(raw)
         key = (
@@ -62,8 +61,8 @@ def write_parts(documents: list[dict], run: ArchiveRun | None = None) -> list[Ar
                 raw_bytes=len(raw),
                 compressed_bytes=len(compressed),
                 sha256=hashlib.sha256(compressed).hexdigest(),
-                first_timestamp=group[0]["timestamp"],
-                last_timestamp=group[-1]["timestamp"],
+                first_timestamp=min(d["timestamp"] for d in group),
+                last_timestamp=max(d["timestamp"] for d in group),
             )
         )
     return parts

@@ -2,6 +2,7 @@
 
 import gzip
 import pickle
+import random
 import socket
 import threading
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def day_logs():
         )
         for n in range(200)
     ]
-    write_parts(documents)
+    write_parts(random.Random(5).sample(documents, len(documents)))  # lines out of time order
     return documents
 
 
@@ -106,15 +107,18 @@ def test_time_range_is_half_open_and_users_and_levels_filter(day_logs):
     assert found[0]["timestamp"] == end - timedelta(minutes=7 * 6)  # n=36, the last before n=42
 
 
+@pytest.mark.parametrize("keyword", ["", "model", "C:\\"])
 @pytest.mark.parametrize("newest_first", [True, False])
-def test_cursor_pages_cover_everything_once(day_logs, newest_first):
-    query = Query(newest_first=newest_first)
+def test_cursor_pages_cover_everything_once(day_logs, newest_first, keyword):
+    query = Query(newest_first=newest_first, keyword=keyword)
     seen, after = [], None
     while page := reader.fetch(query, after=after, limit=17):
         seen += page
         after = (page[-1]["timestamp"], str(page[-1]["_id"]))
 
-    assert ids(seen) == ids(ordered(day_logs, newest_first))
+    expected = [d for d in ordered(day_logs, newest_first) if keyword.lower() in d["message"].lower()]
+    assert 40 < len(expected)
+    assert ids(seen) == ids(expected)
 
 
 def test_late_arrivals_in_several_parts_of_one_day_merge_in_order():
@@ -288,3 +292,17 @@ def test_keyword_after_messages_whose_lower_case_is_longer():
     assert ids(reader.fetch(Query(keyword="error"), after=None, limit=10)) == [str(documents[1]["_id"])]
     assert ids(reader.fetch(Query(keyword="straße"), after=None, limit=10)) == [str(documents[0]["_id"])]
     assert reader.fetch(Query(keyword="here\x00third"), after=None, limit=10) == []
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_cursor_tells_rows_of_one_timestamp_apart_by_id(newest_first):
+    documents = [log(DAY + timedelta(hours=1), user_id=1 + n % 2) for n in range(30)]
+    write_parts(documents)
+    query = Query(newest_first=newest_first)
+
+    seen, after = [], None
+    while page := reader.fetch(query, after=after, limit=7):
+        seen += page
+        after = (page[-1]["timestamp"], str(page[-1]["_id"]))
+
+    assert ids(seen) == ids(ordered(documents, newest_first))
