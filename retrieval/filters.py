@@ -1,0 +1,207 @@
+"""The search parameters: parsed and validated once, for the page, the API and the admin.
+
+`LogFilterSet(request.GET).log_query()` turns a query string into a `LogQuery`,
+or the form's errors name the parameter that is wrong. Parameters:
+
+    user_id    one or several integers: user_id=4, user_id=1,4 or user_id=1&user_id=4
+    date       a whole UTC day, YYYY-MM-DD (or from/to, not both)
+    from, to   ISO 8601 datetimes, half-open [from, to); UTC unless an offset is given
+    level      one or several of debug/info/warning/error/critical (or min_level, not both)
+    min_level  that level and the more severe ones
+    keyword    case-insensitive literal substring of the message
+    order      newest (default) or oldest
+    page_size  1 to 1000 (default 100)
+    cursor     the next_cursor of the previous page
+
+Without date/from/to the search covers the last SEARCH_DEFAULT_SPAN_HOURS; no span
+may exceed SEARCH_MAX_SPAN_DAYS. Unknown parameters are errors, so that
+`user_id[$ne]=1` is refused rather than ignored.
+"""
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, time, timedelta
+
+import django_filters
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from retrieval.models import Level, LogEntry
+from retrieval.query import (
+    ALL_LEVELS,
+    DEFAULT_PAGE_SIZE,
+    MAX_KEYWORD_LENGTH,
+    MAX_PAGE_SIZE,
+    InvalidCursor,
+    LogQuery,
+    decode_cursor,
+)
+
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_USER_IDS = 100
+MAX_USER_ID = 2**31 - 1  # user_id is a 32-bit integer field
+
+
+def max_span() -> timedelta:
+    return timedelta(days=settings.SEARCH_MAX_SPAN_DAYS)
+
+
+def default_span() -> timedelta:
+    return timedelta(hours=settings.SEARCH_DEFAULT_SPAN_HOURS)
+
+
+class ListWidgetMixin:
+    """Accept a parameter repeated (a=1&a=2) or comma-separated (a=1,2), or both."""
+
+    def value_from_datadict(self, data, files, name):
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+        return [item.strip() for value in values if value for item in str(value).split(",") if item.strip()]
+
+
+class CommaListInput(ListWidgetMixin, forms.TextInput):
+    def format_value(self, value):
+        return ",".join(str(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+class LevelCheckboxes(ListWidgetMixin, forms.CheckboxSelectMultiple):
+    pass
+
+
+class IntegerListField(forms.Field):
+    widget = CommaListInput
+
+    def to_python(self, value) -> tuple[int, ...]:
+        ids = []
+        for item in value or []:
+            if not re.fullmatch(r"\d{1,10}", item) or int(item) > MAX_USER_ID:
+                raise forms.ValidationError(f"“{item[:50]}” is not a user id (a whole number from 0 to {MAX_USER_ID}).")
+            ids.append(int(item))
+        if len(ids) > MAX_USER_IDS:
+            raise forms.ValidationError(f"At most {MAX_USER_IDS} user ids.")
+        return tuple(sorted(set(ids)))
+
+
+class StrictDateField(forms.DateField):
+    """Only YYYY-MM-DD: Python's fromisoformat would also take 20230827 and 2023-W34."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not DATE_PATTERN.fullmatch(str(value)):
+            raise forms.ValidationError("Enter a date as YYYY-MM-DD.")
+        return super().to_python(value)
+
+
+class LogSearchForm(forms.Form):
+    # Parameters a front door accepts besides the filters (e.g. DRF's "format").
+    extra_parameters: frozenset[str] = frozenset()
+
+    def clean(self):
+        data = super().clean()
+        known = set(self.fields) | self.extra_parameters
+        for name in sorted(set(self.data) - known):
+            # Keyed by the parameter itself so that the API names it; not a field, hence _errors.
+            self._errors[name[:50]] = self.error_class([f"Unknown parameter “{name[:50]}”."])
+        self._clean_time(data)
+        if data.get("level") and data.get("min_level"):
+            self.add_error("min_level", "Give level or min_level, not both.")
+        order = data.get("order") or "newest"
+        if data.get("cursor"):
+            try:
+                data["position"] = decode_cursor(data["cursor"], newest_first=order == "newest")
+            except InvalidCursor as exc:
+                self.add_error("cursor", str(exc))
+        return data
+
+    def _clean_time(self, data) -> None:
+        day, start, end = data.get("date"), data.get("from"), data.get("to")
+        if day and (start or end):
+            self.add_error("date", "Give date or from/to, not both.")
+            return
+        try:
+            if day:
+                start = datetime.combine(day, time.min, tzinfo=UTC)
+                end = start + timedelta(days=1)
+            else:
+                end = end or (start + default_span() if start else timezone.now())
+                start = start or end - default_span()
+        except OverflowError:
+            self.add_error("to" if data.get("to") else "from", "This date is out of range.")
+            return
+        if start >= end:
+            self.add_error("to", "“to” must be after “from”.")
+        elif end - start > max_span():
+            field = "date" if day else ("from" if data.get("from") else "to")
+            self.add_error(field, f"The time range may span at most {max_span().days} days.")
+        data["start"], data["end"] = start.astimezone(UTC), end.astimezone(UTC)
+
+
+class IntegerListFilter(django_filters.Filter):
+    field_class = IntegerListField
+
+
+class IntegerFilter(django_filters.Filter):
+    field_class = forms.IntegerField
+
+
+class StrictDateFilter(django_filters.Filter):
+    field_class = StrictDateField
+
+
+class LogFilterSet(django_filters.FilterSet):
+    """The shared definition. Filtering a queryset (the admin) goes through `LogQuery.orm_q`."""
+
+    user_id = IntegerListFilter(label="User ids", help_text="One or several, comma-separated.")
+    date = StrictDateFilter(label="Day (UTC)", help_text="YYYY-MM-DD")
+    level = django_filters.MultipleChoiceFilter(choices=Level.choices, widget=LevelCheckboxes)
+    min_level = django_filters.ChoiceFilter(choices=Level.choices, label="Minimum level")
+    keyword = django_filters.CharFilter(
+        max_length=MAX_KEYWORD_LENGTH, help_text="Case-insensitive text in the message, matched literally."
+    )
+    order = django_filters.ChoiceFilter(
+        choices=[("newest", "Newest first"), ("oldest", "Oldest first")], empty_label=None
+    )
+    page_size = IntegerFilter(min_value=1, max_value=MAX_PAGE_SIZE, label="Page size")
+    cursor = django_filters.CharFilter(max_length=1000, widget=forms.HiddenInput)
+
+    class Meta:
+        model = LogEntry
+        fields: list[str] = []
+        form = LogSearchForm
+
+    def __init__(self, data=None, queryset=None, *, extra_parameters: Iterable[str] = (), **kwargs):
+        super().__init__(data, queryset if queryset is not None else LogEntry.objects.none(), **kwargs)
+        self.extra_parameters = frozenset(extra_parameters)
+
+    @property
+    def form(self) -> LogSearchForm:
+        form = super().form
+        form.extra_parameters = self.extra_parameters
+        return form
+
+    def log_query(self) -> LogQuery:
+        """The validated query; call only when `is_valid()`."""
+        data = self.form.cleaned_data
+        levels = data.get("level") or (Level.at_least(data["min_level"]) if data.get("min_level") else ALL_LEVELS)
+        return LogQuery(
+            user_ids=data.get("user_id") or (),
+            start=data["start"],
+            end=data["end"],
+            levels=tuple(level for level in ALL_LEVELS if level in levels),
+            keyword=data.get("keyword") or "",
+            newest_first=(data.get("order") or "newest") == "newest",
+            limit=int(data.get("page_size") or DEFAULT_PAGE_SIZE),
+        )
+
+    @property
+    def cursor_token(self) -> str | None:
+        return self.form.cleaned_data.get("cursor") or None
+
+    def filter_queryset(self, queryset):
+        return queryset.filter(self.log_query().orm_q())
+
+
+# "from" and "to" are Python keywords, so they cannot be declared in the class body.
+LogFilterSet.base_filters["from"] = django_filters.IsoDateTimeFilter(label="From (UTC)")
+LogFilterSet.base_filters["to"] = django_filters.IsoDateTimeFilter(label="To (UTC, exclusive)")

@@ -1,0 +1,90 @@
+"""One search, every source: ask each, merge by (timestamp, id), keep one row per id.
+
+`SOURCES` lists the sources in order of preference: when two hold the same log
+(e.g. archived but not yet deleted from MongoDB), the earlier one's row wins.
+"""
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from retrieval.query import MAX_PAGE_SIZE, LogQuery, LogRow, decode_cursor, encode_cursor
+from retrieval.sources import HotSource, SourceUnavailable
+
+SOURCES: list = [HotSource()]
+
+
+@dataclass
+class SearchPage:
+    rows: list[LogRow]
+    next_cursor: str | None
+    sources: dict[str, str]  # source name -> "ok" | "unavailable: <message>"
+    partial: bool
+
+
+@dataclass
+class Histogram:
+    buckets: list[datetime]
+    counts: Counter  # (bucket_start, level) -> logs
+    sources: dict[str, str] = field(default_factory=dict)
+    partial: bool = False
+
+
+def search(query: LogQuery, cursor: str | None = None) -> SearchPage:
+    """One page of `query.limit` rows after `cursor` (a `next_cursor` of the previous page)."""
+    after = decode_cursor(cursor, query.newest_first) if cursor else None
+    statuses: dict[str, str] = {}
+    found: list[tuple[int, LogRow]] = []
+    for rank, source in enumerate(SOURCES):
+        try:
+            # One row more than the page tells whether a next page exists.
+            rows = source.fetch(query, after, query.limit + 1)
+        except SourceUnavailable as exc:
+            statuses[source.name] = f"unavailable: {exc}"
+            continue
+        statuses[source.name] = "ok"
+        found.extend((rank, row) for row in rows)
+
+    # `found` is in source rank order and the sort is stable: the preferred copy of a row comes first.
+    found.sort(key=lambda pair: query.sort_key(pair[1]), reverse=query.newest_first)
+    merged: list[LogRow] = []
+    seen: set[str] = set()
+    for _, row in found:
+        if row.id not in seen:
+            seen.add(row.id)
+            merged.append(row)
+    rows = merged[: query.limit]
+    has_more = len(merged) > query.limit
+    next_cursor = encode_cursor(query.sort_key(rows[-1]), query.newest_first) if has_more else None
+    return SearchPage(rows, next_cursor, statuses, partial=any(s != "ok" for s in statuses.values()))
+
+
+def iter_all(query: LogQuery) -> Iterator[LogRow]:
+    """Every row of the query, page by page (exports): memory stays at one page.
+
+    Raises SourceUnavailable when a source cannot answer: an export is whole or fails.
+    """
+    query = replace(query, limit=MAX_PAGE_SIZE)
+    cursor = None
+    while True:
+        page = search(query, cursor)
+        if page.partial:
+            raise SourceUnavailable("; ".join(f"{name}: {status}" for name, status in page.sources.items()))
+        yield from page.rows
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def histogram(query: LogQuery) -> Histogram:
+    """Log volume per time bucket and level over the query's range, summed over the sources."""
+    result = Histogram(buckets=query.buckets(), counts=Counter())
+    for source in SOURCES:
+        try:
+            result.counts.update(source.volume(query))
+            result.sources[source.name] = "ok"
+        except SourceUnavailable as exc:
+            result.sources[source.name] = f"unavailable: {exc}"
+            result.partial = True
+    return result

@@ -1,0 +1,165 @@
+"""One definition of a log search, shared by every front door and every source.
+
+`LogQuery` is what the user asked for, already validated (see `retrieval.filters`).
+It translates itself to a MongoDB filter (hot source), a Django Q (admin) and a
+Python predicate (sources that filter rows themselves, like the cold reader), so
+the three cannot drift apart. `LogRow` is one result, whatever source it came from.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from django.core import signing
+from django.db.models import Q
+
+from retrieval.models import Level
+
+ALL_LEVELS: tuple[str, ...] = tuple(Level.values)
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+MAX_KEYWORD_LENGTH = 200
+# Histogram bucket widths, smallest first; the first that gives at most
+# MAX_BUCKETS buckets over the query's span is used.
+BUCKET_WIDTHS = tuple(timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 180, 360, 720, 1440, 10080))
+MAX_BUCKETS = 60
+CURSOR_SALT = "retrieval.cursor"
+
+Position = tuple[datetime, str]  # (timestamp, ObjectId hex): a row's place in the order
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    user_ids: tuple[int, ...]  # empty: every user
+    start: datetime  # UTC, inclusive
+    end: datetime  # UTC, exclusive
+    levels: tuple[str, ...]  # never empty; ALL_LEVELS when not restricted
+    keyword: str = ""  # case-insensitive literal substring of the message; "" matches all
+    newest_first: bool = True
+    limit: int = DEFAULT_PAGE_SIZE
+
+    @property
+    def direction(self) -> int:
+        return -1 if self.newest_first else 1
+
+    def sort_key(self, row: "LogRow") -> Position:
+        return (row.timestamp, row.id)
+
+    def mongo_filter(self, after: Position | None = None) -> dict:
+        """The MongoDB filter for this query, strictly after `after` in the query order."""
+        clauses: dict = {}
+        if self.user_ids:
+            clauses["user_id"] = {"$in": list(self.user_ids)}
+        clauses["level"] = {"$in": list(self.levels)}
+        time_range = {"$gte": self.start, "$lt": self.end}
+        filters = [clauses]
+        if after is not None:
+            stamp, oid = after[0], ObjectId(after[1])
+            # Rows at the cursor's own timestamp are told apart by _id; bounding
+            # the range first keeps it an index range on real MongoDB.
+            if self.newest_first:
+                time_range["$lte"] = stamp
+                filters.append({"$or": [{"timestamp": {"$lt": stamp}}, {"_id": {"$lt": oid}}]})
+            else:
+                time_range["$gte"] = max(stamp, self.start)
+                filters.append({"$or": [{"timestamp": {"$gt": stamp}}, {"_id": {"$gt": oid}}]})
+        clauses["timestamp"] = time_range
+        if self.keyword:
+            # Escaped: the user's text is never a regex.
+            clauses["message"] = {"$regex": re.escape(self.keyword), "$options": "i"}
+        return filters[0] if len(filters) == 1 else {"$and": filters}
+
+    def mongo_sort(self) -> list[tuple[str, int]]:
+        return [("timestamp", self.direction), ("_id", self.direction)]
+
+    def orm_q(self, with_time: bool = True) -> Q:
+        """The same filter for the ORM (the admin's changelist, which may browse all time)."""
+        q = Q(level__in=self.levels)
+        if with_time:
+            q &= Q(timestamp__gte=self.start, timestamp__lt=self.end)
+        if self.user_ids:
+            q &= Q(user_id__in=self.user_ids)
+        if self.keyword:
+            q &= Q(message__icontains=self.keyword)
+        return q
+
+    def matches(self, document: Mapping) -> bool:
+        """Does a log document (or decoded archive line) satisfy the query? For sources that filter in Python."""
+        return (
+            self.start <= document["timestamp"] < self.end
+            and document["level"] in self.levels
+            and (not self.user_ids or document["user_id"] in self.user_ids)
+            and (not self.keyword or self.keyword.casefold() in document["message"].casefold())
+        )
+
+    @property
+    def bucket_width(self) -> timedelta:
+        span = self.end - self.start
+        return next((w for w in BUCKET_WIDTHS if span / w <= MAX_BUCKETS), BUCKET_WIDTHS[-1])
+
+    def bucket_of(self, timestamp: datetime) -> datetime:
+        """Start of the histogram bucket holding `timestamp` (buckets start at `start`)."""
+        width = self.bucket_width
+        return self.start + ((timestamp - self.start) // width) * width
+
+    def buckets(self) -> list[datetime]:
+        width, starts, at = self.bucket_width, [], self.start
+        while at < self.end:
+            starts.append(at)
+            at += width
+        return starts
+
+    def to_params(self) -> dict[str, str]:
+        """URL parameters that `LogFilterSet` parses back into this same query (permalinks)."""
+        params = {"from": isoformat(self.start), "to": isoformat(self.end)}
+        if self.user_ids:
+            params["user_id"] = ",".join(str(u) for u in self.user_ids)
+        if self.levels != ALL_LEVELS:
+            params["level"] = ",".join(self.levels)
+        if self.keyword:
+            params["keyword"] = self.keyword
+        if not self.newest_first:
+            params["order"] = "oldest"
+        if self.limit != DEFAULT_PAGE_SIZE:
+            params["page_size"] = str(self.limit)
+        return params
+
+
+@dataclass
+class LogRow:
+    id: str  # ObjectId hex
+    timestamp: datetime  # UTC
+    user_id: int
+    level: str
+    message: str
+    logger: str = ""
+    context: dict | None = None
+    source: str = "hot"  # "hot" | "cold"
+
+
+def isoformat(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, microseconds kept: 2023-08-27T12:30:15.123000Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def encode_cursor(position: Position, newest_first: bool) -> str:
+    return signing.dumps([isoformat(position[0]), position[1], newest_first], salt=CURSOR_SALT, compress=True)
+
+
+def decode_cursor(token: str, newest_first: bool) -> Position:
+    """The position a cursor token stands for; InvalidCursor when forged, damaged or for the other order."""
+    try:
+        stamp, oid, order = signing.loads(token, salt=CURSOR_SALT)
+        position = (datetime.fromisoformat(stamp).astimezone(UTC), str(ObjectId(oid)))
+    except (signing.BadSignature, InvalidId, ValueError, TypeError) as exc:
+        raise InvalidCursor("This cursor is not valid.") from exc
+    if order != newest_first:
+        raise InvalidCursor("This cursor belongs to the other sort order.")
+    return position

@@ -1,0 +1,101 @@
+"""Where logs are read from. The planner asks each source the same `LogQuery`.
+
+A source has a `name` and two methods:
+
+    fetch(query, after, limit) -> list[LogRow]   rows strictly after `after` in the
+                                                 query's order, sorted, at most `limit`
+    volume(query) -> Counter[(bucket_start, level)]   log counts for the histogram
+
+and raises `SourceUnavailable(message)` when its storage cannot answer.
+"""
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from pymongo.errors import ConnectionFailure, OperationFailure
+
+from retrieval.models import LogEntry
+from retrieval.query import LogQuery, LogRow, Position
+
+ROW_FIELDS = {"timestamp": 1, "user_id": 1, "level": 1, "message": 1, "logger": 1, "context": 1}
+NOT_IMPLEMENTED = 238  # MongoDB error code FerretDB answers for operators it lacks
+
+
+class SourceUnavailable(Exception):
+    """The source's storage did not answer; the message is shown to the user."""
+
+
+def utc(moment: datetime) -> datetime:
+    # pymongo hands back naive datetimes that are UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class HotSource:
+    """Recent logs in MongoDB, read with pymongo (the ORM adds cost on the hot path)."""
+
+    name = "hot"
+
+    def __init__(self) -> None:
+        # None until the server has been asked whether it can bucket dates itself.
+        self.server_buckets: bool | None = None
+
+    def fetch(self, query: LogQuery, after: Position | None, limit: int) -> list[LogRow]:
+        cursor = (
+            LogEntry.collection()
+            .find(query.mongo_filter(after), ROW_FIELDS)
+            .sort(query.mongo_sort())
+            .limit(limit)
+            .batch_size(limit)
+        )
+        try:
+            return [self.row(document) for document in cursor]
+        except ConnectionFailure as exc:
+            raise SourceUnavailable(f"MongoDB did not answer: {exc}") from exc
+
+    @staticmethod
+    def row(document: dict) -> LogRow:
+        return LogRow(
+            id=str(document["_id"]),
+            timestamp=utc(document["timestamp"]),
+            user_id=document["user_id"],
+            level=document["level"],
+            message=document["message"],
+            logger=document.get("logger") or "",
+            context=document.get("context"),
+            source="hot",
+        )
+
+    def volume(self, query: LogQuery) -> Counter:
+        try:
+            if self.server_buckets is not False:
+                try:
+                    counts = self._volume_on_server(query)
+                    self.server_buckets = True
+                    return counts
+                except OperationFailure as exc:
+                    if exc.code != NOT_IMPLEMENTED:
+                        raise
+                    self.server_buckets = False
+            return self._volume_in_python(query)
+        except ConnectionFailure as exc:
+            raise SourceUnavailable(f"MongoDB did not answer: {exc}") from exc
+
+    def _volume_on_server(self, query: LogQuery) -> Counter:
+        """MongoDB: bucket with date arithmetic in $group (no $dateTrunc, so 4.x works too)."""
+        width_ms = int(query.bucket_width.total_seconds() * 1000)
+        offset = {"$subtract": ["$timestamp", query.start]}
+        bucket = {"$subtract": ["$timestamp", {"$mod": [offset, width_ms]}]}
+        pipeline = [
+            {"$match": query.mongo_filter()},
+            {"$group": {"_id": {"bucket": bucket, "level": "$level"}, "n": {"$sum": 1}}},
+        ]
+        return Counter(
+            {(utc(g["_id"]["bucket"]), g["_id"]["level"]): g["n"] for g in LogEntry.collection().aggregate(pipeline)}
+        )
+
+    def _volume_in_python(self, query: LogQuery) -> Counter:
+        """FerretDB 1.24 has no date arithmetic: project two fields and bucket here."""
+        documents = LogEntry.collection().find(
+            query.mongo_filter(), {"_id": 0, "timestamp": 1, "level": 1}, batch_size=10_000
+        )
+        return Counter((query.bucket_of(utc(d["timestamp"])), d["level"]) for d in documents)

@@ -1,0 +1,18 @@
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from retrieval import api, views
+
+urlpatterns = [
+    path("", views.search_page, name="search"),
+    path("export.<str:fmt>", views.export, name="export"),
+    path("api/v1/logs", api.LogSearchView.as_view(), name="api-logs"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The Flask seed app's route; path segments are validated by the filterset (400, not 404).
+    re_path(
+        r"^logs/date/(?P<day>[^/]+)/user/(?P<user_id>[^/]+)/level/(?P<level>[^/]+)/?$",
+        api.SeedLogsView.as_view(),
+        name="seed-logs",
+    ),
+]
