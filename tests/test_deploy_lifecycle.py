@@ -38,7 +38,9 @@ def test_applies_an_expiry_rule_on_the_archive_prefix(s3, capsys):
 
 
 def test_a_second_run_replaces_the_rule_and_keeps_other_rules(s3):
-    s3.put_bucket_lifecycle_configuration(Bucket=settings.ARCHIVE_BUCKET, LifecycleConfiguration={"Rules": [OTHER_RULE]})
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=settings.ARCHIVE_BUCKET, LifecycleConfiguration={"Rules": [OTHER_RULE]}
+    )
 
     call_command("apply_archive_lifecycle", "--days", "30")
     call_command("apply_archive_lifecycle", "--days", "365")
@@ -50,7 +52,9 @@ def test_a_second_run_replaces_the_rule_and_keeps_other_rules(s3):
 
 
 def test_remove_takes_out_only_our_rule(s3):
-    s3.put_bucket_lifecycle_configuration(Bucket=settings.ARCHIVE_BUCKET, LifecycleConfiguration={"Rules": [OTHER_RULE]})
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=settings.ARCHIVE_BUCKET, LifecycleConfiguration={"Rules": [OTHER_RULE]}
+    )
     call_command("apply_archive_lifecycle", "--days", "30")
 
     call_command("apply_archive_lifecycle", "--remove")
@@ -75,9 +79,11 @@ def test_days_must_be_positive(s3):
 def test_file_storage_is_reported_as_unsupported(tmp_path):
     file_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}}
     try:
-        with override_settings(ARCHIVE_STORAGE="file", STORAGES={**settings.STORAGES, "archive": file_storage}):
-            with pytest.raises(CommandError, match="ARCHIVE_STORAGE=file does not support lifecycle rules"):
-                call_command("apply_archive_lifecycle", "--days", "30")
+        with (
+            override_settings(ARCHIVE_STORAGE="file", STORAGES={**settings.STORAGES, "archive": file_storage}),
+            pytest.raises(CommandError, match="ARCHIVE_STORAGE=file does not support lifecycle rules"),
+        ):
+            call_command("apply_archive_lifecycle", "--days", "30")
     finally:
         storages._storages.pop("archive", None)  # drop the instance built from the override
 
@@ -86,8 +92,10 @@ def test_a_missing_bucket_is_a_clear_error():
     archive = settings.STORAGES["archive"]
     missing = {**archive, "OPTIONS": {**archive["OPTIONS"], "bucket_name": "no-such-bucket"}}
     try:
-        with override_settings(STORAGES={**settings.STORAGES, "archive": missing}):
-            with pytest.raises(CommandError, match="bucket no-such-bucket.*NoSuchBucket"):
-                call_command("apply_archive_lifecycle", "--days", "30")
+        with (
+            override_settings(STORAGES={**settings.STORAGES, "archive": missing}),
+            pytest.raises(CommandError, match="bucket no-such-bucket.*NoSuchBucket"),
+        ):
+            call_command("apply_archive_lifecycle", "--days", "30")
     finally:
         storages._storages.pop("archive", None)
