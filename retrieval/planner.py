@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from archive.source import ColdSource
 from retrieval.query import MAX_PAGE_SIZE, LogQuery, LogRow, decode_cursor, encode_cursor
 from retrieval.sources import HotSource, SourceUnavailable
 
-SOURCES: list = [HotSource()]
+# Hot first: a log both in MongoDB and in the archive (archived, not yet deleted; or rehydrated) is shown as hot.
+SOURCES: list = [HotSource(), ColdSource()]
 
 
 @dataclass

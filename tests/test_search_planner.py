@@ -79,7 +79,7 @@ def test_each_parameter_and_combination_returns_exactly_the_matching_logs(logs, 
     assert want, "the case should match something"
     page = planner.search(q)
     assert ids(page.rows) == want
-    assert page.sources == {"hot": "ok"} and not page.partial and page.next_cursor is None
+    assert page.sources == {"hot": "ok", "cold": "ok"} and not page.partial and page.next_cursor is None
 
 
 @pytest.mark.parametrize("keyword", [".*", "(", "\\", "$where", "odd .* ( \\ $where"])
@@ -130,7 +130,7 @@ def test_histogram_counts_logs_per_bucket_and_level(logs):
     want = Counter((q.bucket_of(d["timestamp"]), d["level"]) for d in logs if q.matches(d))
     assert result.counts == want
     assert sum(result.counts.values()) == len(expected(logs, q))
-    assert result.sources == {"hot": "ok"}
+    assert result.sources == {"hot": "ok", "cold": "ok"}
 
 
 class ListSource:
