@@ -6,6 +6,7 @@ from itertools import chain
 
 from django.http import QueryDict, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,7 +39,12 @@ def filter_parameters() -> list[OpenApiParameter]:
     return parameters
 
 
-class LogSearchView(APIView):
+class LogsAPIView(APIView):
+    # Token first, so that a missing or wrong token is a 401 with WWW-Authenticate: Token.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+
+
+class LogSearchView(LogsAPIView):
     """Search logs: the same parameters and meaning as the search page."""
 
     @extend_schema(
@@ -64,7 +70,7 @@ class LogSearchView(APIView):
         )
 
 
-class SeedLogsView(APIView):
+class SeedLogsView(LogsAPIView):
     """The Flask seed app's route, kept for its clients: a JSON list of
     {date, log_level, user_id, log_message}, oldest first; 400 on bad input, 404 when
     nothing matches. Unlike the seed, it needs a login or an API token."""

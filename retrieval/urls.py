@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from retrieval import api, views
@@ -10,9 +10,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # The Flask seed app's route; path segments are validated by the filterset (400, not 404).
-    re_path(
-        r"^logs/date/(?P<day>[^/]+)/user/(?P<user_id>[^/]+)/level/(?P<level>[^/]+)/?$",
-        api.SeedLogsView.as_view(),
-        name="seed-logs",
-    ),
+    path("logs/date/<str:day>/user/<str:user_id>/level/<str:level>", api.SeedLogsView.as_view(), name="seed-logs"),
 ]

@@ -1,0 +1,142 @@
+"""The search page at / and its CSV / JSON Lines exports."""
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import User
+
+pytestmark = pytest.mark.django_db(databases=["default", "logs"])
+
+DAY = datetime(2023, 8, 27, tzinfo=UTC)
+
+
+@pytest.fixture
+def user_client(client):
+    client.force_login(User.objects.create_user("engineer", password="pw-for-tests"))
+    return client
+
+
+@pytest.fixture
+def logs(logs_db, make_log):
+    return [
+        make_log(timestamp=DAY + timedelta(hours=h), user_id=4, level=level, message=f"Recall: 0.{h} <b>{h}</b>")
+        for h, level in enumerate(["error", "info", "error", "critical", "error"])
+    ]
+
+
+def test_the_page_needs_a_login(client, logs_db):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_login_page_renders(client, db):
+    response = client.get("/accounts/login/")
+    assert response.status_code == 200 and b'name="password"' in response.content
+
+
+def test_results_show_time_level_user_and_the_keyword_highlighted_and_escaped(user_client, logs):
+    response = user_client.get("/", {"date": "2023-08-27", "user_id": "4", "level": "error", "keyword": "recall"})
+    assert response.status_code == 200
+    page = response.context["page"]
+    assert [row.message for row in page.rows] == [
+        "Recall: 0.4 <b>4</b>",
+        "Recall: 0.2 <b>2</b>",
+        "Recall: 0.0 <b>0</b>",
+    ]
+    html = response.content.decode()
+    assert "<mark>Recall</mark>: 0.4 &lt;b&gt;4&lt;/b&gt;" in html
+    assert '<span class="badge error">error</span>' in html
+    assert "2023-08-27 04:00:00" in html
+
+
+def test_the_permalink_and_export_links_hold_the_whole_query(user_client, logs):
+    response = user_client.get("/", {"date": "2023-08-27", "min_level": "critical", "keyword": "recall"})
+    permalink = response.context["permalink"]
+    assert "from=2023-08-27T00%3A00%3A00.000000Z" in permalink and "level=critical" in permalink
+    again = user_client.get(permalink)
+    assert [r.id for r in again.context["page"].rows] == [r.id for r in response.context["page"].rows]
+    assert len(again.context["page"].rows) == 1
+
+
+def test_the_histogram_is_stacked_by_level_over_the_range(user_client, logs):
+    response = user_client.get("/", {"date": "2023-08-27", "user_id": "4"})
+    chart = response.context["chart"]
+    assert chart["total"] == 5 and len(chart["bars"]) == 48
+    first = chart["bars"][0]
+    assert [(s.level, s.count) for s in first.segments] == [("error", 1)]
+    assert b'<rect class="critical"' in response.content
+
+
+def test_next_page_link_follows_the_cursor(user_client, logs):
+    first = user_client.get("/", {"date": "2023-08-27", "page_size": "2"})
+    second = user_client.get(first.context["next_url"])
+    third = user_client.get(second.context["next_url"])
+    messages = [r.message for resp in (first, second, third) for r in resp.context["page"].rows]
+    assert len(messages) == 5 == len(set(messages))
+    assert third.context["next_url"] is None
+
+
+def test_an_empty_result_says_so(user_client, logs):
+    response = user_client.get("/", {"date": "2023-08-26"})
+    assert response.status_code == 200
+    assert b'id="empty"' in response.content and b'id="results"' not in response.content
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"date": "2023-02-30"}, "date"),
+        ({"date": "27-08-2023"}, "date"),
+        ({"level": "fatal"}, "level"),
+        ({"user_id": "abc"}, "user_id"),
+        ({"user_id[$ne]": "1"}, "user_id[$ne]"),
+        ({"keyword[$regex]": ".*"}, "keyword[$regex]"),
+        ({"keyword": "k" * 10_000}, "keyword"),
+        ({"from": "2023-08-28", "to": "2023-08-27"}, "to"),
+        ({"from": "2023-01-01", "to": "2023-08-27"}, "from"),
+        ({"page_size": "100000"}, "page_size"),
+        ({"cursor": "forged"}, "cursor"),
+    ],
+)
+def test_bad_input_is_a_form_error_naming_the_field(user_client, logs_db, params, field):
+    response = user_client.get("/", params)
+    assert response.status_code == 400
+    assert field in response.context["form"].errors
+    assert b'class="errorlist"' in response.content
+    assert "page" not in response.context
+
+
+def test_csv_export_streams_every_row_of_the_query(user_client, logs):
+    response = user_client.get("/export.csv", {"date": "2023-08-27", "user_id": "4", "page_size": "2"})
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    # The export ignores the page size: the whole result.
+    assert [r["message"] for r in rows] == [f"Recall: 0.{h} <b>{h}</b>" for h in (4, 3, 2, 1, 0)]
+    assert rows[0]["timestamp"] == "2023-08-27T04:00:00.000000Z" and rows[0]["level"] == "error"
+
+
+def test_csv_export_neutralises_spreadsheet_formulas(user_client, logs_db, make_log):
+    make_log(timestamp=DAY, message='=HYPERLINK("http://x")')
+    response = user_client.get("/export.csv", {"date": "2023-08-27"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0]["message"] == '\'=HYPERLINK("http://x")'
+
+
+def test_jsonl_export_is_one_log_per_line(user_client, logs):
+    response = user_client.get("/export.jsonl", {"date": "2023-08-27", "level": "error", "order": "oldest"})
+    assert response.status_code == 200 and response.streaming
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["timestamp"][11:13] for r in records] == ["00", "02", "04"]
+    assert set(records[0]) == {"id", "timestamp", "user_id", "level", "message", "logger", "context", "source"}
+
+
+def test_export_of_bad_input_is_a_400_naming_the_field(user_client, logs_db):
+    response = user_client.get("/export.csv", {"level": "fatal"})
+    assert response.status_code == 400 and "level" in response.json()
+    assert user_client.get("/export.xml").status_code == 404
