@@ -1,0 +1,41 @@
+"""The GitHub Actions workflow: the suite against real MongoDB 7 and 8, Redis and an S3 server."""
+
+from pathlib import Path
+
+import yaml
+
+from logsite.localservices import CONFIGURED_BY, is_configured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def workflow() -> dict:
+    return yaml.safe_load((BASE_DIR / ".github" / "workflows" / "ci.yml").read_text())
+
+
+def test_the_suite_runs_against_mongodb_7_and_8_service_containers():
+    test = workflow()["jobs"]["test"]
+
+    assert test["strategy"]["matrix"]["mongodb"] == ["7.0", "8.0"]
+    assert test["services"]["mongodb"]["image"] == "mongo:${{ matrix.mongodb }}"
+    assert test["env"]["MONGODB_URI"].startswith("mongodb://mongodb:")
+    assert "pytest" in test["steps"][-1]["run"]
+
+
+def test_every_service_is_configured_so_the_plugin_starts_none():
+    env = workflow()["jobs"]["test"]["env"]
+
+    assert all(is_configured(name, env) for name in CONFIGURED_BY)
+    assert env["REDIS_URL"].startswith("redis://redis:")
+    assert env["S3_ENDPOINT_URL"].startswith("http://s3:")
+    services = workflow()["jobs"]["test"]["services"]
+    assert services["redis"]["image"].startswith("redis:")
+    assert services["s3"]["image"].startswith("motoserver/moto:")
+
+
+def test_the_bucket_is_created_before_the_tests():
+    steps = [step.get("run", "") for step in workflow()["jobs"]["test"]["steps"]]
+
+    bucket = next(i for i, run in enumerate(steps) if "create_bucket" in run)
+    tests = next(i for i, run in enumerate(steps) if "pytest" in run)
+    assert bucket < tests
