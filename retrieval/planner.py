@@ -4,12 +4,14 @@
 (e.g. archived but not yet deleted from MongoDB), the earlier one's row wins.
 """
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from archive.source import ColdSource
+from logsite import metrics
 from retrieval.query import MAX_PAGE_SIZE, LogQuery, LogRow, decode_cursor, encode_cursor
 from retrieval.sources import HotSource, SourceUnavailable
 
@@ -39,12 +41,16 @@ def search(query: LogQuery, cursor: str | None = None) -> SearchPage:
     statuses: dict[str, str] = {}
     found: list[tuple[int, LogRow]] = []
     for rank, source in enumerate(SOURCES):
+        started = time.perf_counter()
         try:
             # One row more than the page tells whether a next page exists.
             rows = source.fetch(query, after, query.limit + 1)
         except SourceUnavailable as exc:
             statuses[source.name] = f"unavailable: {exc}"
             continue
+        finally:
+            # Failures too: a source that times out is the latency worth seeing.
+            metrics.observe_query(source.name, time.perf_counter() - started)
         statuses[source.name] = "ok"
         found.extend((rank, row) for row in rows)
 
