@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import override_settings
@@ -8,6 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from logsite import metrics
 from logsite.localservices import start_redis
+from retrieval import planner
+from retrieval.models import Level
+from retrieval.query import LogQuery
 
 QUERY = "logretrieval_query_duration_seconds"
 
@@ -49,6 +53,22 @@ def test_query_latencies_land_in_cumulative_buckets_by_source(client):
     # Slower than the last bound: counted only in +Inf.
     assert delta(before, after, bucket("30.0", "cold")) == 0
     assert delta(before, after, bucket("+Inf", "cold")) == 1
+
+
+@pytest.mark.django_db(databases=["default", "logs"])
+def test_a_search_is_timed_once_per_source(client, logs_db, make_log):
+    make_log(message="needle")
+    end = datetime.now(UTC)
+    query = LogQuery(user_ids=(1,), start=end - timedelta(hours=1), end=end, levels=tuple(Level.values))
+    before = scrape(client)
+
+    page = planner.search(query)
+    after = scrape(client)
+
+    assert [row.message for row in page.rows] == ["needle"]
+    for source in planner.SOURCES:
+        count = (f"{QUERY}_count", frozenset({"source": source.name}.items()))
+        assert delta(before, after, count) == 1, source.name
 
 
 def test_cache_ingest_and_archive_counters(client):
