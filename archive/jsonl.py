@@ -1,0 +1,71 @@
+"""The one encoding of a log document as a JSON Lines line, and back.
+
+Used by the archiver (writer) and the cold reader, so both agree byte for byte:
+
+    {"_id": "<24 hex>", "timestamp": "2023-08-27T12:30:15.123000Z", "user_id": 4,
+     "level": "error", "message": "...", "logger": "...", "context": {...}}
+
+`logger` and `context` appear only when the document has them; any other field a
+document carries is kept too, after these. Plain `gzip` + `json` read it back.
+"""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+LEADING_KEYS = ("_id", "timestamp", "user_id", "level", "message", "logger", "context")
+
+
+def format_timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC with microseconds; a naive datetime (pymongo's default) is UTC already."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime:
+    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+
+
+def _plain(value: Any) -> Any:
+    """JSON for BSON values that json does not know (inside `context` or extra fields)."""
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain)
+
+
+def encode(document: dict) -> bytes:
+    """One log document (as pymongo returns it) -> one UTF-8 line ending in a newline."""
+    line = {"_id": str(document["_id"]), "timestamp": format_timestamp(document["timestamp"])}
+    for key in LEADING_KEYS[2:]:
+        if key in document:
+            line[key] = document[key]
+    for key, value in document.items():
+        if key not in line:
+            line[key] = value
+    return (_encoder.encode(line) + "\n").encode()
+
+
+def decode(line: bytes | str) -> dict:
+    """One line -> a log document as stored in MongoDB (ObjectId `_id`, aware UTC `timestamp`)."""
+    document = json.loads(line)
+    document["_id"] = ObjectId(document["_id"])
+    document["timestamp"] = parse_timestamp(document["timestamp"])
+    return document
+
+
+def line_id(line: bytes) -> ObjectId:
+    """The `_id` of an encoded line without parsing the rest (it is always the first key)."""
+    if line.startswith(b'{"_id":"'):
+        return ObjectId(line[8:32].decode())
+    return ObjectId(json.loads(line)["_id"])
