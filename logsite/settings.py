@@ -188,6 +188,9 @@ SEARCH_DEFAULT_SPAN_HOURS = int(os.environ.get("SEARCH_DEFAULT_SPAN_HOURS", "24"
 ARCHIVE_LOCK_SECONDS = int(os.environ.get("ARCHIVE_LOCK_SECONDS", "300"))
 # Logs per MongoDB delete_many({"_id": {"$in": [...]}}) after a part is recorded.
 ARCHIVE_DELETE_BATCH = int(os.environ.get("ARCHIVE_DELETE_BATCH", "10000"))
+# How archived logs leave MongoDB: "exact" ($in batches of the archived _ids), "filter"
+# (one guarded delete per day, for FerretDB, see docs/ferretdb.md), or "auto" (filter on FerretDB).
+ARCHIVE_PURGE = os.environ.get("ARCHIVE_PURGE", "auto")
 
 # Celery: Redis broker. REDIS_URL is the fallback so one variable configures both.
 REDIS_URL = os.environ.get("REDIS_URL", "")
