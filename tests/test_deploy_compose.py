@@ -89,4 +89,4 @@ def test_every_setting_read_from_the_environment_is_in_env_example():
     documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (BASE_DIR / ".env.example").read_text(), flags=re.M))
 
     assert read, "the pattern found no setting: did settings.py change how it reads the environment?"
-    assert read - documented == set()
+    assert read - documented == set(), "add these settings to .env.example, with their default and meaning"
