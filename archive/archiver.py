@@ -1,0 +1,310 @@
+"""The archival protocol: move every complete UTC day older than the retention to cold storage.
+
+Per day, under a per-day lock (archive.locks):
+
+1. recover what a dead run left: objects uploaded but never recorded are
+   deleted (their logs are still in MongoDB); recorded parts whose logs were
+   not all deleted from MongoDB are purged now;
+2. export the day's logs into part files (archive.exporter), one pass;
+3. for each part: note the key as a PendingUpload -> upload -> verify (read back:
+   sha256 of the object and count of lines) -> record the ArchivePart (and drop
+   the PendingUpload) in one transaction;
+4. write the day's manifest (from the ledger, so it lists every part of the day);
+5. purge: delete exactly the recorded `_id`s from MongoDB, read back from the
+   part itself, in batches.
+
+A crash anywhere leaves each log in MongoDB, or in a recorded part, or both
+(until step 1 of the next run): never lost, never in two recorded parts. Logs
+that arrive for a day after it was exported stay in MongoDB and go into a new
+part on a later run.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from typing import BinaryIO
+from urllib.parse import quote
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from archive import jsonl, locks, purge
+from archive.exporter import PartFile, day_bounds, export_day
+from archive.models import ArchivePart, ArchiveRun, PendingUpload
+from archive.reader import _open as open_object
+from archive.storage import archive_storage
+from retrieval.models import LogEntry
+
+logger = logging.getLogger(__name__)
+
+READ_CHUNK = 1 << 20
+# Errors of the object store (S3 API or local disk): the run fails, nothing is deleted, and it is retried.
+STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
+
+
+class ArchiveStorageError(RuntimeError):
+    """Object storage is down, refused a write, or returned something other than what was written."""
+
+
+Progress = Callable[[int], None]
+
+
+def due_before(now: datetime | None = None) -> date:
+    """The first day that stays hot: days strictly before it are archived."""
+    today = (now or timezone.now()).date()
+    return today - timedelta(days=settings.HOT_RETENTION_DAYS)
+
+
+def day_prefix(day: date) -> str:
+    return f"{settings.ARCHIVE_PREFIX}/date={day.isoformat()}"
+
+
+def part_key(day: date, user_id: int, level: str) -> str:
+    # Hive partition values are URL-escaped, so an odd level can never become a path.
+    part_id = f"{timezone.now():%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
+    return f"{day_prefix(day)}/user_id={quote(str(user_id), safe='')}/level={quote(str(level), safe='')}/part-{part_id}.jsonl.gz"
+
+
+def manifest_key(day: date) -> str:
+    return f"{day_prefix(day)}/manifest.json"
+
+
+class _Heartbeat:
+    """Renews the day lock and the run's heartbeat, at most every few seconds."""
+
+    def __init__(self, run: ArchiveRun, day: date, holder: str):
+        self.run, self.day, self.holder = run, day, holder
+        self.interval = max(1.0, settings.ARCHIVE_LOCK_SECONDS / 5)
+        self.last = time.monotonic()
+
+    def __call__(self, *_args, force: bool = False) -> None:
+        if force or time.monotonic() - self.last >= self.interval:
+            locks.renew(self.day, self.holder)
+            ArchiveRun.objects.filter(pk=self.run.pk).update(heartbeat=timezone.now())
+            self.last = time.monotonic()
+
+
+def _storage_call(what: str, call: Callable, *args):
+    try:
+        return call(*args)
+    except STORAGE_ERRORS as exc:
+        raise ArchiveStorageError(f"object storage failed to {what}: {exc}") from exc
+
+
+def upload(key: str, part: PartFile) -> None:
+    part.file.seek(0)
+    name = _storage_call(f"store {key}", archive_storage().save, key, File(part.file, name=key))
+    if name != key:
+        raise ArchiveStorageError(f"object storage stored {key} as {name}")
+
+
+def _object_chunks(key: str) -> Iterator[bytes]:
+    stream = _storage_call(f"read {key}", open_object, key)
+    try:
+        while chunk := _storage_call(f"read {key}", stream.read, READ_CHUNK):
+            yield chunk
+    finally:
+        stream.close()
+
+
+def verify(key: str, part: PartFile) -> None:
+    """Read the stored object back: same sha256 and the same number of lines, or raise."""
+    digest = hashlib.sha256()
+    inflate = zlib.decompressobj(wbits=31)
+    lines = 0
+    for chunk in _object_chunks(key):
+        digest.update(chunk)
+        lines += inflate.decompress(chunk).count(b"\n")
+    lines += inflate.flush().count(b"\n")
+    if digest.hexdigest() != part.sha256 or lines != part.count:
+        raise ArchiveStorageError(
+            f"verification of {key} failed: stored {lines} lines, sha256 {digest.hexdigest()}; "
+            f"wrote {part.count} lines, sha256 {part.sha256}"
+        )
+
+
+def record(
+    run: ArchiveRun, day: date, uploaded: list[tuple[str, PartFile]], heartbeat: _Heartbeat
+) -> list[ArchivePart]:
+    """The ledger step, for the whole day at once: its parts become readable and their logs deletable."""
+    with transaction.atomic():
+        heartbeat(force=True)  # still our day: nobody else may have cleaned up our uploads
+        archived = [
+            ArchivePart.objects.create(
+                run=run,
+                key=key,
+                day=day,
+                user_id=part.user_id,
+                level=part.level,
+                count=part.count,
+                raw_bytes=part.raw_bytes,
+                compressed_bytes=part.compressed_bytes,
+                sha256=part.sha256,
+                first_timestamp=part.first_timestamp,
+                last_timestamp=part.last_timestamp,
+            )
+            for key, part in uploaded
+        ]
+        PendingUpload.objects.filter(key__in=[key for key, _ in uploaded]).delete()
+        ArchiveRun.objects.filter(pk=run.pk).update(
+            days=F("days") + 1,
+            logs=F("logs") + sum(part.count for _, part in uploaded),
+            raw_bytes=F("raw_bytes") + sum(part.raw_bytes for _, part in uploaded),
+            compressed_bytes=F("compressed_bytes") + sum(part.compressed_bytes for _, part in uploaded),
+        )
+    return archived
+
+
+def _file_chunks(file: BinaryIO) -> Iterator[bytes]:
+    file.seek(0)
+    while chunk := file.read(READ_CHUNK):
+        yield chunk
+
+
+def write_manifest(day: date) -> None:
+    """The day's manifest, rebuilt from the ledger: every part of the day, with counts, sizes and sha256."""
+    parts = list(ArchivePart.objects.filter(day=day).order_by("user_id", "level", "key"))
+    manifest = {
+        "date": day.isoformat(),
+        "updated": jsonl.format_timestamp(timezone.now()),
+        "logs": sum(part.count for part in parts),
+        "raw_bytes": sum(part.raw_bytes for part in parts),
+        "compressed_bytes": sum(part.compressed_bytes for part in parts),
+        "parts": [
+            {
+                "key": part.key,
+                "user_id": part.user_id,
+                "level": part.level,
+                "count": part.count,
+                "raw_bytes": part.raw_bytes,
+                "compressed_bytes": part.compressed_bytes,
+                "sha256": part.sha256,
+                "first_timestamp": jsonl.format_timestamp(part.first_timestamp),
+                "last_timestamp": jsonl.format_timestamp(part.last_timestamp),
+            }
+            for part in parts
+        ],
+    }
+    key = manifest_key(day)
+    storage = archive_storage()
+    # Storages do not overwrite (S3Storage is set to file_overwrite=False): replace it.
+    # The ledger is the source of truth; a missing manifest is rewritten by the next run of the day.
+    _storage_call(f"delete {key}", storage.delete, key)
+    body = ContentFile(json.dumps(manifest, indent=2).encode(), name=key)
+    name = _storage_call(f"store {key}", storage.save, key, body)
+    if name != key:
+        raise ArchiveStorageError(f"object storage stored {key} as {name}")
+
+
+def recover_day(day: date, heartbeat: _Heartbeat) -> bool:
+    """Finish or undo what an earlier run left for `day`; True if there was anything."""
+    storage = archive_storage()
+    pending = list(PendingUpload.objects.filter(day=day))
+    for upload_ in pending:
+        # Never recorded, so never used for deletion: its logs are all still hot.
+        _storage_call(f"delete {upload_.key}", storage.delete, upload_.key)
+        upload_.delete()
+    unpurged = list(ArchivePart.objects.filter(day=day, purged__isnull=True))
+    for part in unpurged:
+        # Some of its logs may be gone already (a purge that died halfway): only exact deletes here.
+        purge.purge_exact(part, _object_chunks(part.key), heartbeat)
+    if pending or unpurged:
+        logger.info("Recovered %s: %d unrecorded uploads removed, %d parts purged", day, len(pending), len(unpurged))
+    return bool(pending or unpurged)
+
+
+def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Progress) -> int:
+    """Archive what MongoDB holds for `day` (the lock is held); returns the number of logs archived."""
+    recovered = recover_day(day, heartbeat)
+
+    def on_batch(count: int) -> None:
+        progress(count)
+        heartbeat()
+
+    parts = export_day(LogEntry.collection(), day, on_batch)
+    try:
+        uploaded = []
+        for part in parts:
+            key = part_key(day, part.user_id, part.level)
+            PendingUpload.objects.create(key=key, day=day, run=run)
+            upload(key, part)
+            verify(key, part)
+            uploaded.append((key, part))
+        archived = record(run, day, uploaded, heartbeat) if uploaded else []
+        if archived or recovered:
+            write_manifest(day)
+        if archived and not (
+            purge.use_filter() and purge.purge_by_filter(day, archived, max(part.max_id for part in parts))
+        ):
+            for part_record, part in zip(archived, parts, strict=True):
+                purge.purge_exact(part_record, _file_chunks(part.file), heartbeat)
+    finally:
+        for part in parts:
+            part.close()
+    return sum(part.count for part in parts)
+
+
+def days_to_archive(before: date) -> Iterator[date]:
+    """Days before `before` with hot logs or unfinished ledger work, oldest first, found lazily."""
+    collection = LogEntry.collection()
+    unfinished = set(PendingUpload.objects.filter(day__lt=before).values_list("day", flat=True))
+    unfinished |= set(ArchivePart.objects.filter(day__lt=before, purged__isnull=True).values_list("day", flat=True))
+    cutoff, _ = day_bounds(before)
+    after = None
+    while True:
+        start = day_bounds(after)[1] if after else None
+        timestamp = {"$lt": cutoff, **({"$gte": start} if start else {})}
+        oldest = collection.find_one({"timestamp": timestamp}, {"timestamp": 1}, sort=[("timestamp", 1)])
+        candidates = {day for day in unfinished if after is None or day > after}
+        if oldest is not None:
+            candidates.add(oldest["timestamp"].date())
+        if not candidates:
+            return
+        after = min(candidates)
+        yield after
+
+
+def fail_abandoned_runs() -> None:
+    """Runs still "running" with no heartbeat for longer than a lock lives belong to dead workers."""
+    stale = timezone.now() - timedelta(seconds=settings.ARCHIVE_LOCK_SECONDS)
+    ArchiveRun.objects.filter(status=ArchiveRun.Status.RUNNING, heartbeat__lt=stale).update(
+        status=ArchiveRun.Status.FAILED,
+        finished=timezone.now(),
+        error="The worker stopped without finishing (no heartbeat); the next run recovered its days.",
+    )
+
+
+def archive_logs(before: date | None = None, trigger: str = "task", progress: Progress = lambda n: None) -> ArchiveRun:
+    """Archive every day before `before` (default: the retention) that no other archiver holds."""
+    fail_abandoned_runs()
+    run = ArchiveRun.objects.create(before=before or due_before(), trigger=trigger)
+    holder = f"run {run.pk} on {socket.gethostname()}:{os.getpid()}"[:64]
+    try:
+        for day in days_to_archive(run.before):
+            if not locks.acquire(day, holder):
+                logger.info("Skipping %s: another archiver holds it", day)
+                continue
+            try:
+                archive_day(run, day, _Heartbeat(run, day, holder), progress)
+            finally:
+                locks.release(day, holder)
+    except Exception as exc:
+        ArchiveRun.objects.filter(pk=run.pk).update(
+            status=ArchiveRun.Status.FAILED, finished=timezone.now(), error=f"{type(exc).__name__}: {exc}"
+        )
+        raise
+    ArchiveRun.objects.filter(pk=run.pk).update(status=ArchiveRun.Status.SUCCEEDED, finished=timezone.now())
+    run.refresh_from_db()
+    return run

@@ -1,0 +1,104 @@
+"""Helpers for the archive tests: make logs, and read the archive back as a stranger would."""
+
+import gzip
+import json
+import os
+from collections import Counter
+from datetime import UTC, date, datetime
+
+import boto3
+from django.conf import settings
+
+from retrieval.demo import generate_demo_logs
+
+DAYS = [date(2023, 8, 25), date(2023, 8, 26), date(2023, 8, 27)]
+BEFORE = date(2023, 8, 28)
+
+
+def insert_demo_logs(collection, days=DAYS, per_day=300, seed=1) -> list[dict]:
+    """Insert demo logs (all users and levels) and return them as stored, with their _id."""
+    documents = list(generate_demo_logs(list(days), per_day, seed))
+    if documents:
+        collection.insert_many(documents)
+    return documents
+
+
+def s3_client():
+    return boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT_URL"], region_name="us-east-1")
+
+
+def archive_objects() -> dict[str, bytes]:
+    """Every object under the archive prefix, listed and fetched with plain boto3 (or read from disk)."""
+    prefix = settings.ARCHIVE_PREFIX + "/"
+    if settings.ARCHIVE_STORAGE == "file":
+        root = settings.STORAGES["archive"]["OPTIONS"]["location"]
+        found = {}
+        for directory, _, files in os.walk(os.path.join(root, settings.ARCHIVE_PREFIX)):
+            for name in files:
+                path = os.path.join(directory, name)
+                with open(path, "rb") as file:
+                    found[os.path.relpath(path, root)] = file.read()
+        return found
+    client = s3_client()
+    found = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=settings.ARCHIVE_BUCKET, Prefix=prefix):
+        for item in page.get("Contents", []):
+            body = client.get_object(Bucket=settings.ARCHIVE_BUCKET, Key=item["Key"])["Body"].read()
+            found[item["Key"]] = body
+    return found
+
+
+def archived_lines() -> list[dict]:
+    """Every archived log line, parsed with gzip + json only."""
+    lines = []
+    for key, body in archive_objects().items():
+        if key.endswith(".jsonl.gz"):
+            lines.extend(json.loads(line) for line in gzip.decompress(body).decode().splitlines())
+    return lines
+
+
+def clear_archive() -> None:
+    if settings.ARCHIVE_STORAGE == "file":
+        return
+    client = s3_client()
+    for key in archive_objects():
+        client.delete_object(Bucket=settings.ARCHIVE_BUCKET, Key=key)
+
+
+def as_line(document: dict) -> dict:
+    """What the archive must hold for a stored document: the same fields, `_id` hex, ISO UTC timestamp."""
+    line = {key: value for key, value in document.items() if key not in ("_id", "timestamp")}
+    line["_id"] = str(document["_id"])
+    stamp = document["timestamp"]
+    stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    line["timestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return line
+
+
+def assert_each_log_once(collection, originals: list[dict]) -> tuple[int, int]:
+    """Every original log is in MongoDB or in the archive, exactly once overall, with the same fields.
+
+    Returns (hot, cold) counts.
+    """
+    hot = list(collection.find({}))
+    cold = archived_lines()
+    seen = Counter([str(document["_id"]) for document in hot] + [line["_id"] for line in cold])
+    duplicates = {log_id: n for log_id, n in seen.items() if n > 1}
+    assert not duplicates, f"{len(duplicates)} logs stored twice"
+    expected = {str(document["_id"]): as_line(document) for document in originals}
+    assert set(seen) == set(expected), (
+        f"missing {len(set(expected) - set(seen))}, extra {len(set(seen) - set(expected))}"
+    )
+    for line in cold:
+        assert line == expected[line["_id"]]
+    for document in hot:
+        assert as_line(document) == expected[str(document["_id"])]
+    return len(hot), len(cold)
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
+def days_in_hot(collection) -> set[date]:
+    return {document["timestamp"].date() for document in collection.find({}, {"timestamp": 1})}
