@@ -45,6 +45,7 @@ from archive.exporter import PartFile, day_bounds, export_day
 from archive.models import ArchivePart, ArchiveRun, PendingUpload
 from archive.reader import _open as open_object
 from archive.storage import archive_storage
+from logsite import metrics
 from retrieval.models import LogEntry
 
 logger = logging.getLogger(__name__)
@@ -304,7 +305,9 @@ def archive_logs(before: date | None = None, trigger: str = "task", progress: Pr
         ArchiveRun.objects.filter(pk=run.pk).update(
             status=ArchiveRun.Status.FAILED, finished=timezone.now(), error=f"{type(exc).__name__}: {exc}"
         )
+        metrics.count_archive_run(ArchiveRun.Status.FAILED, ArchiveRun.objects.get(pk=run.pk).logs)
         raise
     ArchiveRun.objects.filter(pk=run.pk).update(status=ArchiveRun.Status.SUCCEEDED, finished=timezone.now())
     run.refresh_from_db()
+    metrics.count_archive_run(run.status, run.logs)
     return run
