@@ -7,11 +7,13 @@ import pytest
 from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
+from archive.archiver import archive_logs
 from logsite import metrics
 from logsite.localservices import start_redis
 from retrieval import planner
 from retrieval.models import Level
 from retrieval.query import LogQuery
+from tests.archive_support import BEFORE, DAYS, clear_archive, insert_demo_logs
 
 QUERY = "logretrieval_query_duration_seconds"
 
@@ -69,6 +71,23 @@ def test_a_search_is_timed_once_per_source(client, logs_db, make_log):
     for source in planner.SOURCES:
         count = (f"{QUERY}_count", frozenset({"source": source.name}.items()))
         assert delta(before, after, count) == 1, source.name
+
+
+@pytest.mark.django_db(databases=["default", "logs"])
+def test_an_archive_run_is_counted_with_its_logs(client, logs_db):
+    clear_archive()
+    insert_demo_logs(logs_db, days=DAYS[:1], per_day=50)
+    before = scrape(client)
+
+    try:
+        run = archive_logs(before=BEFORE)
+    finally:
+        clear_archive()
+    after = scrape(client)
+
+    succeeded = frozenset({"status": "succeeded"}.items())
+    assert delta(before, after, ("logretrieval_archive_runs_total", succeeded)) == 1
+    assert delta(before, after, ("logretrieval_archived_logs_total", succeeded)) == run.logs == 50
 
 
 def test_cache_ingest_and_archive_counters(client):
