@@ -102,3 +102,39 @@ def day_start(day: date) -> datetime:
 
 def days_in_hot(collection) -> set[date]:
     return {document["timestamp"].date() for document in collection.find({}, {"timestamp": 1})}
+
+
+def start_worker(**extra_env: str):
+    """A real `celery -A logsite worker` sharing this test run's SQL file, MongoDB database and broker."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connections
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{connections['default'].settings_dict['NAME']}",
+        "MONGODB_NAME": connections["logs"].settings_dict["NAME"],
+        **extra_env,
+    }
+    celery = Path(sys.executable).with_name("celery")
+    return subprocess.Popen(
+        [str(celery), "-A", "logsite", "worker", "--pool", "solo", "--loglevel", "INFO", "--without-heartbeat"],
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for(check, timeout: float = 90.0, what: str = "condition"):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -1,0 +1,65 @@
+"""The ledger in the admin (read-only, totals, ratio), the beat schedule entry, and runs started from the admin."""
+
+import pytest
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+
+from archive.archiver import archive_logs
+from archive.models import ArchiveRun
+from tests.archive_support import BEFORE, DAYS, clear_archive, insert_demo_logs, start_worker, wait_for
+
+pytestmark = pytest.mark.django_db(databases=["default", "logs"])
+
+
+@pytest.fixture(autouse=True)
+def empty_archive():
+    clear_archive()
+    yield
+    clear_archive()
+
+
+def test_the_data_migration_creates_the_daily_0030_utc_entry(admin_client):
+    call_command("migrate", "archive", "0001", verbosity=0)
+    assert not PeriodicTask.objects.filter(task="archive.archive_old_logs").exists()
+    call_command("migrate", "archive", verbosity=0)
+
+    entry = PeriodicTask.objects.get(task="archive.archive_old_logs")
+    assert entry.enabled
+    assert (entry.crontab.minute, entry.crontab.hour, str(entry.crontab.timezone)) == ("30", "0", "UTC")
+    page = admin_client.get("/admin/django_celery_beat/periodictask/")
+    assert page.status_code == 200 and "Archive day-old logs (daily)" in page.content.decode()
+
+
+def test_runs_and_parts_pages_show_totals_and_compression_and_stay_read_only(admin_client, logs_db):
+    insert_demo_logs(logs_db, days=DAYS[:2], per_day=200)
+    run = archive_logs(before=BEFORE)
+
+    runs_page = admin_client.get("/admin/archive/archiverun/").content.decode()
+    assert "Totals for this list:" in runs_page and "400 logs" in runs_page
+    assert f"compression ratio {run.raw_bytes / run.compressed_bytes:.1f}x" in runs_page
+    assert "Start an archive run now" in runs_page
+    parts_page = admin_client.get("/admin/archive/archivepart/?day=2023-08-25").content.decode()
+    assert "200 logs" in parts_page and "logs/date=2023-08-25/user_id=" in parts_page
+    detail = admin_client.get(f"/admin/archive/archiverun/{run.pk}/change/")
+    assert detail.status_code == 200 and "succeeded" in detail.content.decode().lower()
+    assert admin_client.get("/admin/archive/archiverun/add/").status_code == 403
+    assert admin_client.post(f"/admin/archive/archiverun/{run.pk}/delete/").status_code == 403
+    assert admin_client.get("/admin/archive/archiverun/start/").status_code == 405
+
+
+@pytest.mark.django_db(databases=["default", "logs"], transaction=True)
+def test_a_run_started_from_the_admin_is_done_by_a_real_worker(admin_client, logs_db):
+    insert_demo_logs(logs_db, days=DAYS, per_day=100)
+    worker = start_worker()
+    try:
+        response = admin_client.post("/admin/archive/archiverun/start/", follow=True)
+        assert "An archive run was queued" in response.content.decode()
+        run = wait_for(
+            lambda: ArchiveRun.objects.filter(trigger="admin", status=ArchiveRun.Status.SUCCEEDED).first(),
+            what="the queued run to finish",
+        )
+    finally:
+        worker.kill()
+        worker.wait()
+    assert (run.days, run.logs) == (3, 300)
+    assert logs_db.count_documents({}) == 0
