@@ -225,6 +225,8 @@ else:
 COLD_CACHE_ALIAS = "default"
 COLD_CACHE_MAX_BYTES = int(os.environ.get("COLD_CACHE_MAX_BYTES", str(256 * 2**20)))
 COLD_CACHE_TTL = int(os.environ.get("COLD_CACHE_TTL", "3600"))
+# Per process, in front of the shared cache: the most recently used parts, ready to filter.
+COLD_CACHE_LOCAL_MAX_BYTES = int(os.environ.get("COLD_CACHE_LOCAL_MAX_BYTES", str(128 * 2**20)))
 
 # Metrics (logsite.metrics): counters shared by all processes in one Redis hash.
 METRICS_KEY = os.environ.get("METRICS_KEY", "logretrieval:metrics")
