@@ -146,6 +146,7 @@ def test_repeated_query_is_answered_from_the_cache(day_logs):
         first = reader.fetch(query, after=None, limit=1000)
         pulls = len(gets)
         again = reader.fetch(query, after=None, limit=1000)
+        cache.local.clear()  # as another web process would: only the shared (Redis) layer has it
         other_keyword = reader.fetch(Query(keyword="plain"), after=None, limit=1000)
 
     assert pulls == 4  # two users x two levels
@@ -159,12 +160,14 @@ def test_cache_size_bound_is_respected():
         write_parts([log(DAY + timedelta(seconds=s), user_id=user_id, message="x" * 200) for s in range(300)])
     one_part = len(pickle.dumps(list(reader.parse_part(reader.parts_for(Query(user_ids=(1,)))[0].key))))
 
-    with override_settings(COLD_CACHE_MAX_BYTES=int(one_part * 2.5)):
+    bounds = override_settings(COLD_CACHE_MAX_BYTES=int(one_part * 2.5), COLD_CACHE_LOCAL_MAX_BYTES=one_part * 3)
+    with bounds:
         found = reader.fetch(Query(), after=None, limit=10_000)
-        stored = cache.stored_bytes()
+        stored, held = cache.stored_bytes(), cache.local.bytes
 
     assert len(found) == 6 * 300
     assert one_part * 2 <= stored <= one_part * 2.5
+    assert one_part * 3 == held
 
 
 def test_a_part_larger_than_the_cache_is_streamed_every_time():
