@@ -1,0 +1,218 @@
+"""Search benchmark: the API against the bare driver and the seed app's plan, same server, same run.
+
+    .venv/bin/python bench/search.py --logs 1000000        # the issue's size (loads ~2 x 70 s on FerretDB)
+    .venv/bin/python bench/search.py --logs 100000 --repeat 5   # a quick run
+
+Starts its own throwaway MongoDB-protocol server (FerretDB) unless MONGODB_URI is set;
+with MONGODB_URI it uses the database `logretrieval_bench` there and drops it at the end.
+Loads demo logs (30 days, users 1-5) twice: into `logs` (our indexes) and into
+`logs_seed_plan` (no secondary index: the Flask seed app's plan). Then, for each query
+shape, times repeated requests
+  - API:  GET /api/v1/logs over HTTP (a local threaded WSGI server, token auth, 100-row page)
+  - raw:  pymongo find() with the very filter/sort/limit the hot source sends, on `logs`
+  - seed: the same find() on `logs_seed_plan`
+and prints p50/p95 (ms), the ratios, and each plan's explain() summary.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from datetime import date
+from itertools import islice
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+SHAPES = {
+    "user+day+level": {"user_id": "4", "date": "2023-08-27", "level": "error"},
+    "user+day+level+keyword": {"user_id": "4", "date": "2023-08-27", "level": "error", "keyword": "Recall"},
+    "user+day, all levels": {"user_id": "4", "date": "2023-08-27"},
+    "day, all users, keyword": {"date": "2023-08-27", "keyword": "Recall"},
+}
+LAST_DAY = date(2023, 8, 31)  # 30 days: 2023-08-02 .. 2023-08-31
+DAYS = 30
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def timed(call, repeat: int) -> list[float]:
+    call()  # warm-up: connections, caches
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def load(collections, logs: int) -> None:
+    from retrieval.demo import demo_days, generate_demo_logs
+
+    per_day = -(-logs // DAYS)
+    documents = generate_demo_logs(demo_days(DAYS, LAST_DAY), per_day, seed=1)
+    started, done = time.perf_counter(), 0
+    while batch := list(islice(documents, 10_000)):
+        for collection in collections:
+            # insert_many adds _id to the dicts: both collections get the same ids.
+            collection.insert_many(batch, ordered=False)
+        done += len(batch)
+        print(f"\r  loaded {done:,} logs x{len(collections)}", end="", file=sys.stderr)
+    print(
+        f"\r  loaded {done:,} logs into each of {len(collections)} collections in {time.perf_counter() - started:.0f}s",
+        file=sys.stderr,
+    )
+
+
+def plan_summary(explain: dict) -> str:
+    """One line from explain(): MongoDB's winning plan stages, or FerretDB's SQL plan and pushdowns."""
+    planner = explain.get("queryPlanner", {})
+    if "winningPlan" in planner:
+        stages, node = [], planner["winningPlan"]
+        while node:
+            stages.append(node.get("stage", "?") + (f"({node['indexName']})" if "indexName" in node else ""))
+            node = node.get("inputStage")
+        return " <- ".join(stages)
+    pushdowns = {k: explain[k] for k in ("filterPushdown", "sortPushdown", "limitPushdown") if k in explain}
+    return f"{planner.get('Plan')} {pushdowns}"
+
+
+def start_http_server():
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler)
+    server.set_app(WSGIHandler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--logs", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=15, help="timed requests per shape and method")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    services = None
+    if not os.environ.get("MONGODB_URI"):
+        from logsite.localservices import LocalServices
+
+        services = LocalServices(names=("mongodb",), data_root=work / "services", ephemeral=True)
+        os.environ.update(services.start())
+    os.environ.update(
+        MONGODB_NAME="logretrieval_bench",
+        DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
+        VAR_DIR=str(work),
+        DEBUG="false",
+        HTTPS_ONLY="false",  # plain HTTP on loopback
+        SECRET_KEY="bench-only-secret",
+        ALLOWED_HOSTS="127.0.0.1",
+        LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="logsite.settings",
+    )
+    try:
+        return run(args)
+    finally:
+        if services:
+            services.stop()
+
+
+def run(args) -> int:
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.http import QueryDict
+    from rest_framework.authtoken.models import Token
+
+    from retrieval.filters import LogFilterSet
+    from retrieval.models import LogEntry
+    from retrieval.sources import ROW_FIELDS
+
+    logs = LogEntry.collection()
+    database = logs.database
+    seed_plan = database["logs_seed_plan"]
+    database.client.drop_database(database.name)  # ours alone: MONGODB_NAME=logretrieval_bench
+    call_command("migrate", verbosity=0)
+    call_command("migrate", database="logs", verbosity=0)  # our indexes on `logs`
+    server_info = database.client.server_info()
+    server = (
+        f"FerretDB {server_info['ferretdbVersion']}"
+        if "ferretdbVersion" in server_info
+        else f"MongoDB {server_info['version']}"
+    )
+    print(f"Server: {server}; loading {args.logs:,} demo logs over {DAYS} days ...", file=sys.stderr)
+    load([logs, seed_plan], args.logs)
+
+    token = Token.objects.create(user=User.objects.create_user("bench")).key
+    http = start_http_server()
+    base = f"http://127.0.0.1:{http.server_address[1]}/api/v1/logs"
+
+    lines = [
+        f"server: {server}; {args.logs:,} logs over {DAYS} days, 5 users; {args.repeat} timed requests per cell "
+        "after one warm-up; 100-row pages; times in ms",
+        "",
+        "| query shape | rows | API p50 | API p95 | raw p50 | raw p95 | seed plan p50 | seed plan p95 | API / raw | seed / raw |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    plans = []
+    for shape, params in SHAPES.items():
+        data = QueryDict(mutable=True)
+        data.update(params)
+        filterset = LogFilterSet(data)
+        assert filterset.is_valid(), filterset.form.errors
+        query = filterset.log_query()
+        mongo_filter, sort = query.mongo_filter(), query.mongo_sort()
+
+        def api(params=params):
+            request = urllib.request.Request(
+                f"{base}?{urllib.parse.urlencode(params)}", headers={"Authorization": f"Token {token}"}
+            )
+            with urllib.request.urlopen(request) as response:
+                return json.load(response)
+
+        def raw(collection=logs, mongo_filter=mongo_filter, sort=sort, limit=query.limit):
+            return list(collection.find(mongo_filter, ROW_FIELDS).sort(sort).limit(limit))
+
+        body = api()
+        assert [r["id"] for r in body["results"]] == [str(d["_id"]) for d in raw()], "API and driver disagree"
+        timings = {
+            "api": timed(api, args.repeat),
+            "raw": timed(raw, args.repeat),
+            "seed": timed(lambda f=mongo_filter, s=sort, n=query.limit: raw(seed_plan, f, s, n), args.repeat),
+        }
+        p50 = {name: statistics.median(samples) for name, samples in timings.items()}
+        p95 = {name: percentile(samples, 0.95) for name, samples in timings.items()}
+        lines.append(
+            f"| {shape} | {len(body['results'])} | {p50['api']:.1f} | {p95['api']:.1f} | {p50['raw']:.1f} | "
+            f"{p95['raw']:.1f} | {p50['seed']:.1f} | {p95['seed']:.1f} | {p50['api'] / p50['raw']:.2f}x | "
+            f"{p50['seed'] / p50['raw']:.2f}x |"
+        )
+        for name, collection in (("logs", logs), ("logs_seed_plan", seed_plan)):
+            explain = collection.find(mongo_filter, ROW_FIELDS).sort(sort).limit(query.limit).explain()
+            plans.append(f"- {shape} on `{name}`: {plan_summary(explain)}")
+        print(lines[-1], file=sys.stderr)
+    http.shutdown()
+    print("\n".join([*lines, "", "Plans (explain):", *plans]))
+    database.client.drop_database(database.name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
