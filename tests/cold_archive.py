@@ -7,9 +7,14 @@ the agreed layout and line format, not against itself.
 import gzip
 import hashlib
 import json
+import socket
+import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from botocore.config import Config as BotoConfig
 from bson import ObjectId
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -89,3 +94,31 @@ class GetCounter:
 
     def __len__(self) -> int:
         return len(self.urls)
+
+
+def s3_storages(endpoint_url: str) -> dict:
+    """STORAGES with the archive on another S3 endpoint, failing fast: to stand for a down or hung store."""
+    archive = settings.STORAGES["archive"]
+    fast_fail = BotoConfig(connect_timeout=0.5, read_timeout=0.5, retries={"max_attempts": 2, "mode": "standard"})
+    options = {**archive["OPTIONS"], "endpoint_url": endpoint_url, "client_config": fast_fail}
+    return {**settings.STORAGES, "archive": {**archive, "OPTIONS": options}}
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """A real TCP server that accepts connections and never answers: a hung object store."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for connection in accepted:
+        connection.close()

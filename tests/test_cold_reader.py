@@ -4,19 +4,17 @@ import gzip
 import pickle
 import random
 import socket
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from botocore.config import Config as BotoConfig
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.test import override_settings
 
 from archive import cache, reader
 from archive.storage import archive_storage
-from tests.cold_archive import GetCounter, line, log, write_parts
+from tests.cold_archive import GetCounter, line, log, s3_storages, silent_server, write_parts
 
 DAY = datetime(2023, 8, 27, tzinfo=UTC)
 
@@ -218,13 +216,6 @@ def test_a_missing_object_is_a_clear_read_error():
         reader.fetch(Query(), after=None, limit=10)
 
 
-def s3_storages(endpoint_url: str) -> dict:
-    archive = settings.STORAGES["archive"]
-    fast_fail = BotoConfig(connect_timeout=0.5, read_timeout=0.5, retries={"max_attempts": 2, "mode": "standard"})
-    options = {**archive["OPTIONS"], "endpoint_url": endpoint_url, "client_config": fast_fail}
-    return {**settings.STORAGES, "archive": {**archive, "OPTIONS": options}}
-
-
 def test_storage_down_is_a_read_error():
     write_parts([log(DAY)])
     with socket.socket() as closed:
@@ -236,32 +227,15 @@ def test_storage_down_is_a_read_error():
         reader.fetch(Query(), after=None, limit=10)
 
 
-@pytest.fixture
-def silent_server():
-    """A real TCP server that accepts connections and never answers: a hung object store."""
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted = []
-
-    def accept():
-        while True:
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    server.close()
-    for connection in accepted:
-        connection.close()
-
-
-def test_slow_storage_times_out_into_a_read_error(silent_server):
+def test_slow_storage_times_out_into_a_read_error():
     write_parts([log(DAY)])
 
     started = datetime.now(UTC)
-    slow = override_settings(STORAGES=s3_storages(silent_server))
-    with slow, pytest.raises(reader.ColdReadError, match="timeout|timed out"):
+    with (
+        silent_server() as url,
+        override_settings(STORAGES=s3_storages(url)),
+        pytest.raises(reader.ColdReadError, match="timeout|timed out"),
+    ):
         reader.fetch(Query(), after=None, limit=10)
 
     assert datetime.now(UTC) - started < timedelta(seconds=10)
