@@ -94,6 +94,7 @@ class StrictDateField(forms.DateField):
 
 
 class LogSearchForm(forms.Form):
+    field_order = ("user_id", "date", "from", "to", "level", "min_level", "keyword", "order", "page_size")
     # Parameters a front door accepts besides the filters (e.g. DRF's "format").
     extra_parameters: frozenset[str] = frozenset()
 
