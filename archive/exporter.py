@@ -36,7 +36,9 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 def day_filter(day: date) -> dict:
     start, end = day_bounds(day)
-    return {"timestamp": {"$gte": start, "$lt": end}}
+    # Rehydrated logs (engineer C, archive.rehydrate) are already archived: never export or purge them
+    # here; archive.rehydrate.expire deletes them when their time is over.
+    return {"timestamp": {"$gte": start, "$lt": end}, "rehydrated_until": {"$exists": False}}
 
 
 class _HashingWriter:
