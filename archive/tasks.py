@@ -3,6 +3,7 @@
 from celery import shared_task
 from pymongo.errors import PyMongoError
 
+from archive import rehydrate
 from archive.archiver import ArchiveStorageError, archive_logs
 from archive.locks import LockLost
 
@@ -20,3 +21,9 @@ def archive_old_logs(trigger: str = "beat") -> dict:
     """Archive every complete UTC day older than HOT_RETENTION_DAYS, oldest first."""
     run = archive_logs(trigger=trigger)
     return {"run": run.pk, "days": run.days, "logs": run.logs}
+
+
+@shared_task(name="archive.expire_rehydrated_logs")
+def expire_rehydrated_logs() -> int:
+    """Delete logs loaded back from the archive whose rehydration time is over (engineer C, archive.rehydrate)."""
+    return rehydrate.expire()
