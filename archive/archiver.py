@@ -87,7 +87,7 @@ class _Heartbeat:
 
     def __init__(self, run: ArchiveRun, day: date, holder: str):
         self.run, self.day, self.holder = run, day, holder
-        self.interval = max(1.0, settings.ARCHIVE_LOCK_SECONDS / 5)
+        self.interval = settings.ARCHIVE_LOCK_SECONDS / 5
         self.last = time.monotonic()
 
     def __call__(self, *_args, force: bool = False) -> None:

@@ -66,12 +66,17 @@ def purge_exact(part: ArchivePart, chunks: Iterator[bytes], renew: Callable[[], 
             delete_batch(collection, batch)
             batch = []
     if batch:
+        renew()
         delete_batch(collection, batch)
     ArchivePart.objects.filter(pk=part.pk).update(purged=timezone.now())
 
 
 def delete_batch(collection, ids: list[ObjectId]) -> None:
     collection.delete_many({"_id": {"$in": ids}})
+
+
+def delete_range(collection, match: dict) -> int:
+    return collection.delete_many(match).deleted_count
 
 
 def purge_by_filter(day: date, parts: list[ArchivePart], max_id: ObjectId) -> bool:
@@ -83,7 +88,7 @@ def purge_by_filter(day: date, parts: list[ArchivePart], max_id: ObjectId) -> bo
     if present != archived:
         logger.info("%s: %d logs in range, %d archived; deleting by _id instead", day, present, archived)
         return False
-    deleted = collection.delete_many(match).deleted_count
+    deleted = delete_range(collection, match)
     if deleted != archived:
         raise PurgeMismatch(f"{day}: deleted {deleted} logs from MongoDB, archived {archived}")
     ArchivePart.objects.filter(pk__in=[part.pk for part in parts]).update(purged=timezone.now())
