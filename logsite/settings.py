@@ -227,6 +227,8 @@ COLD_CACHE_MAX_BYTES = int(os.environ.get("COLD_CACHE_MAX_BYTES", str(256 * 2**2
 COLD_CACHE_TTL = int(os.environ.get("COLD_CACHE_TTL", "3600"))
 # Per process, in front of the shared cache: the most recently used parts, ready to filter.
 COLD_CACHE_LOCAL_MAX_BYTES = int(os.environ.get("COLD_CACHE_LOCAL_MAX_BYTES", str(128 * 2**20)))
+# How long rehydrated logs stay in MongoDB (admin action default; the command takes --hours).
+REHYDRATION_HOURS = float(os.environ.get("REHYDRATION_HOURS", "24"))
 
 # Metrics (logsite.metrics): counters shared by all processes in one Redis hash.
 METRICS_KEY = os.environ.get("METRICS_KEY", "logretrieval:metrics")
