@@ -1,11 +1,11 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 
-START = datetime(2023, 8, 27, tzinfo=timezone.utc)
+START = datetime(2023, 8, 27, tzinfo=UTC)
 
 
 @pytest.fixture
