@@ -41,8 +41,8 @@ class ColdSource:
 
 
 def may_be_hot(part) -> bool:
-    """Can MongoDB hold logs of this part too? Until the archiver purged them."""
-    return part.purged is None
+    """Can MongoDB hold logs of this part too? Until the archiver purged them, and while they are rehydrated."""
+    return part.purged is None or part.rehydrated_until is not None
 
 
 def hot_ids(parts: set, query: LogQuery) -> set[str]:

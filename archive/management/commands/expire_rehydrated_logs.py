@@ -1,0 +1,10 @@
+from django.core.management.base import BaseCommand
+
+from archive import rehydrate
+
+
+class Command(BaseCommand):
+    help = "Delete rehydrated logs whose time is over (the hourly beat task does the same)."
+
+    def handle(self, *args, **options):
+        self.stdout.write(f"Deleted {rehydrate.expire():,} rehydrated logs whose time was over.")
