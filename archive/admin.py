@@ -1,11 +1,14 @@
 """Read-only admin pages for the archive ledger, with totals and compression ratios, and a "run now" button."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Sum
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
+from archive import rehydrate
 from archive.models import ArchivePart, ArchiveRun
+from archive.reader import ColdReadError
 
 
 def ratio(raw: int | None, compressed: int | None) -> str:
@@ -97,8 +100,21 @@ class ArchiveRunAdmin(ReadOnlyAdmin):
 class ArchivePartAdmin(ReadOnlyAdmin):
     change_list_template = "admin/archive/archivepart/change_list.html"
     logs_field = "count"
-    list_display = ("key", "day", "user_id", "level", "count", "raw_bytes", "compressed_bytes", "ratio", "purged")
-    list_filter = ("level", "day")
+    list_display = (
+        "key",
+        "day",
+        "user_id",
+        "level",
+        "count",
+        "raw_bytes",
+        "compressed_bytes",
+        "ratio",
+        "purged",
+        "rehydrated_until",
+    )
+    list_filter = ("level", "day", "user_id")
+    # Rehydration (engineer C): the only action; it writes to MongoDB, not to the ledger's history.
+    actions = ["rehydrate_parts"]
     search_fields = ("key",)
     readonly_fields = (
         "run",
@@ -115,9 +131,29 @@ class ArchivePartAdmin(ReadOnlyAdmin):
         "last_timestamp",
         "created",
         "purged",
+        "rehydrated_until",
     )
     fields = readonly_fields
 
     @admin.display(description="compression")
     def ratio(self, part: ArchivePart) -> str:
         return ratio(part.raw_bytes, part.compressed_bytes)
+
+    @admin.action(
+        permissions=["rehydrate"], description=f"Rehydrate: load into MongoDB for {settings.REHYDRATION_HOURS:g} hours"
+    )
+    def rehydrate_parts(self, request, queryset):
+        try:
+            inserted = rehydrate.rehydrate(queryset, settings.REHYDRATION_HOURS)
+        except ColdReadError as exc:
+            self.message_user(request, f"Object storage could not be read: {exc}", messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Loaded {inserted:,} logs back into MongoDB until the rehydration expires "
+            f"({settings.REHYDRATION_HOURS:g} hours); searches count them once.",
+            messages.SUCCESS,
+        )
+
+    def has_rehydrate_permission(self, request) -> bool:
+        return request.user.has_perm("archive.change_archivepart")
