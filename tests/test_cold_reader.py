@@ -4,6 +4,7 @@ import gzip
 import pickle
 import random
 import socket
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -283,3 +284,14 @@ def test_cursor_tells_rows_of_one_timestamp_apart_by_id(newest_first):
         after = (page[-1]["timestamp"], str(page[-1]["_id"]))
 
     assert ids(seen) == ids(ordered(documents, newest_first))
+
+
+def test_cached_parts_expire_after_the_ttl(day_logs):
+    with override_settings(COLD_CACHE_TTL=1), GetCounter() as gets:
+        reader.fetch(Query(user_ids=(1,), levels=("info",)), after=None, limit=10)
+        reader.fetch(Query(user_ids=(1,), levels=("info",)), after=None, limit=10)
+        assert len(gets) == 1
+        time.sleep(1.5)
+        reader.fetch(Query(user_ids=(1,), levels=("info",)), after=None, limit=10)
+
+    assert len(gets) == 2
