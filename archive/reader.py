@@ -3,7 +3,7 @@
 A part (one `.jsonl.gz` object for a day, user and level) is fetched with one
 streamed GET through the archive storage, decompressed block by block and parsed
 once into a `PartIndex`: flat columns (timestamps, ids, lower-cased messages,
-the raw lines) that filter with `str.find` and pickle in a few milliseconds. The
+the raw lines) that filter with `str.find` and bisection, and pickle fast. The
 index goes to the part cache (`archive.cache`), so a repeated query on the same
 archived day does not touch object storage. Parts too large for the cache are
 still streamed and filtered block by block, never held whole.
@@ -46,14 +46,12 @@ READ_BYTES = 1 << 20
 BLOCK_BYTES = 16 << 20
 
 
+KEY_WIDTH = TS_WIDTH + ID_WIDTH
 _DECODER = json.JSONDecoder()
 
 
 class ColdReadError(Exception):
     """The archive could not be read (storage down, slow, object missing or corrupt)."""
-
-
-KEY_WIDTH = TS_WIDTH + ID_WIDTH
 
 
 class _Keys:
@@ -267,7 +265,7 @@ def fetch(query, after: tuple[datetime, str] | None, limit: int) -> list[dict]:
         reverse=descending,
     )
     best = heapq.nlargest if descending else heapq.nsmallest
-    page: list[tuple[str, PartIndex, int]] = []
+    page: list[tuple[str, str]] = []  # (sort key, line): no block stays referenced once its rows are out
     for part in parts:
         if len(page) == limit:
             bound, last = (
@@ -279,8 +277,8 @@ def fetch(query, after: tuple[datetime, str] | None, limit: int) -> list[dict]:
         for block in part_blocks(part):
             low, high = block.span(start, end, after_key, descending)
             hits = islice(block.rows(low, high, query.keyword, descending), limit)
-            page = best(limit, chain(page, ((block.sort_key(row), block, row) for row in hits)), key=itemgetter(0))
-    return [jsonl.decode(block.line(row)) for _, block, row in page]
+            page = best(limit, chain(page, ((block.sort_key(row), block.line(row)) for row in hits)), key=itemgetter(0))
+    return [jsonl.decode(line) for _, line in page]
 
 
 def matches(query) -> Iterator[tuple[ArchivePart, str, str]]:
