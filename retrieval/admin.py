@@ -70,6 +70,7 @@ class LogEntryAdmin(admin.ModelAdmin):
     ordering = ("-timestamp",)
     list_per_page = 100
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # facet counts are full counts
     actions = None
     change_list_template = "retrieval/admin_change_list.html"
 

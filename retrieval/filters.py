@@ -158,10 +158,12 @@ class LogFilterSet(django_filters.FilterSet):
     level = django_filters.MultipleChoiceFilter(choices=Level.choices, widget=LevelCheckboxes)
     min_level = django_filters.ChoiceFilter(choices=Level.choices, label="Minimum level")
     keyword = django_filters.CharFilter(
-        max_length=MAX_KEYWORD_LENGTH, help_text="Case-insensitive text in the message, matched literally."
+        label="Keyword",
+        max_length=MAX_KEYWORD_LENGTH,
+        help_text="Case-insensitive text in the message, matched literally.",
     )
     order = django_filters.ChoiceFilter(
-        choices=[("newest", "Newest first"), ("oldest", "Oldest first")], empty_label=None
+        label="Order", choices=[("newest", "Newest first"), ("oldest", "Oldest first")], empty_label=None
     )
     page_size = IntegerFilter(min_value=1, max_value=MAX_PAGE_SIZE, label="Page size")
     cursor = django_filters.CharFilter(max_length=1000, widget=forms.HiddenInput)

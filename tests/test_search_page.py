@@ -64,7 +64,7 @@ def test_the_permalink_and_export_links_hold_the_whole_query(user_client, logs):
 def test_the_histogram_is_stacked_by_level_over_the_range(user_client, logs):
     response = user_client.get("/", {"date": "2023-08-27", "user_id": "4"})
     chart = response.context["chart"]
-    assert chart["total"] == 5 and len(chart["bars"]) == 48
+    assert chart["total"] == 5 and len(chart["bars"]) == 48 and chart["bucket"] == "30 min"
     first = chart["bars"][0]
     assert [(s.level, s.count) for s in first.segments] == [("error", 1)]
     assert b'<rect class="critical"' in response.content
