@@ -234,10 +234,10 @@ def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Pro
         progress(count)
         heartbeat()
 
-    parts = export_day(LogEntry.collection(), day, on_batch)
+    export = export_day(LogEntry.collection(), day, on_batch)
     try:
         uploaded = []
-        for part in parts:
+        for part in export.parts:
             key = part_key(day, part.user_id, part.level)
             PendingUpload.objects.create(key=key, day=day, run=run)
             upload(key, part)
@@ -247,34 +247,33 @@ def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Pro
         if archived or recovered:
             write_manifest(day)
         if archived and not (
-            purge.use_filter() and purge.purge_by_filter(day, archived, max(part.max_id for part in parts))
+            purge.use_filter()
+            and purge.purge_by_filter(day, archived, max(part.max_id for part in export.parts), export.per_minute)
         ):
-            for part_record, part in zip(archived, parts, strict=True):
+            for part_record, part in zip(archived, export.parts, strict=True):
                 purge.purge_exact(part_record, _file_chunks(part.file), heartbeat)
     finally:
-        for part in parts:
-            part.close()
-    return sum(part.count for part in parts)
+        export.close()
+    return export.count
 
 
-def days_to_archive(before: date) -> Iterator[date]:
-    """Days before `before` with hot logs or unfinished ledger work, oldest first, found lazily."""
-    collection = LogEntry.collection()
-    unfinished = set(PendingUpload.objects.filter(day__lt=before).values_list("day", flat=True))
-    unfinished |= set(ArchivePart.objects.filter(day__lt=before, purged__isnull=True).values_list("day", flat=True))
-    cutoff, _ = day_bounds(before)
-    after = None
-    while True:
-        start = day_bounds(after)[1] if after else None
-        timestamp = {"$lt": cutoff, **({"$gte": start} if start else {})}
-        oldest = collection.find_one({"timestamp": timestamp}, {"timestamp": 1}, sort=[("timestamp", 1)])
-        candidates = {day for day in unfinished if after is None or day > after}
-        if oldest is not None:
-            candidates.add(oldest["timestamp"].date())
-        if not candidates:
-            return
-        after = min(candidates)
-        yield after
+def next_day(after: date | None, before: date) -> date | None:
+    """The oldest day in (after, before) with hot logs or unfinished ledger work.
+
+    One sorted query, a full scan on FerretDB: asked at the start of a run and
+    after an empty day only; otherwise the run steps to the next day, whose
+    export is a scan anyway.
+    """
+    ledger = set(PendingUpload.objects.filter(day__lt=before).values_list("day", flat=True))
+    ledger |= set(ArchivePart.objects.filter(day__lt=before, purged__isnull=True).values_list("day", flat=True))
+    candidates = {day for day in ledger if after is None or day > after}
+    timestamp = {"$lt": day_bounds(before)[0]}
+    if after is not None:
+        timestamp["$gte"] = day_bounds(after)[1]
+    oldest = LogEntry.collection().find_one({"timestamp": timestamp}, {"timestamp": 1}, sort=[("timestamp", 1)])
+    if oldest is not None:
+        candidates.add(oldest["timestamp"].date())
+    return min(candidates, default=None)
 
 
 def fail_abandoned_runs() -> None:
@@ -293,14 +292,17 @@ def archive_logs(before: date | None = None, trigger: str = "task", progress: Pr
     run = ArchiveRun.objects.create(before=before or due_before(), trigger=trigger)
     holder = f"run {run.pk} on {socket.gethostname()}:{os.getpid()}"[:64]
     try:
-        for day in days_to_archive(run.before):
-            if not locks.acquire(day, holder):
+        day = next_day(None, run.before)
+        while day is not None and day < run.before:
+            archived = 0
+            if locks.acquire(day, holder):
+                try:
+                    archived = archive_day(run, day, _Heartbeat(run, day, holder), progress)
+                finally:
+                    locks.release(day, holder)
+            else:
                 logger.info("Skipping %s: another archiver holds it", day)
-                continue
-            try:
-                archive_day(run, day, _Heartbeat(run, day, holder), progress)
-            finally:
-                locks.release(day, holder)
+            day = day + timedelta(days=1) if archived else next_day(day, run.before)
     except Exception as exc:
         ArchiveRun.objects.filter(pk=run.pk).update(
             status=ArchiveRun.Status.FAILED, finished=timezone.now(), error=f"{type(exc).__name__}: {exc}"

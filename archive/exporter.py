@@ -27,6 +27,7 @@ MAX_PART_LOGS = 1_000_000
 COMPRESS_LEVEL = 6  # within 1% of -9 on log lines, at a fraction of the CPU
 BUFFER_BYTES = 256 * 1024
 CURSOR_BATCH = 5000
+MINUTES_PER_DAY = 24 * 60
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -142,16 +143,35 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def export_day(collection, day: date, on_batch: Callable[[int], None] = lambda n: None) -> list[PartFile]:
-    """Write every log of `day` now in `collection` into part files; the caller closes them.
+@dataclass
+class DayExport:
+    """The part files of a day (the caller closes them) and how many logs fell in each minute of it."""
+
+    parts: list[PartFile]
+    per_minute: list[int]
+
+    @property
+    def count(self) -> int:
+        return sum(self.per_minute)
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
+
+
+def export_day(collection, day: date, on_batch: Callable[[int], None] = lambda n: None) -> DayExport:
+    """Write every log of `day` now in `collection` into part files.
 
     `on_batch(n)` is called after every CURSOR_BATCH documents (progress, lock renewal).
     """
     writers: OrderedDict[tuple, _PartWriter] = OrderedDict()
     parts: list[PartFile] = []
+    per_minute = [0] * MINUTES_PER_DAY
     seen = 0
     try:
         for document in collection.find(day_filter(day), batch_size=CURSOR_BATCH):
+            stamp = document["timestamp"]
+            per_minute[stamp.hour * 60 + stamp.minute] += 1
             group = (document["user_id"], document["level"])
             writer = writers.get(group)
             if writer is None:
@@ -174,4 +194,4 @@ def export_day(collection, day: date, on_batch: Callable[[int], None] = lambda n
         for part in parts:
             part.close()
         raise
-    return parts
+    return DayExport(parts, per_minute)

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from archive import archiver, jsonl
+from archive import archiver, jsonl, purge
 from archive.archiver import ArchiveStorageError, archive_logs, due_before
 from archive.models import ArchivePart, ArchiveRun, DayLock, PendingUpload
 from tests.archive_support import (
@@ -216,6 +216,8 @@ def test_filter_purge_falls_back_to_exact_deletes_when_unarchived_logs_share_the
 
     def export_then_a_log_arrives(collection, day, on_batch):
         parts = real_export(collection, day, on_batch)
+        if intruder:
+            return parts
         # Arrives after the export read the day, with an _id lower than every archived one.
         intruder.update(_id=jsonl.ObjectId("000000000000000000000001"), timestamp=datetime(2023, 8, 25, 1, tzinfo=UTC))
         collection.insert_one({**intruder, "user_id": 1, "level": "info", "message": "late"})
@@ -293,3 +295,28 @@ def test_the_command_refuses_incomplete_days(logs_db):
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     with pytest.raises(CommandError, match="only complete UTC days"):
         call_command("archive_logs", "--before", tomorrow)
+
+
+def test_filter_purge_deletes_in_windows_of_bounded_size(logs_db, settings, monkeypatch):
+    settings.ARCHIVE_PURGE = "filter"
+    monkeypatch.setattr(purge, "FILTER_WINDOW_LOGS", 25)
+    deletes = []
+    real_delete = purge.delete_range
+    monkeypatch.setattr(purge, "delete_range", lambda c, match: deletes.append(real_delete(c, match)) or deletes[-1])
+    originals = insert_demo_logs(logs_db, days=DAYS[:1], per_day=200)
+
+    archive_logs(before=BEFORE)
+
+    assert sum(deletes) == 200 and len(deletes) >= 8 and max(deletes) <= 25
+    assert assert_each_log_once(logs_db, originals) == (0, 200)
+
+
+def test_windows_group_whole_minutes_up_to_the_limit():
+    per_minute = [0] * 1440
+    per_minute[0], per_minute[1], per_minute[2], per_minute[1439] = 10, 15, 6, 1
+    start = datetime(2023, 8, 25, tzinfo=UTC)
+
+    assert purge.windows(date(2023, 8, 25), per_minute, 25) == [
+        (start, start + timedelta(minutes=2), 25),
+        (start + timedelta(minutes=2), start + timedelta(days=1), 7),
+    ]

@@ -1,0 +1,193 @@
+"""Benchmark: archive demo logs of one day to the moto S3 server, against the bare-driver floor.
+
+    .venv/bin/python bench/archive.py [--sizes 100000,1000000]
+
+For each size: inserts that many demo logs on one UTC day, then in the same run
+- floor: a bare pymongo find of the day -> json lines -> gzip (same level as the
+  archiver) -> one S3 put with boto3; nothing verified, recorded or deleted;
+- ours: the real archiver (`archive_logs`) in a child process: export, upload,
+  verify (read back), ledger, manifest, delete from MongoDB; its peak RSS is the
+  child's ru_maxrss;
+- compression: our parts' total size against `gzip -9` of the same JSON Lines.
+Services (FerretDB, moto S3) are started here unless MONGODB_URI / S3_ENDPOINT_URL
+are set. Targets: ours >= 0.66x the floor's logs/s; peak RSS < 200 MB and flat
+across sizes; our compression >= 95% of gzip -9's ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+DAY = date(2023, 8, 27)
+
+
+def setup_django(data_root: Path) -> None:
+    from logsite.localservices import LocalServices
+
+    os.environ.setdefault("SECRET_KEY", "bench-not-secret")
+    os.environ.setdefault("DEBUG", "false")
+    os.environ["ARCHIVE_STORAGE"] = "s3"
+    os.environ.setdefault("MONGODB_NAME", "bench_archive")
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{data_root / 'bench.sqlite3'}")
+    services = LocalServices(names=("mongodb", "s3"), data_root=data_root / "services", ephemeral=True)
+    os.environ.update(services.start())
+    import atexit
+
+    atexit.register(services.stop)
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "logsite.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def insert(collection, count: int) -> float:
+    from retrieval.demo import generate_demo_logs
+
+    collection.delete_many({})
+    documents = generate_demo_logs([DAY], count, seed=1)
+    started = time.perf_counter()
+    while batch := list(itertools.islice(documents, 10_000)):
+        collection.insert_many(batch, ordered=False)
+    return time.perf_counter() - started
+
+
+def floor(collection) -> dict:
+    """Bare driver: find the day, write JSON lines through gzip to a temp file, one put."""
+    import boto3
+    from django.conf import settings
+
+    from archive.exporter import COMPRESS_LEVEL, day_filter
+
+    client = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT_URL"])
+    started = time.perf_counter()
+    count = 0
+    with tempfile.TemporaryFile() as file:
+        with gzip.GzipFile(fileobj=file, mode="wb", compresslevel=COMPRESS_LEVEL) as zipped:
+            for document in collection.find(day_filter(DAY), batch_size=5000):
+                zipped.write((json.dumps(document, default=str, separators=(",", ":")) + "\n").encode())
+                count += 1
+        file.seek(0)
+        client.upload_fileobj(file, settings.ARCHIVE_BUCKET, "floor/day.jsonl.gz")
+    elapsed = time.perf_counter() - started
+    client.delete_object(Bucket=settings.ARCHIVE_BUCKET, Key="floor/day.jsonl.gz")
+    return {"logs": count, "seconds": elapsed}
+
+
+def ours_child() -> None:
+    """In a child process, so that ru_maxrss is the archiver's own peak."""
+    setup_django(Path(os.environ["BENCH_DATA_ROOT"]))
+    from archive.archiver import archive_logs
+
+    started = time.perf_counter()
+    run = archive_logs(before=DAY + timedelta(days=1), trigger="bench")
+    elapsed = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "status": run.status,
+                "logs": run.logs,
+                "seconds": elapsed,
+                "raw_bytes": run.raw_bytes,
+                "compressed_bytes": run.compressed_bytes,
+                "peak_rss_mb": peak_kb / 1024,
+                "run": run.pk,
+            }
+        )
+    )
+
+
+def ours(data_root: Path) -> dict:
+    env = {**os.environ, "BENCH_DATA_ROOT": str(data_root)}
+    child = subprocess.run([sys.executable, __file__, "--child"], env=env, capture_output=True, text=True)
+    if child.returncode:
+        sys.exit(f"the archive run failed:\n{child.stderr[-3000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def gzip9_bytes(run_id: int) -> int:
+    """`gzip -9` of the same JSON Lines: our parts decompressed with plain boto3 + gzip, in one file."""
+    import boto3
+    from django.conf import settings
+
+    from archive.models import ArchivePart
+
+    client = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT_URL"])
+    with tempfile.NamedTemporaryFile() as lines:
+        for key in ArchivePart.objects.filter(run_id=run_id).values_list("key", flat=True):
+            body = client.get_object(Bucket=settings.ARCHIVE_BUCKET, Key=key)["Body"]
+            with gzip.GzipFile(fileobj=body) as part:
+                while chunk := part.read(1 << 20):
+                    lines.write(chunk)
+        lines.flush()
+        compressed = subprocess.run(["gzip", "-9", "-c", lines.name], check=True, capture_output=True).stdout
+    return len(compressed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated log counts (one day each)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        ours_child()
+        return
+    data_root = Path(tempfile.mkdtemp(prefix="bench-archive-"))
+    setup_django(data_root)
+    from retrieval.models import LogEntry
+
+    collection = LogEntry.collection()
+    server = collection.database.client.admin.command("buildInfo")
+    print(
+        f"MongoDB server: {'FerretDB ' + server['ferretdbVersion'] if 'ferretdbVersion' in server else 'MongoDB ' + server['version']}"
+    )
+    rows = []
+    for size in (int(value) for value in args.sizes.split(",")):
+        seconds = insert(collection, size)
+        print(f"{size:,} logs inserted in {seconds:.0f}s", flush=True)
+        bare = floor(collection)
+        print(f"  floor: {bare['logs']:,} logs in {bare['seconds']:.1f}s", flush=True)
+        run = ours(data_root)
+        print(
+            f"  ours:  {run['logs']:,} logs in {run['seconds']:.1f}s, peak RSS {run['peak_rss_mb']:.0f} MB", flush=True
+        )
+        assert run["status"] == "succeeded" and run["logs"] == size == bare["logs"], run
+        assert collection.count_documents({}) == 0, "the archiver left logs behind"
+        best = gzip9_bytes(run["run"])
+        rows.append((size, bare, run, best))
+
+    print()
+    print(
+        "| logs | floor logs/s | ours logs/s | ours / floor | peak RSS (MB) | raw MB | compressed MB | ratio | gzip -9 ratio | ours / gzip -9 |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size, bare, run, best in rows:
+        floor_rate, our_rate = size / bare["seconds"], size / run["seconds"]
+        ratio, best_ratio = run["raw_bytes"] / run["compressed_bytes"], run["raw_bytes"] / best
+        print(
+            f"| {size:,} | {floor_rate:,.0f} | {our_rate:,.0f} | {our_rate / floor_rate:.2f}x | {run['peak_rss_mb']:.0f} "
+            f"| {run['raw_bytes'] / 1e6:.1f} | {run['compressed_bytes'] / 1e6:.1f} | {ratio:.2f} | {best_ratio:.2f} "
+            f"| {ratio / best_ratio:.0%} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
