@@ -114,7 +114,9 @@ def purge_by_filter(day: date, parts: list[ArchivePart], max_id: ObjectId, per_m
         logger.info("%s: %d logs in range, %d archived; deleting by _id instead", day, present, archived)
         return False
     for start, end, expected in windows(day, per_minute, FILTER_WINDOW_LOGS):
-        deleted = delete_range(collection, {"timestamp": {"$gte": start, "$lt": end}, "_id": {"$lte": max_id}})
+        # day_filter's other clauses too: rehydrated logs (engineer C, archive.rehydrate) are never purged here.
+        window = {**day_filter(day), "timestamp": {"$gte": start, "$lt": end}, "_id": {"$lte": max_id}}
+        deleted = delete_range(collection, window)
         if deleted != expected:
             raise PurgeMismatch(
                 f"{day} {start:%H:%M}-{end:%H:%M}: deleted {deleted} logs from MongoDB, archived {expected}"
