@@ -183,3 +183,18 @@ def test_rehydrated_logs_are_plain_json_in_the_archive_still(archived):
             lines = gzip.decompress(stored.read()).splitlines()
         assert len(lines) == part.count
         assert all("rehydrated_until" not in json.loads(line) for line in lines)
+
+
+def test_a_late_log_on_a_rehydrated_day_is_archived_alone(archived, logs_db):
+    call_command("rehydrate_logs", "2023-08-25")
+    rehydrated = logs_db.count_documents({})
+    late = {"timestamp": START + timedelta(hours=23), "user_id": 9, "level": "error", "message": "late arrival"}
+    logs_db.insert_one(late)
+
+    run = archive_logs(before=DAY + timedelta(days=2), trigger="test")
+
+    assert run.status == "succeeded" and run.logs == 1, run.error
+    assert logs_db.count_documents({}) == rehydrated  # the late log moved to the archive, the rehydrated stayed
+    assert logs_db.count_documents({"rehydrated_until": {"$exists": False}}) == 0
+    assert ArchivePart.objects.get(day=DAY, user_id=9).count == 1
+    assert len(search_ids("date=2023-08-25&page_size=1000")) == len(of_day(archived)) + 1
