@@ -4,14 +4,14 @@ Per day, under a per-day lock (archive.locks):
 
 1. recover what a dead run left: objects uploaded but never recorded are
    deleted (their logs are still in MongoDB); recorded parts whose logs were
-   not all deleted from MongoDB are purged now;
+   not all deleted from MongoDB are purged now, by exact `_id`s;
 2. export the day's logs into part files (archive.exporter), one pass;
 3. for each part: note the key as a PendingUpload -> upload -> verify (read back:
-   sha256 of the object and count of lines) -> record the ArchivePart (and drop
-   the PendingUpload) in one transaction;
-4. write the day's manifest (from the ledger, so it lists every part of the day);
-5. purge: delete exactly the recorded `_id`s from MongoDB, read back from the
-   part itself, in batches.
+   sha256 of the object and count of lines);
+4. ledger: record all the day's ArchiveParts (and drop their PendingUploads) in
+   one transaction, so a day's logs are either all deletable or none are;
+5. write the day's manifest (from the ledger, so it lists every part of the day);
+6. purge: delete exactly the recorded logs from MongoDB (archive.purge).
 
 A crash anywhere leaves each log in MongoDB, or in a recorded part, or both
 (until step 1 of the next run): never lost, never in two recorded parts. Logs
@@ -90,7 +90,7 @@ class _Heartbeat:
         self.interval = settings.ARCHIVE_LOCK_SECONDS / 5
         self.last = time.monotonic()
 
-    def __call__(self, *_args, force: bool = False) -> None:
+    def __call__(self, force: bool = False) -> None:
         if force or time.monotonic() - self.last >= self.interval:
             locks.renew(self.day, self.holder)
             ArchiveRun.objects.filter(pk=self.run.pk).update(heartbeat=timezone.now())

@@ -94,10 +94,29 @@ def floor(collection) -> dict:
 def ours_child() -> None:
     """In a child process, so that ru_maxrss is the archiver's own peak."""
     setup_django(Path(os.environ["BENCH_DATA_ROOT"]))
-    from archive.archiver import archive_logs
+    from archive import archiver, purge
+
+    phases = {"export": 0.0, "purge": 0.0, "day lookup": 0.0}
+
+    def timed(module, name: str, phase: str) -> None:
+        real = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                phases[phase] += time.perf_counter() - started
+
+        setattr(module, name, wrapper)
+
+    timed(archiver, "export_day", "export")
+    timed(archiver, "next_day", "day lookup")
+    timed(purge, "purge_by_filter", "purge")
+    timed(purge, "purge_exact", "purge")
 
     started = time.perf_counter()
-    run = archive_logs(before=DAY + timedelta(days=1), trigger="bench")
+    run = archiver.archive_logs(before=DAY + timedelta(days=1), trigger="bench")
     elapsed = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
@@ -110,6 +129,7 @@ def ours_child() -> None:
                 "compressed_bytes": run.compressed_bytes,
                 "peak_rss_mb": peak_kb / 1024,
                 "run": run.pk,
+                "phases": phases,
             }
         )
     )
@@ -176,16 +196,20 @@ def main() -> None:
 
     print()
     print(
-        "| logs | floor logs/s | ours logs/s | ours / floor | peak RSS (MB) | raw MB | compressed MB | ratio | gzip -9 ratio | ours / gzip -9 |"
+        "| logs | floor logs/s | ours logs/s | ours / floor | export | upload + verify + ledger | purge | day lookup "
+        "| peak RSS (MB) | raw MB | compressed MB | ratio | gzip -9 ratio | ours / gzip -9 |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, bare, run, best in rows:
         floor_rate, our_rate = size / bare["seconds"], size / run["seconds"]
         ratio, best_ratio = run["raw_bytes"] / run["compressed_bytes"], run["raw_bytes"] / best
+        phases = run["phases"]
+        storage = run["seconds"] - sum(phases.values())
         print(
-            f"| {size:,} | {floor_rate:,.0f} | {our_rate:,.0f} | {our_rate / floor_rate:.2f}x | {run['peak_rss_mb']:.0f} "
-            f"| {run['raw_bytes'] / 1e6:.1f} | {run['compressed_bytes'] / 1e6:.1f} | {ratio:.2f} | {best_ratio:.2f} "
-            f"| {ratio / best_ratio:.0%} |"
+            f"| {size:,} | {floor_rate:,.0f} | {our_rate:,.0f} | {our_rate / floor_rate:.2f}x "
+            f"| {phases['export']:.1f}s | {storage:.1f}s | {phases['purge']:.1f}s | {phases['day lookup']:.1f}s "
+            f"| {run['peak_rss_mb']:.0f} | {run['raw_bytes'] / 1e6:.1f} | {run['compressed_bytes'] / 1e6:.1f} "
+            f"| {ratio:.2f} | {best_ratio:.2f} | {ratio / best_ratio:.0%} |"
         )
 
 
