@@ -13,8 +13,9 @@ or the form's errors name the parameter that is wrong. Parameters:
     page_size  1 to 1000 (default 100)
     cursor     the next_cursor of the previous page
 
-Without date/from/to the search covers the last SEARCH_DEFAULT_SPAN_HOURS; no span
-may exceed SEARCH_MAX_SPAN_DAYS. Unknown parameters are errors, so that
+Without date/from/to the search covers the last SEARCH_DEFAULT_SPAN_HOURS (from alone:
+that span after it; to alone: that span before it); no span may exceed
+SEARCH_MAX_SPAN_DAYS. Unknown parameters are errors, so that
 `user_id[$ne]=1` is refused rather than ignored.
 """
 
@@ -107,10 +108,9 @@ class LogSearchForm(forms.Form):
         self._clean_time(data)
         if data.get("level") and data.get("min_level"):
             self.add_error("min_level", "Give level or min_level, not both.")
-        order = data.get("order") or "newest"
         if data.get("cursor"):
             try:
-                data["position"] = decode_cursor(data["cursor"], newest_first=order == "newest")
+                decode_cursor(data["cursor"], newest_first=(data.get("order") or "newest") == "newest")
             except InvalidCursor as exc:
                 self.add_error("cursor", str(exc))
         return data
