@@ -14,9 +14,11 @@ from rest_framework.views import APIView
 
 from retrieval import planner
 from retrieval.filters import LogFilterSet
+from retrieval.ingest import IngestError, IngestUnavailable, ingest_logs
 from retrieval.serializers import LogRowSerializer, SearchPageSerializer, SeedLogSerializer, seed_record
 from retrieval.sources import SourceUnavailable
 
+MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024
 # DRF's own parameter, allowed beside the filters.
 API_PARAMETERS = ("format",)
 
@@ -45,7 +47,7 @@ class LogsAPIView(APIView):
 
 
 class LogSearchView(LogsAPIView):
-    """Search logs: the same parameters and meaning as the search page."""
+    """GET searches logs (the same parameters and meaning as the search page); POST sends logs."""
 
     @extend_schema(
         parameters=filter_parameters(),
@@ -68,6 +70,33 @@ class LogSearchView(LogsAPIView):
                 "partial": page.partial,
             }
         )
+
+    @extend_schema(
+        request={"application/json": {"type": "object", "properties": {"logs": {"type": "array"}}}},
+        responses={
+            201: OpenApiResponse(description="`inserted`, `duplicates` (ids already stored) and every record's `ids`"),
+            400: OpenApiResponse(description="names each invalid field as logs[i].field; nothing is written"),
+            413: OpenApiResponse(description="body larger than the limit"),
+            503: OpenApiResponse(description="hot storage unavailable; send the same batch again"),
+        },
+        description=(
+            'Send up to 10,000 logs: `{"logs": [{"timestamp": "2023-08-27T12:30:00Z", "user_id": 4, '
+            '"level": "error", "message": "...", "logger": "...", "context": {...}, "id": "<24 hex>"}]}`. '
+            "Give each record an `id` to make retries safe: a re-sent batch stores nothing twice."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_INGEST_BODY_BYTES:
+            return Response({"body": [f"Larger than {MAX_INGEST_BODY_BYTES:,} bytes; split the batch."]}, status=413)
+        body = request.data
+        records = body.get("logs") if isinstance(body, dict) else body
+        try:
+            result = ingest_logs(records)
+        except IngestError as exc:
+            raise ValidationError(exc.errors) from exc
+        except IngestUnavailable as exc:
+            return Response({"detail": str(exc)}, status=503)
+        return Response({"inserted": result.inserted, "duplicates": result.duplicates, "ids": result.ids}, status=201)
 
 
 class SeedLogsView(LogsAPIView):

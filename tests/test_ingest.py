@@ -88,3 +88,63 @@ def test_ingest_rejects_the_same_id_twice_in_one_batch(logs_db):
     with pytest.raises(IngestError) as caught:
         ingest_logs([record(id=same), record(id=same)])
     assert "logs[1].id" in caught.value.errors
+
+
+@pytest.fixture
+def token_client(client):
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    user = User.objects.create_user("sender", password="pw-for-tests")
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {Token.objects.create(user=user).key}"
+    return client
+
+
+def test_api_post_stores_logs_that_the_search_api_then_returns(token_client, logs_db):
+    ids = [str(ObjectId()) for _ in range(2)]
+    batch = [record(id=ids[0], message="Recall dropped"), record(id=ids[1], level="info", message="ok")]
+
+    response = token_client.post("/api/v1/logs", {"logs": batch}, content_type="application/json")
+
+    assert response.status_code == 201, response.content
+    assert response.json() == {"inserted": 2, "duplicates": 0, "ids": ids}
+    found = token_client.get("/api/v1/logs", {"date": "2023-08-27", "user_id": 4, "keyword": "recall"}).json()
+    assert [row["id"] for row in found["results"]] == [ids[0]]
+    assert found["results"][0]["level"] == "error"
+
+    again = token_client.post("/api/v1/logs", batch, content_type="application/json")
+    assert again.status_code == 201 and again.json()["duplicates"] == 2
+    assert logs_db.count_documents({}) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            '{"logs": [{"timestamp": "2023-08-27T00:00:00Z", "user_id": 1, "level": "fatal", "message": "m"}]}',
+            "logs[0].level",
+        ),
+        ('{"logs": "everything"}', "logs"),
+        ("[]", "logs"),
+        ('{"logs": [', "detail"),
+    ],
+)
+def test_api_post_answers_400_naming_the_field_and_writes_nothing(token_client, logs_db, body, field):
+    response = token_client.post("/api/v1/logs", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert logs_db.count_documents({}) == 0
+
+
+def test_api_post_refuses_an_oversized_body_with_413(token_client, logs_db):
+    response = token_client.post(
+        "/api/v1/logs", "[]", content_type="application/json", CONTENT_LENGTH=str(17 * 1024 * 1024)
+    )
+    assert response.status_code == 413 and "body" in response.json()
+
+
+def test_api_post_needs_a_token_or_session(client, logs_db):
+    response = client.post("/api/v1/logs", [record()], content_type="application/json")
+    assert response.status_code == 401
+    assert logs_db.count_documents({}) == 0
