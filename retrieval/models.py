@@ -34,10 +34,12 @@ class LogEntry(models.Model):
         verbose_name = "log entry"
         verbose_name_plural = "log entries"
         indexes = [
-            # Equality (user, level) then range/sort (timestamp): the search shape.
-            models.Index(fields=["user_id", "level", "timestamp"], name="user_level_time"),
-            # The archiver selects whole days regardless of user and level.
-            models.Index(fields=["timestamp"], name="time"),
+            # Equality (user, level) then range/sort (timestamp): the search shape. Searches
+            # sort on (timestamp, _id) so cursors are exact; ending with _id lets MongoDB
+            # walk the index in that order instead of sorting in memory.
+            models.Index(fields=["user_id", "level", "timestamp", "id"], name="user_level_time"),
+            # Whole-day reads regardless of user and level: the archiver, all-user searches.
+            models.Index(fields=["timestamp", "id"], name="time"),
         ]
 
     def __str__(self) -> str:

@@ -7,9 +7,17 @@ from retrieval.models import LogEntry
 BOTH_DATABASES = ["default", "logs"]
 
 
+def pytest_collection_modifyitems(items):
+    # pytest-django creates a test database only for the aliases that some test's
+    # django_db marker asks for; a test using `logs_db` needs the MongoDB one.
+    for item in items:
+        if "logs_db" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("django_db"):
+            item.add_marker(pytest.mark.django_db(databases=BOTH_DATABASES))
+
+
 @pytest.fixture
 def logs_db(django_db_setup, django_db_blocker):
-    """Access to both databases; the logs collection is emptied before and after."""
+    """The test database's log collection (pymongo), emptied before and after."""
     with django_db_blocker.unblock():
         LogEntry.collection().delete_many({})
         yield LogEntry.collection()

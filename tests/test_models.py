@@ -36,8 +36,8 @@ def test_log_entry_round_trips_through_the_orm(logs_db):
 
 def test_indexes_for_the_search_shape_and_the_archiver_exist_after_migrate(logs_db):
     keys = {tuple(info["key"]) for info in logs_db.index_information().values()}
-    assert (("user_id", 1), ("level", 1), ("timestamp", 1)) in keys
-    assert (("timestamp", 1),) in keys
+    assert (("user_id", 1), ("level", 1), ("timestamp", 1), ("_id", 1)) in keys
+    assert (("timestamp", 1), ("_id", 1)) in keys
 
 
 def test_sql_database_holds_no_log_collection(logs_db):
