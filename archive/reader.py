@@ -281,10 +281,10 @@ def fetch(query, after: tuple[datetime, str] | None, limit: int) -> list[dict]:
     return [jsonl.decode(line) for _, line in page]
 
 
-def matches(query) -> Iterator[tuple[ArchivePart, str, str]]:
-    """(part, timestamp, id) of every archived row matching `query`, timestamps in the archive's format."""
+def matches(query, parts: list[ArchivePart]) -> Iterator[tuple[ArchivePart, str, str]]:
+    """(part, timestamp, id) of every row of `parts` matching `query`, timestamps in the archive's format."""
     start, end = jsonl.format_timestamp(query.start), jsonl.format_timestamp(query.end)
-    for part in parts_for(query):
+    for part in parts:
         for block in part_blocks(part):
             for row in block.rows(*block.span(start, end, None, False), query.keyword):
                 yield (part, *block.key(row))

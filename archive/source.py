@@ -24,16 +24,18 @@ class ColdSource:
 
     def volume(self, query: LogQuery) -> Counter:
         """Archived logs per (bucket, level), leaving out those MongoDB still holds (the hot source counts them)."""
-        try:
-            matches = list(reader.matches(query))
-        except reader.ColdReadError as exc:
-            raise SourceUnavailable(UNAVAILABLE.format(exc)) from exc
-        in_hot = hot_ids({part for part, _, _ in matches if may_be_hot(part)}, query)
+        parts = reader.parts_for(query)
+        in_hot = hot_ids([part for part in parts if may_be_hot(part)], query)
         # Bucket per distinct second, not per row: parsing 100,000 timestamps costs more than counting them.
         width = 19 if query.start.microsecond == 0 else len("2023-08-27T12:30:15.123456")
-        seconds = Counter(
-            (timestamp[:width], part.level) for part, timestamp, log_id in matches if log_id not in in_hot
-        )
+        try:
+            seconds = Counter(
+                (timestamp[:width], part.level)
+                for part, timestamp, log_id in reader.matches(query, parts)
+                if log_id not in in_hot
+            )
+        except reader.ColdReadError as exc:
+            raise SourceUnavailable(UNAVAILABLE.format(exc)) from exc
         counts: Counter = Counter()
         for (second, level), n in seconds.items():
             counts[(query.bucket_of(datetime.fromisoformat(second + "+00:00")), level)] += n
@@ -45,7 +47,7 @@ def may_be_hot(part) -> bool:
     return part.purged is None or part.rehydrated_until is not None
 
 
-def hot_ids(parts: set, query: LogQuery) -> set[str]:
+def hot_ids(parts: list, query: LogQuery) -> set[str]:
     """Ids of `parts`' logs that are in MongoDB too: not yet purged by the archiver, or rehydrated."""
     if not parts:
         return set()
