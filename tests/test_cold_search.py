@@ -274,3 +274,31 @@ def test_a_repeated_search_of_an_archived_day_does_not_touch_object_storage(logs
     assert pulled == ArchivePart.objects.filter(day=date(2023, 8, 25)).count() == 15  # 3 users x 5 levels
     assert len(gets) == pulled
     assert sorted(r.id for r in first.rows) == sorted(r.id for r in again.rows)
+
+
+def test_late_arrivals_archived_in_a_second_part_of_the_day_merge_in_order(logs, logs_db):
+    archive_old_days()
+    late = [
+        {
+            "timestamp": datetime(2023, 8, 25, 12, 0, 30, tzinfo=UTC),
+            "user_id": 1,
+            "level": "info",
+            "message": "late one",
+        },
+        {
+            "timestamp": datetime(2023, 8, 25, 23, 59, 59, tzinfo=UTC),
+            "user_id": 1,
+            "level": "info",
+            "message": "late two",
+        },
+    ]
+    logs_db.insert_many(late)
+    archive_old_days()
+    assert ArchivePart.objects.filter(day=date(2023, 8, 25), user_id=1, level="info").count() == 2
+
+    q = query("date=2023-08-25&user_id=1&level=info&order=oldest&page_size=3")
+    rows = every_row(q)
+
+    chosen = sorted((d for d in logs + late if q.matches(d)), key=lambda d: (d["timestamp"], str(d["_id"])))
+    assert [r.id for r in rows] == [str(d["_id"]) for d in chosen]
+    assert {r.source for r in rows} == {"cold"} and {"late one", "late two"} <= {r.message for r in rows}
