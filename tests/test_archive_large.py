@@ -18,6 +18,8 @@ LOGS = 1_000_000
 
 
 @pytest.mark.slow
+# On FerretDB the purge is ~34 delete commands, each a scan of the collection (docs/ferretdb.md).
+@pytest.mark.timeout(3600)
 @pytest.mark.django_db(databases=["default", "logs"])
 def test_a_day_with_a_million_logs(logs_db):
     clear_archive()
