@@ -34,7 +34,7 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write(f"Would archive {total:,} logs from the days before {before} (dry run: nothing changed).")
             return
-        with tqdm(total=total, unit="log", disable=options["verbosity"] < 1, file=self.stderr) as progress:
+        with tqdm(total=total, unit="log", disable=options["verbosity"] < 1 or not total, file=self.stderr) as progress:
             try:
                 run = archive_logs(before=before, trigger="command", progress=progress.update)
             except (ArchiveStorageError, LockLost) as exc:
