@@ -4,6 +4,8 @@ from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 
+from pymongo.errors import ConnectionFailure
+
 from archive import reader
 from retrieval.models import LogEntry
 from retrieval.query import LogQuery, LogRow, Position
@@ -55,4 +57,7 @@ def hot_ids(parts: list, query: LogQuery) -> set[str]:
     found = LogEntry.collection().find(
         {"timestamp": {"$gte": query.start, "$lt": query.end}, "$or": clauses}, {"_id": 1}, batch_size=10_000
     )
-    return {str(document["_id"]) for document in found}
+    try:
+        return {str(document["_id"]) for document in found}
+    except ConnectionFailure:
+        return set()  # MongoDB is down: the hot source counts nothing, so the archive counts them all
