@@ -34,7 +34,14 @@ def test_log_entry_round_trips_through_the_orm(logs_db):
     assert list(LogEntry.objects.filter(user_id=4, level="error").values_list("pk", flat=True)) == [created.pk]
 
 
-def test_indexes_for_the_search_shape_and_the_archiver_exist_after_migrate(logs_db):
+@pytest.mark.django_db(databases=["default", "logs"])
+def test_migrations_match_the_models():
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_indexes_for_the_search_shape_and_the_archiver_exist(logs_db):
     keys = {tuple(info["key"]) for info in logs_db.index_information().values()}
     assert (("user_id", 1), ("level", 1), ("timestamp", 1), ("_id", 1)) in keys
     assert (("timestamp", 1), ("_id", 1)) in keys
