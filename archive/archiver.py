@@ -43,7 +43,7 @@ from django.utils import timezone
 from archive import jsonl, locks, purge
 from archive.exporter import PartFile, day_bounds, export_day
 from archive.models import ArchivePart, ArchiveRun, PendingUpload
-from archive.reader import _open as open_object
+from archive.reader import open_object
 from archive.storage import archive_storage
 from logsite import metrics
 from retrieval.models import LogEntry

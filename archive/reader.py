@@ -178,7 +178,7 @@ def _haystack(messages: list[str]) -> dict:
     return {"haystack": haystack, "message_starts": _starts(messages)}
 
 
-def _open(key: str):
+def open_object(key: str):
     """A binary stream of the stored object: for S3, the body of one GET, as a bare client reads it."""
     storage = archive_storage()
     if hasattr(storage, "bucket_name"):
@@ -191,7 +191,7 @@ def _open(key: str):
 def read_part(key: str) -> Iterator[str]:
     """The decompressed text of a part, in blocks of whole lines of about BLOCK_BYTES."""
     try:
-        with closing(_open(key)) as stream:
+        with closing(open_object(key)) as stream:
             decompressor, pending, in_member = zlib.decompressobj(wbits=31), bytearray(), False
             while chunk := stream.read(READ_BYTES):
                 in_member = True
