@@ -140,3 +140,11 @@ def test_export_of_bad_input_is_a_400_naming_the_field(user_client, logs_db):
     response = user_client.get("/export.csv", {"level": "fatal"})
     assert response.status_code == 400 and "level" in response.json()
     assert user_client.get("/export.xml").status_code == 404
+
+
+def test_page_shows_log_times_to_the_millisecond(user_client, logs_db, make_log):
+    make_log(timestamp=datetime(2023, 8, 27, 23, 43, 40, 961000, tzinfo=UTC), user_id=4)
+
+    response = user_client.get("/", {"date": "2023-08-27", "user_id": "4"})
+
+    assert "2023-08-27 23:43:40.961<" in response.content.decode()

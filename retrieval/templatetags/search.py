@@ -1,4 +1,5 @@
 import re
+from datetime import datetime
 
 from django import template
 from django.utils.html import escape
@@ -15,3 +16,9 @@ def highlight(message: str, keyword: str) -> SafeString:
     parts = re.split(f"({re.escape(keyword)})", message, flags=re.IGNORECASE)
     # re.split with a group: odd indexes are the matches.
     return mark_safe("".join(f"<mark>{escape(p)}</mark>" if i % 2 else escape(p) for i, p in enumerate(parts)))  # noqa: S308
+
+
+@register.filter
+def log_time(moment: datetime) -> str:
+    """A log's UTC time to the millisecond, the precision MongoDB stores."""
+    return f"{moment:%Y-%m-%d %H:%M:%S}.{moment.microsecond // 1000:03d}"
