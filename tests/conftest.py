@@ -55,3 +55,22 @@ def make_log():
         return document
 
     return make
+
+
+@pytest.fixture
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright (`playwright install` cannot fetch browsers here).
+
+    List it after the fixtures that use the ORM: Playwright's sync API runs an event
+    loop, and Django refuses ORM calls while one is running.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", "--disable-background-networking"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -4,7 +4,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import sync_playwright
 
 from archive import cache
 from archive.archiver import archive_logs
@@ -36,17 +35,8 @@ def archived_day(logs_db):
 
 
 @pytest.fixture
-def browser_page(archived_day):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+def browser_page(archived_day, chromium):
+    return chromium.new_page()
 
 
 def test_search_an_archived_day_and_see_rows_marked_cold(live_server, browser_page):

@@ -7,7 +7,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import sync_playwright
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(databases=["default", "logs"], transaction=True)]
 
@@ -24,17 +23,8 @@ def seeded(logs_db, make_log):
 
 
 @pytest.fixture
-def browser_page(seeded):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        try:
-            yield browser.new_page(accept_downloads=True)
-        finally:
-            browser.close()
+def browser_page(seeded, chromium):
+    return chromium.new_page(accept_downloads=True)
 
 
 def test_log_in_search_see_highlights_open_the_permalink_and_download_csv(live_server, browser_page):

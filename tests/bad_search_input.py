@@ -1,0 +1,16 @@
+"""The issue's list of bad search input: each front door must answer it with an error naming the field."""
+
+BAD_SEARCH_INPUT = [
+    ({"date": "2023-02-30"}, "date"),
+    ({"date": "27-08-2023"}, "date"),
+    ({"level": "fatal"}, "level"),
+    ({"user_id": "abc"}, "user_id"),
+    ({"user_id[$ne]": "1"}, "user_id[$ne]"),
+    ({"keyword[$regex]": ".*"}, "keyword[$regex]"),
+    ({"keyword": "k" * 10_000}, "keyword"),
+    ({"from": "2023-08-28", "to": "2023-08-27"}, "to"),
+    ({"from": "2023-01-01", "to": "2023-08-27"}, "from"),
+    ({"page_size": "100000"}, "page_size"),
+    ({"cursor": "eyJmb3JnZWQiOnRydWV9:1:abc"}, "cursor"),
+    ({"cursor": "forged"}, "cursor"),
+]
