@@ -74,3 +74,13 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def empty_archive():
+    """The archive bucket emptied before and after the test."""
+    from tests.archive_support import clear_archive
+
+    clear_archive()
+    yield
+    clear_archive()

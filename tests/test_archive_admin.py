@@ -6,16 +6,9 @@ from django_celery_beat.models import PeriodicTask
 
 from archive.archiver import archive_logs
 from archive.models import ArchiveRun
-from tests.archive_support import BEFORE, DAYS, clear_archive, insert_demo_logs, start_worker, wait_for
+from tests.archive_support import BEFORE, DAYS, insert_demo_logs, start_worker, wait_for
 
-pytestmark = pytest.mark.django_db(databases=["default", "logs"])
-
-
-@pytest.fixture(autouse=True)
-def empty_archive():
-    clear_archive()
-    yield
-    clear_archive()
+pytestmark = [pytest.mark.django_db(databases=["default", "logs"]), pytest.mark.usefixtures("empty_archive")]
 
 
 def test_the_data_migration_creates_the_daily_0030_utc_entry(admin_client):

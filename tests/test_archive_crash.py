@@ -16,24 +16,16 @@ from tests.archive_support import (
     DAYS,
     archived_lines,
     assert_each_log_once,
-    clear_archive,
     insert_demo_logs,
     start_worker,
     wait_for,
 )
 
-pytestmark = pytest.mark.django_db(databases=["default", "logs"])
+pytestmark = [pytest.mark.django_db(databases=["default", "logs"]), pytest.mark.usefixtures("empty_archive")]
 
 
 class Killed(BaseException):
     """Stands for the process dying: not an Exception, so no handler of the archiver sees it."""
-
-
-@pytest.fixture(autouse=True)
-def empty_archive():
-    clear_archive()
-    yield
-    clear_archive()
 
 
 def die_after(module, name, calls=1):

@@ -19,19 +19,11 @@ from tests.archive_support import (
     archive_objects,
     archived_lines,
     assert_each_log_once,
-    clear_archive,
     days_in_hot,
     insert_demo_logs,
 )
 
-pytestmark = pytest.mark.django_db(databases=["default", "logs"])
-
-
-@pytest.fixture(autouse=True)
-def empty_archive():
-    clear_archive()
-    yield
-    clear_archive()
+pytestmark = [pytest.mark.django_db(databases=["default", "logs"]), pytest.mark.usefixtures("empty_archive")]
 
 
 def test_days_before_the_cutoff_move_to_the_archive_exactly_once_with_the_same_fields(logs_db):
