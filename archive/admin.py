@@ -9,26 +9,18 @@ from django.urls import path, reverse
 from archive import rehydrate
 from archive.models import ArchivePart, ArchiveRun
 from archive.reader import ColdReadError
+from logsite.admin import ReadOnlyAdminMixin
 
 
 def ratio(raw: int | None, compressed: int | None) -> str:
     return f"{raw / compressed:.1f}x" if raw and compressed else "-"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The ledger is written by the archiver only."""
 
     actions = None
     logs_field = "logs"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)

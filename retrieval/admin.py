@@ -3,6 +3,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from logsite.admin import ReadOnlyAdminMixin
 from retrieval.filters import LogFilterSet
 from retrieval.models import LogEntry
 from retrieval.pagination import WindowPaginator
@@ -59,7 +60,7 @@ class SearchFilter(admin.ListFilter):
 
 
 @admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
+class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only browsing of hot logs; stays fast at millions of rows (no counts)."""
 
     list_display = ("timestamp", "level", "user_id", "message")
@@ -87,12 +88,3 @@ class LogEntryAdmin(admin.ModelAdmin):
         data = search_data(request)
         extra_context = {**(extra_context or {}), "search_url": f"{reverse('search')}?{urlencode(data, doseq=True)}"}
         return super().changelist_view(request, extra_context)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
