@@ -1,16 +1,22 @@
 from django.contrib import admin, messages
-from django.http import QueryDict
+from django.contrib.admin.views.main import ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR
+from django.core.paginator import InvalidPage
+from django.http import HttpResponseRedirect, QueryDict
 from django.urls import reverse
 from django.utils.http import urlencode
 
 from logsite.admin import ReadOnlyAdminMixin
 from retrieval.filters import LogFilterSet
 from retrieval.models import LogEntry
-from retrieval.pagination import WindowPaginator
+from retrieval.pagination import WindowPaginator, parse_page_number
 
 # The search parameters the admin sidebar takes; the keyword is the admin's search box ("q").
 SIDEBAR_PARAMETERS = ("user_id", "date", "from", "to", "level", "min_level")
 TIME_PARAMETERS = {"date", "from", "to"}
+# Everything the log list takes: the sidebar, the search box, the page, the sort column and
+# Django's "e" (its redirect after a bad lookup). Any other parameter would reach the ORM as a
+# raw lookup (message__regex=... went to MongoDB unescaped, context__has_key=x was a 500).
+CHANGELIST_PARAMETERS = frozenset({*SIDEBAR_PARAMETERS, SEARCH_VAR, PAGE_VAR, ORDER_VAR, ERROR_FLAG})
 
 
 def search_data(request) -> QueryDict:
@@ -22,6 +28,17 @@ def search_data(request) -> QueryDict:
     if request.GET.get("q"):
         data["keyword"] = request.GET["q"]
     return data
+
+
+def refused_parameters(request) -> dict[str, str]:
+    """The parameters of a changelist request that the log list does not take, with the reason."""
+    refused = {name: "not a filter of this list" for name in request.GET if name not in CHANGELIST_PARAMETERS}
+    if PAGE_VAR in request.GET:
+        try:
+            parse_page_number(request.GET[PAGE_VAR])
+        except InvalidPage as exc:
+            refused[PAGE_VAR] = str(exc)
+    return refused
 
 
 class SearchFilter(admin.ListFilter):
@@ -84,7 +101,20 @@ class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         # The changelist's page parameter is "p", counted from 1.
         return WindowPaginator(queryset, per_page, page_number=request.GET.get("p", 1))
 
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        # Only SearchFilter's own parameters; it validates them and builds the query itself.
+        return lookup in SIDEBAR_PARAMETERS
+
     def changelist_view(self, request, extra_context=None):
+        refused = refused_parameters(request)
+        if refused:
+            # Said in the page (not a bare 400), and the same list without the refused parameters.
+            for name, reason in sorted(refused.items())[:10]:
+                messages.error(request, f"Parameter “{name[:50]}” refused: {reason.rstrip('.')}.")
+            kept = request.GET.copy()
+            for name in refused:
+                del kept[name]
+            return HttpResponseRedirect(f"{request.path}?{kept.urlencode()}")
         data = search_data(request)
         extra_context = {**(extra_context or {}), "search_url": f"{reverse('search')}?{urlencode(data, doseq=True)}"}
         return super().changelist_view(request, extra_context)

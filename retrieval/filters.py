@@ -27,6 +27,7 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 
 from retrieval.models import Level, LogEntry
 from retrieval.query import (
@@ -42,6 +43,12 @@ from retrieval.query import (
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_USER_IDS = 100
 MAX_USER_ID = 2**31 - 1  # user_id is a 32-bit integer field
+# The range a search may cover. Beyond it, converting an offset to UTC or adding a span
+# overflows Python's datetime (years 1 to 9999), and strftime writes year 1 as "1", which
+# permalinks and cursors could not parse back; no log is older than the Unix epoch.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+OUT_OF_RANGE = f"Out of range: a search covers {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} (UTC) at most."
 
 
 def max_span() -> timedelta:
@@ -94,6 +101,17 @@ class StrictDateField(forms.DateField):
         return super().to_python(value)
 
 
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 datetime, converted to UTC (LogSearchForm checks the range)."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        try:
+            return moment and moment.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+23:59 is in year 0 in UTC
+            raise forms.ValidationError(OUT_OF_RANGE) from None
+
+
 class LogSearchForm(forms.Form):
     field_order = ("user_id", "date", "from", "to", "level", "min_level", "keyword", "order", "page_size")
     # Parameters a front door accepts besides the filters (e.g. DRF's "format").
@@ -127,8 +145,15 @@ class LogSearchForm(forms.Form):
             else:
                 end = end or (start + default_span() if start else timezone.now())
                 start = start or end - default_span()
-        except OverflowError:
-            self.add_error("to" if data.get("to") else "from", "This date is out of range.")
+        except OverflowError:  # a day or span crossing year 1 or 9999
+            start = end = None
+        if start is None or start < EARLIEST or end > LATEST:
+            if day or not (data.get("from") and data.get("to")):
+                # The parameter given; the other end of the range is derived from it.
+                field = "date" if day else ("from" if data.get("from") else "to")
+            else:
+                field = "from" if start < EARLIEST else "to"
+            self.add_error(field, OUT_OF_RANGE)
             return
         if start >= end:
             self.add_error("to", "“to” must be after “from”.")
@@ -148,6 +173,10 @@ class IntegerFilter(django_filters.Filter):
 
 class StrictDateFilter(django_filters.Filter):
     field_class = StrictDateField
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class LogFilterSet(django_filters.FilterSet):
@@ -206,5 +235,5 @@ class LogFilterSet(django_filters.FilterSet):
 
 
 # "from" and "to" are Python keywords, so they cannot be declared in the class body.
-LogFilterSet.base_filters["from"] = django_filters.IsoDateTimeFilter(label="From (UTC)")
-LogFilterSet.base_filters["to"] = django_filters.IsoDateTimeFilter(label="To (UTC, exclusive)")
+LogFilterSet.base_filters["from"] = UtcDateTimeFilter(label="From (UTC)")
+LogFilterSet.base_filters["to"] = UtcDateTimeFilter(label="To (UTC, exclusive)")

@@ -5,16 +5,32 @@ refused by FerretDB), so a page fetches one row more than it shows: that row
 says whether a next page exists, and the count is "rows up to here".
 """
 
-from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.core.paginator import EmptyPage, InvalidPage, Page, PageNotAnInteger, Paginator
 from django.utils.functional import cached_property
+
+# Deeper pages are refused, not sent: MongoDB's skip is a 64-bit integer (p=10**23 was a
+# 500), and skipping 100 million logs is a scan nobody waits for; a narrower search is quicker.
+MAX_PAGE_NUMBER = 1_000_000
+
+
+def parse_page_number(value: object) -> int:
+    """A page number from 1 to MAX_PAGE_NUMBER, else PageNotAnInteger or EmptyPage (both InvalidPage)."""
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError) as exc:
+        raise PageNotAnInteger("That page number is not an integer.") from exc
+    if not 1 <= number <= MAX_PAGE_NUMBER:
+        raise EmptyPage(f"Page numbers go from 1 to {MAX_PAGE_NUMBER:,}.")
+    return number
 
 
 class WindowPaginator(Paginator):
     def __init__(self, object_list, per_page, page_number=1, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         try:
-            self.page_number = max(1, int(page_number))
-        except (TypeError, ValueError):
+            self.page_number = parse_page_number(page_number)
+        except InvalidPage:
+            # page() refuses it (the admin then shows page 1); the window must not send its skip.
             self.page_number = 1
 
     @cached_property
@@ -28,13 +44,7 @@ class WindowPaginator(Paginator):
         return (self.page_number - 1) * self.per_page + len(self._window)
 
     def validate_number(self, number):
-        try:
-            number = int(number)
-        except (TypeError, ValueError) as exc:
-            raise PageNotAnInteger("That page number is not an integer") from exc
-        if number < 1:
-            raise EmptyPage("That page number is less than 1")
-        return number
+        return parse_page_number(number)
 
     def page(self, number) -> Page:
         number = self.validate_number(number)

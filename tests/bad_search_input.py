@@ -13,4 +13,13 @@ BAD_SEARCH_INPUT = [
     ({"page_size": "100000"}, "page_size"),
     ({"cursor": "eyJmb3JnZWQiOnRydWV9:1:abc"}, "cursor"),
     ({"cursor": "forged"}, "cursor"),
+    # Out of datetime's range once converted to UTC (year 0 and year 10000): OverflowError before.
+    ({"from": "0001-01-01T00:00:00+23:59", "to": "0001-01-01T10:00:00+23:59"}, "from"),
+    ({"from": "0001-01-01T00:00:00+23:59", "to": "0001-01-01T10:00:00+23:59"}, "to"),
+    ({"to": "9999-12-31T23:59:59-23:59"}, "to"),
+    ({"from": "9999-12-31T23:00:00Z"}, "from"),
+    ({"to": "0001-01-01T00:00:00Z"}, "to"),
+    ({"date": "9999-12-31"}, "date"),
+    ({"date": "0001-01-01"}, "date"),
+    ({"from": "9998-12-31T00:00:00Z", "to": "9999-01-01T00:00:01Z"}, "to"),
 ]

@@ -129,6 +129,30 @@ def test_export_of_bad_input_is_a_400_naming_the_field(user_client, logs_db):
     assert user_client.get("/export.xml").status_code == 404
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize(("params", "field"), BAD_SEARCH_INPUT)
+def test_exports_answer_each_bad_input_with_a_400_naming_the_field(user_client, logs_db, fmt, params, field):
+    response = user_client.get(f"/export.{fmt}", params)
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "1970-01-01T00:00:00Z", "to": "1970-01-02T00:00:00Z"},
+        {"from": "1970-01-01T23:59:00+23:59"},
+        {"to": "9998-12-31T23:59:59Z"},
+        {"date": "9998-12-31"},
+    ],
+)
+def test_the_edges_of_the_searchable_range_answer_an_empty_page(user_client, logs, params):
+    response = user_client.get("/", params)
+    assert response.status_code == 200, response.context["form"].errors
+    assert b'id="empty"' in response.content
+    assert user_client.get(response.context["permalink"]).status_code == 200
+
+
 def test_page_shows_log_times_to_the_millisecond(user_client, logs_db, make_log):
     make_log(timestamp=datetime(2023, 8, 27, 23, 43, 40, 961000, tzinfo=UTC), user_id=4)
 
