@@ -29,7 +29,6 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
-from typing import BinaryIO
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -105,8 +104,8 @@ def _storage_call(what: str, call: Callable, *args):
 
 
 def upload(key: str, part: PartFile) -> None:
-    part.file.seek(0)
-    name = _storage_call(f"store {key}", archive_storage().save, key, File(part.file, name=key))
+    with part.open() as file:
+        name = _storage_call(f"store {key}", archive_storage().save, key, File(file, name=key))
     if name != key:
         raise ArchiveStorageError(f"object storage stored {key} as {name}")
 
@@ -142,22 +141,25 @@ def record(
     """The ledger step, for the whole day at once: its parts become readable and their logs deletable."""
     with transaction.atomic():
         heartbeat(force=True)  # still our day: nobody else may have cleaned up our uploads
-        archived = [
-            ArchivePart.objects.create(
-                run=run,
-                key=key,
-                day=day,
-                user_id=part.user_id,
-                level=part.level,
-                count=part.count,
-                raw_bytes=part.raw_bytes,
-                compressed_bytes=part.compressed_bytes,
-                sha256=part.sha256,
-                first_timestamp=part.first_timestamp,
-                last_timestamp=part.last_timestamp,
-            )
-            for key, part in uploaded
-        ]
+        archived = ArchivePart.objects.bulk_create(
+            [
+                ArchivePart(
+                    run=run,
+                    key=key,
+                    day=day,
+                    user_id=part.user_id,
+                    level=part.level,
+                    count=part.count,
+                    raw_bytes=part.raw_bytes,
+                    compressed_bytes=part.compressed_bytes,
+                    sha256=part.sha256,
+                    first_timestamp=part.first_timestamp,
+                    last_timestamp=part.last_timestamp,
+                )
+                for key, part in uploaded
+            ],
+            batch_size=500,
+        )
         PendingUpload.objects.filter(key__in=[key for key, _ in uploaded]).delete()
         ArchiveRun.objects.filter(pk=run.pk).update(
             days=F("days") + 1,
@@ -168,10 +170,10 @@ def record(
     return archived
 
 
-def _file_chunks(file: BinaryIO) -> Iterator[bytes]:
-    file.seek(0)
-    while chunk := file.read(READ_CHUNK):
-        yield chunk
+def _file_chunks(part: PartFile) -> Iterator[bytes]:
+    with part.open() as file:
+        while chunk := file.read(READ_CHUNK):
+            yield chunk
 
 
 def write_manifest(day: date) -> None:
@@ -218,16 +220,16 @@ def recover_day(day: date, heartbeat: _Heartbeat) -> bool:
         _storage_call(f"delete {upload_.key}", storage.delete, upload_.key)
         upload_.delete()
     unpurged = list(ArchivePart.objects.filter(day=day, purged__isnull=True))
-    for part in unpurged:
-        # Some of its logs may be gone already (a purge that died halfway): only exact deletes here.
-        purge.purge_exact(part, _object_chunks(part.key), heartbeat)
+    if unpurged:
+        # Some of their logs may be gone already (a purge that died halfway): deletes are by exact id.
+        purge.purge_parts(day, [(part, _object_chunks(part.key)) for part in unpurged], heartbeat)
     if pending or unpurged:
         logger.info("Recovered %s: %d unrecorded uploads removed, %d parts purged", day, len(pending), len(unpurged))
     return bool(pending or unpurged)
 
 
 def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Progress) -> int:
-    """Archive what MongoDB holds for `day` (the lock is held); returns the number of logs archived."""
+    """Archive what MongoDB holds for `day` (the lock is held); returns the number of logs read."""
     recovered = recover_day(day, heartbeat)
 
     def on_batch(count: int) -> None:
@@ -243,15 +245,14 @@ def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Pro
             upload(key, part)
             verify(key, part)
             uploaded.append((key, part))
+            heartbeat()
         archived = record(run, day, uploaded, heartbeat) if uploaded else []
         if archived or recovered:
             write_manifest(day)
-        if archived and not (
-            purge.use_filter()
-            and purge.purge_by_filter(day, archived, max(part.max_id for part in export.parts), export.per_minute)
-        ):
-            for part_record, part in zip(archived, export.parts, strict=True):
-                purge.purge_exact(part_record, _file_chunks(part.file), heartbeat)
+        if archived or export.already_archived:
+            # The local files are byte for byte the verified objects: read the ids back from them.
+            parts = [(record_, _file_chunks(part)) for record_, part in zip(archived, export.parts, strict=True)]
+            purge.purge_parts(day, parts, heartbeat, also=export.already_archived)
     finally:
         export.close()
     return export.count

@@ -1,33 +1,49 @@
-"""Export one UTC day of hot logs into gzip JSON Lines part files, one pass over MongoDB.
+"""Export one UTC day of hot logs into gzip JSON Lines part files: one part per (user, level) per run.
 
-One cursor reads the whole day (a filter on `timestamp` and nothing else: no
-sort, no per-group query, because FerretDB scans the whole collection for every
-query and sorts in memory). Each document goes to the open writer of its
-(user, level); a writer streams gzip to a temporary file and keeps only its
-counters in memory. At most MAX_OPEN_WRITERS writers are open: past that the
-least recently used one is finished into a part, so memory stays flat however
-many users a day has (a (user, level) may then get more than one part).
+The day's logs are read in (user_id, level, timestamp, _id) order, so the parts are
+written one after the other: one open file and flat memory however many users a day
+has, and one part per (user, level) group, split only past MAX_PART_LOGS.
+
+Where that order comes from (ARCHIVE_EXPORT_SORT, "auto" picks by server):
+- "server": MongoDB walks the `user_level_time` index (hinted), no sort in memory;
+- "local": FerretDB 1.24 uses no index and sorts in the memory of its own process,
+  so the exporter reads the day unsorted and sorts it itself: sorted runs of at most
+  SORT_RUN_BYTES, spilled to disk when there is more than one, then merged (at most
+  MAX_MERGE_FILES open at once, merging runs into bigger runs first when there are more).
+
+Finished parts are closed files in a temporary directory, so open files do not grow
+with the number of parts. A log whose `_id` a recorded part of the day already holds
+(sent again after its day was archived, racing the ingest check) is not written a
+second time: it is listed in `DayExport.already_archived` for the purge instead.
 """
 
 import gzip
 import hashlib
+import heapq
+import os
 import tempfile
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import BinaryIO
+from pathlib import Path
 
-from bson import ObjectId
+from django.conf import settings
 
-from archive import jsonl
+from archive import jsonl, reader
+from archive.models import ArchivePart
 
-MAX_OPEN_WRITERS = 64
 MAX_PART_LOGS = 1_000_000
 COMPRESS_LEVEL = 9  # per (user, level) part, -9 beats gzip -9 of the whole day; CPU is not the bottleneck
 BUFFER_BYTES = 256 * 1024
 CURSOR_BATCH = 5000
-MINUTES_PER_DAY = 24 * 60
+SORT_RUN_BYTES = 32 << 20  # encoded lines held in memory before a sorted run is spilled to disk
+MAX_MERGE_FILES = 64
+SERVER_ORDER = [("user_id", 1), ("level", 1), ("timestamp", 1), ("_id", 1)]
+SERVER_INDEX = "user_level_time"
+
+# (user_id, level, timestamp + id as in the archive, encoded line): sorts in the export order.
+Record = tuple[int, str, str, bytes]
+Progress = Callable[[int], None]
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -37,15 +53,99 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 def day_filter(day: date) -> dict:
     start, end = day_bounds(day)
-    # Rehydrated logs (engineer C, archive.rehydrate) are already archived: never export or purge them
+    # Rehydrated logs (archive.rehydrate) are already archived: never export or purge them
     # here; archive.rehydrate.expire deletes them when their time is over.
     return {"timestamp": {"$gte": start, "$lt": end}, "rehydrated_until": {"$exists": False}}
+
+
+def server_is_ferretdb(collection) -> bool:
+    return "ferretdbVersion" in collection.database.client.admin.command("buildInfo")
+
+
+def sorts_on_server(collection) -> bool:
+    if settings.ARCHIVE_EXPORT_SORT == "auto":
+        return not server_is_ferretdb(collection)
+    return settings.ARCHIVE_EXPORT_SORT == "server"
+
+
+def to_record(document: dict) -> Record:
+    line = jsonl.encode(document)
+    return (
+        document["user_id"],
+        document["level"],
+        jsonl.format_timestamp(document["timestamp"]) + str(document["_id"]),
+        line,
+    )
+
+
+def _counted(documents: Iterable[dict], on_batch: Progress) -> Iterator[dict]:
+    """The documents, calling `on_batch(n)` after every CURSOR_BATCH of them and once at the end."""
+    seen = 0
+    for document in documents:
+        yield document
+        seen += 1
+        if seen % CURSOR_BATCH == 0:
+            on_batch(CURSOR_BATCH)
+    on_batch(seen % CURSOR_BATCH)
+
+
+def server_sorted(collection, day: date, on_batch: Progress) -> Iterator[Record]:
+    cursor = collection.find(day_filter(day), batch_size=CURSOR_BATCH).sort(SERVER_ORDER).hint(SERVER_INDEX)
+    return map(to_record, _counted(cursor, on_batch))
+
+
+def _write_run(records: list[Record], directory: Path, number: int) -> Path:
+    """A sorted run on disk: one `user_id TAB level TAB key TAB line` per log (lines hold no raw tab or newline)."""
+    path = directory / f"run-{number}"
+    with open(path, "wb") as file:
+        for user_id, level, key, line in records:
+            file.write(f"{user_id}\t{level}\t{key}\t".encode() + line)
+    return path
+
+
+def _read_run(path: Path) -> Iterator[Record]:
+    with open(path, "rb") as file:
+        for raw in file:
+            user_id, level, key, line = raw.split(b"\t", 3)
+            yield int(user_id), level.decode(), key.decode(), line
+
+
+def _merge_runs(runs: list[Path], directory: Path) -> list[Path]:
+    """Merge runs into bigger ones until at most MAX_MERGE_FILES remain (open files stay bounded)."""
+    number = len(runs)
+    while len(runs) > MAX_MERGE_FILES:
+        group, runs = runs[:MAX_MERGE_FILES], runs[MAX_MERGE_FILES:]
+        runs.append(_write_run(heapq.merge(*map(_read_run, group)), directory, number))
+        number += 1
+        for path in group:
+            path.unlink()
+    return runs
+
+
+def locally_sorted(collection, day: date, on_batch: Progress, directory: Path) -> Iterator[Record]:
+    """The day in export order, sorted here: an external merge sort with runs of SORT_RUN_BYTES."""
+    runs: list[Path] = []
+    batch: list[Record] = []
+    held = 0
+    for document in _counted(collection.find(day_filter(day), batch_size=CURSOR_BATCH), on_batch):
+        record = to_record(document)
+        batch.append(record)
+        held += len(record[3])
+        if held >= SORT_RUN_BYTES:
+            batch.sort()
+            runs.append(_write_run(batch, directory, len(runs)))
+            batch, held = [], 0
+    batch.sort()
+    if not runs:
+        return iter(batch)  # the common case: the day fits one run, nothing touches the disk
+    runs.append(_write_run(batch, directory, len(runs)))
+    return heapq.merge(*map(_read_run, _merge_runs(runs, directory)))
 
 
 class _HashingWriter:
     """A file wrapper that hashes and counts the (compressed) bytes written through it."""
 
-    def __init__(self, file: BinaryIO):
+    def __init__(self, file):
         self.file = file
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -61,22 +161,21 @@ class _HashingWriter:
 
 @dataclass
 class PartFile:
-    """A finished part on local disk, with what the ledger and the verification need."""
+    """A finished part on local disk (closed), with what the ledger and the verification need."""
 
     day: date
     user_id: int
     level: str
-    file: BinaryIO
+    path: Path
     count: int
     raw_bytes: int
     compressed_bytes: int
     sha256: str
     first_timestamp: datetime
     last_timestamp: datetime
-    max_id: ObjectId
 
-    def close(self) -> None:
-        self.file.close()
+    def open(self):
+        return open(self.path, "rb")
 
 
 @dataclass
@@ -84,33 +183,27 @@ class _PartWriter:
     day: date
     user_id: int
     level: str
-    # Closed by PartFile.close() or export_day on failure.
-    file: BinaryIO = field(default_factory=lambda: tempfile.TemporaryFile(prefix="archive-part-"))  # noqa: SIM115
+    path: Path
     count: int = 0
     raw_bytes: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
-    max_id: ObjectId | None = None
+    first: str = ""
+    last: str = ""
     buffer: list[bytes] = field(default_factory=list)
     buffered: int = 0
 
     def __post_init__(self):
+        self.file = open(self.path, "wb")  # noqa: SIM115 (closed by finish or close)
         self.hashing = _HashingWriter(self.file)
         # mtime=0 and no file name: the same logs always give the same bytes.
         self.gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self.hashing, compresslevel=COMPRESS_LEVEL, mtime=0)
 
-    def add(self, document: dict) -> None:
-        line = jsonl.encode(document)
+    def add(self, key: str, line: bytes) -> None:
         self.buffer.append(line)
         self.buffered += len(line)
         self.count += 1
-        stamp = document["timestamp"]
-        if self.first is None or stamp < self.first:
-            self.first = stamp
-        if self.last is None or stamp > self.last:
-            self.last = stamp
-        if self.max_id is None or document["_id"] > self.max_id:
-            self.max_id = document["_id"]
+        # Records come in (timestamp, _id) order within a part.
+        self.first = self.first or key[: jsonl.TIMESTAMP_WIDTH]
+        self.last = key[: jsonl.TIMESTAMP_WIDTH]
         if self.buffered >= BUFFER_BYTES:
             self._flush()
 
@@ -120,78 +213,102 @@ class _PartWriter:
         self.buffer.clear()
         self.buffered = 0
 
+    def close(self) -> None:
+        self.file.close()
+
     def finish(self) -> PartFile:
         self._flush()
         self.gzip.close()
-        self.file.seek(0)
+        self.file.close()
         return PartFile(
             day=self.day,
             user_id=self.user_id,
             level=self.level,
-            file=self.file,
+            path=self.path,
             count=self.count,
             raw_bytes=self.raw_bytes,
             compressed_bytes=self.hashing.size,
             sha256=self.hashing.sha256.hexdigest(),
-            first_timestamp=_aware(self.first),
-            last_timestamp=_aware(self.last),
-            max_id=self.max_id,
+            first_timestamp=jsonl.parse_timestamp(self.first),
+            last_timestamp=jsonl.parse_timestamp(self.last),
         )
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+class ArchivedIds:
+    """The ids that the day's recorded parts already hold, one (user, level) group at a time."""
+
+    def __init__(self, day: date):
+        self.day = day
+        self.groups = set(ArchivePart.objects.filter(day=day).values_list("user_id", "level"))
+
+    def of(self, user_id: int, level: str) -> set[str]:
+        if (user_id, level) not in self.groups:
+            return set()
+        ids: set[str] = set()
+        for part in ArchivePart.objects.filter(day=self.day, user_id=user_id, level=level):
+            ids |= reader.part_ids(part)
+        return ids
 
 
 @dataclass
 class DayExport:
-    """The part files of a day (the caller closes them) and how many logs fell in each minute of it."""
+    """The part files of a day, and the logs left out because they are archived already."""
 
     parts: list[PartFile]
-    per_minute: list[int]
-
-    @property
-    def count(self) -> int:
-        return sum(self.per_minute)
+    count: int  # logs read from MongoDB
+    already_archived: list[tuple[str, str]]  # (timestamp, id) as in the archive
+    directory: tempfile.TemporaryDirectory
 
     def close(self) -> None:
-        for part in self.parts:
-            part.close()
+        self.directory.cleanup()
 
 
-def export_day(collection, day: date, on_batch: Callable[[int], None] = lambda n: None) -> DayExport:
-    """Write every log of `day` now in `collection` into part files.
+def export_day(collection, day: date, on_batch: Progress = lambda n: None) -> DayExport:
+    """Write every log of `day` now in `collection` into part files, one per (user, level).
 
-    `on_batch(n)` is called after every CURSOR_BATCH documents (progress, lock renewal).
+    `on_batch(n)` is called after every CURSOR_BATCH documents read (progress, lock renewal).
     """
-    writers: OrderedDict[tuple, _PartWriter] = OrderedDict()
+    directory = tempfile.TemporaryDirectory(prefix="archive-day-")
+    root = Path(directory.name)
+    read = 0
+
+    def counting(n: int) -> None:
+        nonlocal read
+        read += n
+        on_batch(n)
+
     parts: list[PartFile] = []
-    per_minute = [0] * MINUTES_PER_DAY
-    seen = 0
+    already: list[tuple[str, str]] = []
+    archived_ids = ArchivedIds(day)
+    writer: _PartWriter | None = None
+    group, known = None, set()
     try:
-        for document in collection.find(day_filter(day), batch_size=CURSOR_BATCH):
-            stamp = document["timestamp"]
-            per_minute[stamp.hour * 60 + stamp.minute] += 1
-            group = (document["user_id"], document["level"])
-            writer = writers.get(group)
-            if writer is None:
-                if len(writers) >= MAX_OPEN_WRITERS:
-                    parts.append(writers.popitem(last=False)[1].finish())
-                writer = writers[group] = _PartWriter(day, *group)
-            else:
-                writers.move_to_end(group)
-            writer.add(document)
-            if writer.count >= MAX_PART_LOGS:
-                parts.append(writers.pop(group).finish())
-            seen += 1
-            if seen % CURSOR_BATCH == 0:
-                on_batch(CURSOR_BATCH)
-        on_batch(seen % CURSOR_BATCH)
-        parts.extend(writer.finish() for writer in writers.values())
+        if sorts_on_server(collection):
+            records = server_sorted(collection, day, counting)
+        else:
+            records = locally_sorted(collection, day, counting, root)
+        for user_id, level, key, line in records:
+            if (user_id, level) != group:
+                group, known = (user_id, level), archived_ids.of(user_id, level)
+                if writer is not None:
+                    parts.append(writer.finish())
+                    writer = None
+            if known and key[jsonl.TIMESTAMP_WIDTH :] in known:
+                already.append((key[: jsonl.TIMESTAMP_WIDTH], key[jsonl.TIMESTAMP_WIDTH :]))
+                continue
+            if writer is None or writer.count >= MAX_PART_LOGS:
+                if writer is not None:
+                    parts.append(writer.finish())
+                writer = _PartWriter(day, user_id, level, root / f"part-{len(parts)}.jsonl.gz")
+            writer.add(key, line)
+        if writer is not None:
+            parts.append(writer.finish())
+            writer = None
     except BaseException:
-        for writer in writers.values():
-            writer.file.close()
-        for part in parts:
-            part.close()
+        if writer is not None:
+            writer.close()
+        directory.cleanup()
         raise
-    return DayExport(parts, per_minute)
+    for run in root.glob("run-*"):
+        os.unlink(run)
+    return DayExport(parts, read, already, directory)

@@ -16,6 +16,11 @@ from typing import Any
 from bson import ObjectId
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+TIMESTAMP_WIDTH = len("2023-08-27T12:30:15.123000Z")  # fixed: string order is time order
+ID_WIDTH = 24
+# What every encoded line starts with: '{"_id":"<id>","timestamp":"<timestamp>"'.
+_ID_AT = len('{"_id":"')
+_TIMESTAMP_AT = _ID_AT + ID_WIDTH + len('","timestamp":"')
 LEADING_KEYS = ("_id", "timestamp", "user_id", "level", "message", "logger", "context")
 
 
@@ -64,8 +69,10 @@ def decode(line: bytes | str) -> dict:
     return document
 
 
-def line_id(line: bytes) -> ObjectId:
-    """The `_id` of an encoded line without parsing the rest (it is always the first key)."""
-    if line.startswith(b'{"_id":"'):
-        return ObjectId(line[8:32].decode())
-    return ObjectId(json.loads(line)["_id"])
+def line_position(line: bytes) -> tuple[str, str]:
+    """(timestamp, id) of an encoded line, as written, without parsing the rest (they always lead)."""
+    if line.startswith(b'{"_id":"') and line[_TIMESTAMP_AT - 15 : _TIMESTAMP_AT] == b'","timestamp":"':
+        head = line[: _TIMESTAMP_AT + TIMESTAMP_WIDTH].decode()
+        return head[_TIMESTAMP_AT:], head[_ID_AT : _ID_AT + ID_WIDTH]
+    document = json.loads(line)
+    return document["timestamp"], document["_id"]

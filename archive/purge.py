@@ -1,125 +1,161 @@
 """Delete archived logs from MongoDB once their parts are recorded: those logs, never one more.
 
-Two ways, chosen by ARCHIVE_PURGE ("auto" picks by server):
+Every delete names the ids it may remove, read back from recorded parts: the local
+copy of a part that was just verified byte for byte against the stored object, or the
+stored object itself when a later run finishes a dead run's purge. No filter can match
+a log that is not in a recorded part, whatever arrives or is re-sent meanwhile.
 
-- exact: stream the `_id`s back out of each part and `delete_many({"_id": {"$in": batch}})`
-  in batches. Exact on any server, cheap on MongoDB (the `_id` index).
-- filter: FerretDB 1.24 evaluates every filter except a lone `_id` equality by reading
-  and decoding the whole collection, `$in` by a linear search per document, and deletes
-  at most 32,766 documents per command. Exact batches there cost (day logs / batch)
-  scans of O(collection x batch) each: hours for a 1,000,000-log day. Instead, for
-  parts just exported: count the day's logs with `_id <= the largest archived _id`; if
-  MongoDB holds exactly as many as were archived (every archived log is among them and
-  none was deleted since export, so equal counts mean the same set), delete them by
-  time windows of at most 30,000 logs, checking each window's deleted count against
-  the export's. Any other case (late arrivals in range, recovery of a dead run's parts)
-  takes the exact path. docs/ferretdb.md says which race this leaves.
+The ids are bucketed by minute of the day and deleted in windows of at most
+`delete_window()` logs in time order, one command each:
+
+    {"timestamp": <window's minutes>, "rehydrated_until": {"$exists": false},
+     "$or": [{"timestamp": <chunk's minutes>, "_id": {"$in": <at most IN_CHUNK ids>}}, ...]}
+
+On MongoDB each branch is an `_id` index lookup. FerretDB 1.24 uses no index: each
+command reads the whole collection; the leading time range rejects other windows' logs
+at once, and chunks of IN_CHUNK ids balance the high fixed cost of an `$or` branch
+against `$in`'s linear search (measured in docs/ferretdb.md). Its SQLite handler deletes
+the matches with one bound variable each (SQLite allows 32,766), hence MAX_WINDOW.
+
+The day lock is renewed before every command; if it was lost, LockLost stops the purge
+(what was deleted is archived; the next run's recovery deletes the rest).
 """
 
 import logging
 import zlib
-from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, timedelta
 
 from bson import ObjectId
 from django.conf import settings
 from django.utils import timezone
 
 from archive import jsonl
-from archive.exporter import day_bounds, day_filter
+from archive.exporter import day_bounds
 from archive.models import ArchivePart
 from retrieval.models import LogEntry
 
 logger = logging.getLogger(__name__)
-# FerretDB's SQLite handler deletes the matched documents with one SQL statement,
-# one bound variable each, and SQLite allows at most 32,766: windows stay below.
-FILTER_WINDOW_LOGS = 30_000
+MAX_WINDOW = 30_000
+IN_CHUNK = 1_000
+MINUTES_PER_DAY = 24 * 60
+ID_BYTES = 12
 
 
-class PurgeMismatch(RuntimeError):
-    """MongoDB deleted a different number of logs than were archived."""
+def delete_window() -> int:
+    return max(1, min(settings.ARCHIVE_DELETE_BATCH, MAX_WINDOW))
 
 
-def lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """The JSON lines of a gzip part, streamed from its compressed chunks."""
+def lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The JSON lines of a gzip part (one or several concatenated members), from its compressed chunks."""
     inflate = zlib.decompressobj(wbits=31)
     rest = b""
     for chunk in chunks:
-        *complete, rest = (rest + inflate.decompress(chunk)).split(b"\n")
-        yield from complete
+        text = inflate.decompress(chunk)
+        while inflate.eof and inflate.unused_data:
+            unused, inflate = inflate.unused_data, zlib.decompressobj(wbits=31)
+            text += inflate.decompress(unused)
+        *complete, rest = (rest + text).split(b"\n")
+        yield from (line for line in complete if line)
     yield from (line for line in (rest + inflate.flush()).split(b"\n") if line)
 
 
-def server_is_ferretdb() -> bool:
-    return "ferretdbVersion" in LogEntry.collection().database.client.admin.command("buildInfo")
+class DayIds:
+    """The ids to delete for one day, bucketed by minute: 12 bytes each, no per-id objects."""
+
+    def __init__(self, day: date):
+        self.day = day
+        self.prefix = day.isoformat() + "T"
+        self.by_minute = [bytearray() for _ in range(MINUTES_PER_DAY)]
+        self.count = 0
+
+    def add(self, timestamp: str, log_id: str) -> None:
+        """`timestamp` and `log_id` as the archive writes them (jsonl)."""
+        if not timestamp.startswith(self.prefix):
+            raise ValueError(f"log {log_id} at {timestamp} is not of {self.day}")
+        minute = int(timestamp[11:13]) * 60 + int(timestamp[14:16])
+        self.by_minute[minute] += bytes.fromhex(log_id)
+        self.count += 1
+
+    def add_part(self, chunks: Iterable[bytes]) -> None:
+        for line in lines(chunks):
+            self.add(*jsonl.line_position(line))
+
+    def chunks(self, size: int) -> Iterator[tuple[int, int, list[ObjectId]]]:
+        """(first minute, last minute, ids): consecutive runs of at most `size` ids in minute order."""
+        ids: list[ObjectId] = []
+        first = last = 0
+        for minute, packed in enumerate(self.by_minute):
+            for at in range(0, len(packed), ID_BYTES):
+                if not ids:
+                    first = minute
+                last = minute
+                ids.append(ObjectId(bytes(packed[at : at + ID_BYTES])))
+                if len(ids) == size:
+                    yield first, last, ids
+                    ids = []
+        if ids:
+            yield first, last, ids
+
+    def windows(self) -> Iterator[list[tuple[int, int, list[ObjectId]]]]:
+        """The delete commands' contents: windows of delete_window() ids, each in chunks of IN_CHUNK."""
+        window: list[tuple[int, int, list[ObjectId]]] = []
+        held = 0
+        size = delete_window()
+        for chunk in self.chunks(min(IN_CHUNK, size)):
+            if held + len(chunk[2]) > size:
+                yield window
+                window, held = [], 0
+            window.append(chunk)
+            held += len(chunk[2])
+        if window:
+            yield window
 
 
-def use_filter() -> bool:
-    if settings.ARCHIVE_PURGE == "auto":
-        return server_is_ferretdb()
-    return settings.ARCHIVE_PURGE == "filter"
+def window_filter(day: date, window: list[tuple[int, int, list[ObjectId]]]) -> dict:
+    """One delete command's filter: exactly the window's ids (see the module docstring)."""
+    start, _ = day_bounds(day)
+
+    def minutes(first: int, last: int) -> dict:
+        return {"$gte": start + timedelta(minutes=first), "$lt": start + timedelta(minutes=last + 1)}
+
+    # Key order matters on FerretDB: it stops at the first clause a log fails, so the time range leads.
+    match: dict = {"timestamp": minutes(window[0][0], window[-1][1]), "rehydrated_until": {"$exists": False}}
+    if len(window) == 1:
+        match["_id"] = {"$in": window[0][2]}
+    else:
+        match["$or"] = [{"timestamp": minutes(first, last), "_id": {"$in": ids}} for first, last, ids in window]
+    return match
 
 
-def purge_exact(part: ArchivePart, chunks: Iterator[bytes], renew: Callable[[], None]) -> None:
-    collection = LogEntry.collection()
-    batch: list[ObjectId] = []
-    for line in lines(chunks):
-        batch.append(jsonl.line_id(line))
-        if len(batch) >= settings.ARCHIVE_DELETE_BATCH:
-            renew()
-            delete_batch(collection, batch)
-            batch = []
-    if batch:
-        renew()
-        delete_batch(collection, batch)
-    ArchivePart.objects.filter(pk=part.pk).update(purged=timezone.now())
-
-
-def delete_batch(collection, ids: list[ObjectId]) -> None:
-    collection.delete_many({"_id": {"$in": ids}})
-
-
-def delete_range(collection, match: dict) -> int:
+def delete_window_of_ids(collection, match: dict) -> int:
     return collection.delete_many(match).deleted_count
 
 
-def count(collection, match: dict) -> int:
-    # The count command: on FerretDB a quarter cheaper than count_documents' aggregation.
-    return collection.database.command("count", collection.name, query=match)["n"]
-
-
-def windows(day: date, per_minute: list[int], limit: int) -> list[tuple[datetime, datetime, int]]:
-    """Consecutive minutes of the day grouped into [start, end) windows of at most `limit` logs."""
-    start, _ = day_bounds(day)
-    found, first, total = [], 0, 0
-    for minute, logs in enumerate(per_minute):
-        if total and total + logs > limit:
-            found.append((start + timedelta(minutes=first), start + timedelta(minutes=minute), total))
-            first, total = minute, 0
-        total += logs
-    if total:
-        found.append((start + timedelta(minutes=first), start + timedelta(minutes=len(per_minute)), total))
-    return found
-
-
-def purge_by_filter(day: date, parts: list[ArchivePart], max_id: ObjectId, per_minute: list[int]) -> bool:
-    """The guarded purge of freshly exported parts by time windows; False if it cannot be used."""
+def purge(day: date, ids: DayIds, renew: Callable[[], None]) -> int:
+    """Delete `ids` (all of `day`) from MongoDB; returns how many were still there."""
     collection = LogEntry.collection()
-    archived = sum(part.count for part in parts)
-    if max(per_minute) > FILTER_WINDOW_LOGS:
-        return False  # one minute too full for one delete: FerretDB deletes at most 32,766 documents per command
-    match = {**day_filter(day), "_id": {"$lte": max_id}}
-    present = count(collection, match)
-    if present != archived:
-        logger.info("%s: %d logs in range, %d archived; deleting by _id instead", day, present, archived)
-        return False
-    for start, end, expected in windows(day, per_minute, FILTER_WINDOW_LOGS):
-        # day_filter's other clauses too: rehydrated logs (engineer C, archive.rehydrate) are never purged here.
-        window = {**day_filter(day), "timestamp": {"$gte": start, "$lt": end}, "_id": {"$lte": max_id}}
-        deleted = delete_range(collection, window)
-        if deleted != expected:
-            raise PurgeMismatch(
-                f"{day} {start:%H:%M}-{end:%H:%M}: deleted {deleted} logs from MongoDB, archived {expected}"
-            )
-    ArchivePart.objects.filter(pk__in=[part.pk for part in parts]).update(purged=timezone.now())
-    return True
+    deleted = 0
+    for window in ids.windows():
+        renew()
+        deleted += delete_window_of_ids(collection, window_filter(day, window))
+    return deleted
+
+
+def purge_parts(
+    day: date,
+    parts: list[tuple[ArchivePart, Iterable[bytes]]],
+    renew: Callable[[], None],
+    also: Iterable[tuple[str, str]] = (),
+) -> int:
+    """Delete the logs of recorded `parts` (each with its gzip chunks) and `also` from MongoDB, then mark the
+    parts purged. `also`: (timestamp, id) of hot logs that recorded parts of the day already hold."""
+    ids = DayIds(day)
+    for _, chunks in parts:
+        ids.add_part(chunks)
+    for timestamp, log_id in also:
+        ids.add(timestamp, log_id)
+    deleted = purge(day, ids, renew)
+    ArchivePart.objects.filter(pk__in=[part.pk for part, _ in parts]).update(purged=timezone.now())
+    logger.info("%s: deleted %d of %d archived logs from MongoDB", day, deleted, ids.count)
+    return deleted

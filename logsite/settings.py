@@ -186,11 +186,12 @@ SEARCH_MAX_SPAN_DAYS = int(os.environ.get("SEARCH_MAX_SPAN_DAYS", "31"))
 SEARCH_DEFAULT_SPAN_HOURS = int(os.environ.get("SEARCH_DEFAULT_SPAN_HOURS", "24"))
 # The archiver renews its per-day lock while it works; a dead holder's lock lapses after this.
 ARCHIVE_LOCK_SECONDS = int(os.environ.get("ARCHIVE_LOCK_SECONDS", "300"))
-# Logs per MongoDB delete_many({"_id": {"$in": [...]}}) after a part is recorded.
-ARCHIVE_DELETE_BATCH = int(os.environ.get("ARCHIVE_DELETE_BATCH", "10000"))
-# How archived logs leave MongoDB: "exact" ($in batches of the archived _ids), "filter"
-# (one guarded delete per day, for FerretDB, see docs/ferretdb.md), or "auto" (filter on FerretDB).
-ARCHIVE_PURGE = os.environ.get("ARCHIVE_PURGE", "auto")
+# Archived logs per MongoDB delete command (at most 30,000: archive/purge.py says why).
+ARCHIVE_DELETE_BATCH = int(os.environ.get("ARCHIVE_DELETE_BATCH", "30000"))
+# Who sorts a day into (user, level) parts for export: "server" (MongoDB walks the
+# user_level_time index), "local" (an external sort here, for FerretDB, which uses no
+# index), or "auto" (local on FerretDB).
+ARCHIVE_EXPORT_SORT = os.environ.get("ARCHIVE_EXPORT_SORT", "auto")
 
 # Celery: Redis broker. REDIS_URL is the fallback so one variable configures both.
 REDIS_URL = os.environ.get("REDIS_URL", "")

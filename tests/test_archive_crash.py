@@ -50,14 +50,12 @@ STEPS = {
     "verify": (archiver, "verify", 3),
     "ledger": (archiver, "record", 1),
     "manifest": (archiver, "write_manifest", 1),
-    "middle of the delete": (purge, "delete_batch", 2),
-    "delete by filter": (purge, "delete_range", 1),
+    "middle of the delete": (purge, "delete_window_of_ids", 2),
 }
 
 
 @pytest.mark.parametrize("step", list(STEPS))
 def test_a_run_killed_after_any_step_is_finished_by_the_next_run(logs_db, settings, monkeypatch, step):
-    settings.ARCHIVE_PURGE = "filter" if step == "delete by filter" else "exact"
     settings.ARCHIVE_DELETE_BATCH = 10
     originals = insert_demo_logs(logs_db, days=DAYS, per_day=150)
     module, name, calls = STEPS[step]
@@ -73,7 +71,6 @@ def test_a_run_killed_after_any_step_is_finished_by_the_next_run(logs_db, settin
     assert ArchiveRun.objects.get().status == ArchiveRun.Status.RUNNING  # no handler ran: as if killed
 
     monkeypatch.undo()
-    settings.ARCHIVE_PURGE = "exact" if step == "delete by filter" else settings.ARCHIVE_PURGE
     rerun = archive_logs(before=BEFORE)
 
     assert rerun.status == ArchiveRun.Status.SUCCEEDED

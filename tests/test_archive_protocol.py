@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from archive import archiver, jsonl, purge
+from archive import archiver, exporter, jsonl, purge
 from archive.archiver import ArchiveStorageError, archive_logs, due_before
 from archive.models import ArchivePart, ArchiveRun, DayLock, PendingUpload
 from tests.archive_support import (
@@ -188,40 +188,60 @@ def test_the_filesystem_storage_holds_the_same_layout(logs_db, settings, tmp_pat
     assert assert_each_log_once(logs_db, originals) == (0, 200)
 
 
-@pytest.mark.parametrize("purge", ["exact", "filter"])
-def test_both_purge_ways_delete_exactly_the_archived_logs(logs_db, settings, purge):
-    settings.ARCHIVE_PURGE = purge
+@pytest.mark.parametrize("sort", ["server", "local"])
+def test_both_export_sorts_write_one_part_per_user_and_level_and_purge_exactly_the_archived_logs(
+    logs_db, settings, monkeypatch, sort
+):
+    settings.ARCHIVE_EXPORT_SORT = sort
     settings.ARCHIVE_DELETE_BATCH = 7
+    monkeypatch.setattr(exporter, "SORT_RUN_BYTES", 4096)  # many spilled runs on the local path
+    monkeypatch.setattr(exporter, "MAX_MERGE_FILES", 3)  # and merges of merges
     originals = insert_demo_logs(logs_db, days=DAYS, per_day=60)
 
     archive_logs(before=date(2023, 8, 27))
 
     assert days_in_hot(logs_db) == {date(2023, 8, 27)}
     assert assert_each_log_once(logs_db, originals) == (60, 120)
+    groups = {(d["timestamp"].date(), d["user_id"], d["level"]) for d in originals if d["timestamp"].day < 27}
+    parts = list(ArchivePart.objects.all())
+    assert sorted((p.day, p.user_id, p.level) for p in parts) == sorted(groups)
+    for part in parts:  # each part in (timestamp, _id) order, bounds recorded
+        rows = [json.loads(line) for line in gzip.decompress(archive_objects()[part.key]).splitlines()]
+        keys = [(row["timestamp"], row["_id"]) for row in rows]
+        assert keys == sorted(keys) and len(rows) == part.count
+        assert jsonl.format_timestamp(part.first_timestamp) == keys[0][0]
+        assert jsonl.format_timestamp(part.last_timestamp) == keys[-1][0]
 
 
-def test_filter_purge_falls_back_to_exact_deletes_when_unarchived_logs_share_the_range(logs_db, settings, monkeypatch):
-    settings.ARCHIVE_PURGE = "filter"
-    originals = insert_demo_logs(logs_db, days=DAYS[:1], per_day=50)
-    real_export = archiver.export_day
-    intruder = {}
+def test_a_log_inserted_during_the_purge_with_an_id_below_the_archived_ones_stays_hot(logs_db, settings, monkeypatch):
+    settings.ARCHIVE_DELETE_BATCH = 20
+    originals = insert_demo_logs(logs_db, days=DAYS[:1], per_day=100)
+    real_delete = purge.delete_window_of_ids
+    intruder = {
+        # Acknowledged for the day being archived, in the first window's minutes, with the lowest possible _id.
+        "_id": jsonl.ObjectId("000000000000000000000001"),
+        "timestamp": min(d["timestamp"] for d in originals),
+        "user_id": originals[0]["user_id"],
+        "level": originals[0]["level"],
+        "message": "arrived during the purge",
+    }
 
-    def export_then_a_log_arrives(collection, day, on_batch):
-        parts = real_export(collection, day, on_batch)
-        if intruder:
-            return parts
-        # Arrives after the export read the day, with an _id lower than every archived one.
-        intruder.update(_id=jsonl.ObjectId("000000000000000000000001"), timestamp=datetime(2023, 8, 25, 1, tzinfo=UTC))
-        collection.insert_one({**intruder, "user_id": 1, "level": "info", "message": "late"})
-        return parts
+    def delete_while_a_log_arrives(collection, match):
+        if logs_db.count_documents({"_id": intruder["_id"]}) == 0 and not run_once:
+            logs_db.insert_one(dict(intruder))
+            run_once.append(True)
+        return real_delete(collection, match)
 
-    monkeypatch.setattr(archiver, "export_day", export_then_a_log_arrives)
-    archive_logs(before=BEFORE)
+    run_once: list = []
+    monkeypatch.setattr(purge, "delete_window_of_ids", delete_while_a_log_arrives)
+    run = archive_logs(before=BEFORE)
 
-    assert [document["message"] for document in logs_db.find({})] == ["late"]
-    assert len(archived_lines()) == 50
+    assert run.status == ArchiveRun.Status.SUCCEEDED
+    assert [document["message"] for document in logs_db.find({})] == ["arrived during the purge"]
+    assert len(archived_lines()) == 100
     monkeypatch.undo()
-    assert_each_log_once(logs_db, [*originals, {**intruder, "user_id": 1, "level": "info", "message": "late"}])
+    archive_logs(before=BEFORE)  # the next run archives it in a part of its own
+    assert assert_each_log_once(logs_db, [*originals, intruder]) == (0, 101)
 
 
 @pytest.mark.django_db(databases=["default", "logs"], transaction=True)
@@ -289,26 +309,48 @@ def test_the_command_refuses_incomplete_days(logs_db):
         call_command("archive_logs", "--before", tomorrow)
 
 
-def test_filter_purge_deletes_in_windows_of_bounded_size(logs_db, settings, monkeypatch):
-    settings.ARCHIVE_PURGE = "filter"
-    monkeypatch.setattr(purge, "FILTER_WINDOW_LOGS", 25)
-    deletes = []
-    real_delete = purge.delete_range
-    monkeypatch.setattr(purge, "delete_range", lambda c, match: deletes.append(real_delete(c, match)) or deletes[-1])
+def test_the_purge_deletes_in_commands_of_at_most_the_batch_size_naming_each_id(logs_db, settings, monkeypatch):
+    settings.ARCHIVE_DELETE_BATCH = 25
+    commands = []
+    real_delete = purge.delete_window_of_ids
+
+    def recording(collection, match):
+        commands.append(match)
+        return real_delete(collection, match)
+
+    monkeypatch.setattr(purge, "delete_window_of_ids", recording)
     originals = insert_demo_logs(logs_db, days=DAYS[:1], per_day=200)
 
     archive_logs(before=BEFORE)
 
-    assert sum(deletes) == 200 and len(deletes) >= 8 and max(deletes) <= 25
+    named = [oid for match in commands for oid in purge_ids(match)]
+    assert len(commands) == 8 and all(len(purge_ids(match)) <= 25 for match in commands)
+    assert sorted(named) == sorted(document["_id"] for document in originals)
     assert assert_each_log_once(logs_db, originals) == (0, 200)
 
 
-def test_windows_group_whole_minutes_up_to_the_limit():
-    per_minute = [0] * 1440
-    per_minute[0], per_minute[1], per_minute[2], per_minute[1439] = 10, 15, 6, 1
-    start = datetime(2023, 8, 25, tzinfo=UTC)
+def purge_ids(match: dict) -> list:
+    branches = match.get("$or", [match])
+    return [oid for branch in branches for oid in branch["_id"]["$in"]]
 
-    assert purge.windows(date(2023, 8, 25), per_minute, 25) == [
-        (start, start + timedelta(minutes=2), 25),
-        (start + timedelta(minutes=2), start + timedelta(days=1), 7),
-    ]
+
+def test_a_purge_window_chunks_its_ids_under_time_ranges_that_hold_them():
+    day = date(2023, 8, 25)
+    ids = purge.DayIds(day)
+    logs = [(f"2023-08-25T{minute // 60:02d}:{minute % 60:02d}:30.000000Z", f"{minute:024x}") for minute in range(1440)]
+    for timestamp, log_id in logs:
+        ids.add(timestamp, log_id)
+
+    windows = list(ids.windows())
+
+    assert sum(len(chunk[2]) for window in windows for chunk in window) == 1440
+    for window in windows:
+        match = purge.window_filter(day, window)
+        branches = match.get("$or", [match])
+        for branch in branches:
+            for oid in branch["_id"]["$in"]:
+                stamp = datetime(2023, 8, 25, tzinfo=UTC) + timedelta(minutes=int(str(oid), 16), seconds=30)
+                assert branch["timestamp"]["$gte"] <= stamp < branch["timestamp"]["$lt"]
+                assert match["timestamp"]["$gte"] <= stamp < match["timestamp"]["$lt"]
+    with pytest.raises(ValueError, match="not of 2023-08-25"):
+        ids.add("2023-08-26T00:00:00.000000Z", "0" * 24)
