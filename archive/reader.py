@@ -288,3 +288,12 @@ def matches(query, parts: list[ArchivePart]) -> Iterator[tuple[ArchivePart, str,
         for block in part_blocks(part):
             for row in block.rows(*block.span(start, end, None, False), query.keyword):
                 yield (part, *block.key(row))
+
+
+def part_ids(part: ArchivePart) -> set[str]:
+    """Every `_id` (hex) a ledger part holds, read through the part cache."""
+    ids: set[str] = set()
+    for block in part_blocks(part):
+        keys = block.keys
+        ids.update(keys[at + TS_WIDTH : at + KEY_WIDTH] for at in range(0, len(keys), KEY_WIDTH))
+    return ids
