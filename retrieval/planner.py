@@ -1,7 +1,21 @@
 """One search, every source: ask each, merge by (timestamp, id), keep one row per id.
 
-`SOURCES` lists the sources in order of preference: when two hold the same log
-(e.g. archived but not yet deleted from MongoDB), the earlier one's row wins.
+`SOURCES` lists the sources in the order they are read, which is also the order of
+preference: when two hold the same log (archived but not yet deleted from MongoDB,
+or rehydrated), the earlier one's row wins.
+
+Invariant that makes one search exact while the archiver runs: the archiver records
+a part in the ledger (after uploading and verifying it) before it deletes that
+part's logs from MongoDB, so at every moment each log is in MongoDB, in a recorded
+part, or both. A search reads MongoDB first and the ledger (cold source) after it:
+
+- purged before the hot read: the part was recorded earlier still, so the ledger read sees it;
+- purged between the two reads: the ledger read comes after the recording, and sees it;
+- purged after the ledger read (or not yet): the hot read saw it.
+
+Read the other way round (ledger, then MongoDB), a part recorded and purged between
+the two reads is in neither answer: the log is missed. Each source is read once per
+page for the same reason: reading MongoDB again after the ledger reopens that gap.
 """
 
 import time
@@ -15,7 +29,9 @@ from logsite import metrics
 from retrieval.query import MAX_PAGE_SIZE, LogQuery, LogRow, decode_cursor, encode_cursor
 from retrieval.sources import HotSource, SourceUnavailable
 
-# Hot first: a log both in MongoDB and in the archive (archived, not yet deleted; or rehydrated) is shown as hot.
+# Hot strictly before cold: the archiver records a part before it purges its logs, so reading
+# MongoDB and then the ledger sees every log at least once (module docstring). Keep this order.
+# A log in both (archived, not yet purged; or rehydrated) is shown as hot.
 SOURCES: list = [HotSource(), ColdSource()]
 
 
@@ -36,7 +52,19 @@ class Histogram:
 
 
 def search(query: LogQuery, cursor: str | None = None) -> SearchPage:
-    """One page of `query.limit` rows after `cursor` (a `next_cursor` of the previous page)."""
+    """One page of `query.limit` rows after `cursor` (a `next_cursor` of the previous page).
+
+    Each source is asked, once, for `limit + 1` rows after the cursor. That is enough
+    even when sources share logs: a source that returns all `limit + 1` rows asked
+    brings that many distinct ids by itself, so after dropping duplicates the merge
+    still has a row past the page and `next_cursor` is set; a source that returns
+    fewer has nothing more after the cursor. And any row in the true first `limit`
+    of the union is among its own source's first `limit + 1`.
+
+    A partial page (a source unavailable) has `next_cursor` None: its rows are the
+    other sources' only, and a cursor past them would skip the missing source's rows
+    for good. Ask the same page again (the same `cursor`) until it is not partial.
+    """
     after = decode_cursor(cursor, query.newest_first) if cursor else None
     statuses: dict[str, str] = {}
     found: list[tuple[int, LogRow]] = []
@@ -63,15 +91,18 @@ def search(query: LogQuery, cursor: str | None = None) -> SearchPage:
             seen.add(row.id)
             merged.append(row)
     rows = merged[: query.limit]
-    has_more = len(merged) > query.limit
+    partial = any(status != "ok" for status in statuses.values())
+    # A partial page never moves the cursor on (see the docstring).
+    has_more = len(merged) > query.limit and not partial
     next_cursor = encode_cursor(query.sort_key(rows[-1]), query.newest_first) if has_more else None
-    return SearchPage(rows, next_cursor, statuses, partial=any(s != "ok" for s in statuses.values()))
+    return SearchPage(rows, next_cursor, statuses, partial=partial)
 
 
 def iter_all(query: LogQuery) -> Iterator[LogRow]:
     """Every row of the query, page by page (exports): memory stays at one page.
 
-    Raises SourceUnavailable when a source cannot answer: an export is whole or fails.
+    Raises SourceUnavailable when a source cannot answer: an export is whole or fails
+    (a partial page has no `next_cursor` anyway, so it could not go on exactly).
     """
     query = replace(query, limit=MAX_PAGE_SIZE)
     cursor = None
