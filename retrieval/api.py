@@ -7,7 +7,8 @@ from itertools import chain
 from django.http import QueryDict, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,6 +42,16 @@ def filter_parameters() -> list[OpenApiParameter]:
     return parameters
 
 
+class BodyJSONParser(JSONParser):
+    """DRF's JSON parser; JSON nested deeper than Python's parser recurses is a 400 naming the body."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:  # e.g. [[[[...]]]] 100,000 deep; DRF catches only ValueError
+            raise ParseError({"body": ["JSON nested too deeply."]}) from None
+
+
 class LogsAPIView(APIView):
     # Token first, so that a missing or wrong token is a 401 with WWW-Authenticate: Token.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
@@ -48,6 +59,8 @@ class LogsAPIView(APIView):
 
 class LogSearchView(LogsAPIView):
     """GET searches logs (the same parameters and meaning as the search page); POST sends logs."""
+
+    parser_classes = [BodyJSONParser]
 
     @extend_schema(
         parameters=filter_parameters(),
@@ -77,12 +90,12 @@ class LogSearchView(LogsAPIView):
             201: OpenApiResponse(description="`inserted`, `duplicates` (ids already stored) and every record's `ids`"),
             400: OpenApiResponse(description="names each invalid field as logs[i].field; nothing is written"),
             413: OpenApiResponse(description="body larger than the limit"),
-            503: OpenApiResponse(description="hot storage unavailable; send the same batch again"),
+            503: OpenApiResponse(description="hot storage did not confirm the write; send the same batch again"),
         },
         description=(
             'Send up to 10,000 logs: `{"logs": [{"timestamp": "2023-08-27T12:30:00Z", "user_id": 4, '
             '"level": "error", "message": "...", "logger": "...", "context": {...}, "id": "<24 hex>"}]}`. '
-            "Give each record an `id` to make retries safe: a re-sent batch stores nothing twice."
+            "A record without `id` gets one derived from its content, so a re-sent batch stores nothing twice."
         ),
     )
     def post(self, request: Request) -> Response:

@@ -2,13 +2,18 @@
 
 A batch is all or nothing as far as the sender can tell: every record is
 validated before any is written, and each record carries an `_id` (the sender's
-`id`, or one assigned here and returned), so a batch re-sent after a timeout
-stores nothing twice: ids already stored are reported as duplicates, not errors.
+`id`, or one derived from its content by `content_id`), so a batch re-sent after a
+timeout stores nothing twice: ids already stored are reported as duplicates, not errors.
 """
 
+import hashlib
+import json
+import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pymongo
 from bson import ObjectId
 from pymongo.errors import BulkWriteError, PyMongoError
 
@@ -25,6 +30,14 @@ MAX_CLOCK_SKEW = timedelta(days=1)
 OLDEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 FIELDS = {"id", "timestamp", "user_id", "level", "message", "logger", "context"}
 DUPLICATE_KEY = 11000
+BSON_INT64 = range(-(2**63), 2**63)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The logs client (logsite/settings.py) sets no socket timeout, since the archiver's
+# deletes and counts may rightly take long; a hung server then kept a sender waiting
+# 12-15 s, until the driver gave up. The insert gets its own deadline (pymongo.timeout:
+# server selection, write and retries included): past it the answer is 503, and a retry
+# is safe because every record has an id. A full batch (10,000) takes about 2 s on FerretDB.
+INSERT_TIMEOUT_SECONDS = 5
 
 
 class IngestError(ValueError):
@@ -37,6 +50,12 @@ class IngestError(ValueError):
 
 class IngestUnavailable(RuntimeError):
     """Hot storage refused the write; the sender should retry the same batch."""
+
+
+RETRY_ADVICE = (
+    "send the same batch again: every record has an id (yours or one derived from its content), "
+    "so records already stored are answered as duplicates."
+)
 
 
 @dataclass(frozen=True)
@@ -55,15 +74,32 @@ def parse_timestamp(value: object) -> datetime:
         raise ValueError("Not an ISO 8601 date and time, e.g. 2023-08-27T12:30:00Z.") from exc
     if stamp.tzinfo is None:
         raise ValueError("Give a time zone (Z or +HH:MM); without one the time is ambiguous.")
-    stamp = stamp.astimezone(UTC)
+    try:
+        stamp = stamp.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+23:59 is in year 0 in UTC
+        stamp = datetime.min.replace(tzinfo=UTC)
     if not OLDEST_TIMESTAMP <= stamp <= datetime.now(UTC) + MAX_CLOCK_SKEW:
         raise ValueError("Out of range: before 2000 or more than a day in the future.")
     # BSON dates hold milliseconds; truncate now so what is stored is what is returned.
     return stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
 
 
+def check_unicode(text: str) -> None:
+    """BSON stores UTF-8: a lone surrogate ("\\ud800" in JSON) cannot be encoded and would fail the whole insert."""
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"Not valid Unicode: a lone surrogate at character {exc.start}.") from None
+
+
+def printable(name: str) -> str:
+    """A field name fit for the error answer (which is UTF-8): lone surrogates escaped."""
+    return name.encode(errors="backslashreplace").decode()[:50]
+
+
 def check_context(value: object, depth: int = 0) -> None:
-    """A context is a JSON object whose keys are plain names: no `$operator`, no dotted path."""
+    """A context is a JSON object whose keys are plain names (no `$operator`, no dotted path),
+    holding only what BSON stores as it is: UTF-8 strings, 64-bit integers, finite numbers."""
     if depth > MAX_CONTEXT_DEPTH:
         raise ValueError(f"Nested deeper than {MAX_CONTEXT_DEPTH} levels.")
     if isinstance(value, dict):
@@ -74,10 +110,18 @@ def check_context(value: object, depth: int = 0) -> None:
                 raise ValueError(
                     f"Key {key[:50]!r} is not allowed: keys may not be empty, start with $ or contain dots."
                 )
+            check_unicode(key)
             check_context(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
             check_context(item, depth + 1)
+    elif isinstance(value, str):
+        check_unicode(value)
+    elif isinstance(value, int) and value not in BSON_INT64:
+        raise ValueError(f"The integer {str(value)[:30]} does not fit in 64 bits.")
+    elif isinstance(value, float) and not math.isfinite(value):
+        # JSON has no NaN or Infinity (1e999 parses as inf); searches could not answer them.
+        raise ValueError("Numbers must be finite.")
     elif not (value is None or isinstance(value, str | int | float | bool)):
         raise ValueError("Only JSON values are allowed.")
 
@@ -89,7 +133,7 @@ def validate_record(record: object) -> tuple[dict, dict[str, str]]:
     errors: dict[str, str] = {}
     document: dict = {}
     for unknown in sorted(set(record) - FIELDS):
-        errors[str(unknown)[:50]] = "Unknown field."
+        errors[printable(str(unknown))] = "Unknown field."
 
     def check(field: str, parse, required: bool = True) -> None:
         if field not in record:
@@ -108,8 +152,35 @@ def validate_record(record: object) -> tuple[dict, dict[str, str]]:
     check("message", lambda v: parse_text(v, MAX_MESSAGE_LENGTH, allow_empty=False))
     check("logger", lambda v: parse_text(v, MAX_LOGGER_LENGTH, allow_empty=True), required=False)
     check("context", parse_context, required=False)
-    document["_id"] = document.pop("id", None) or ObjectId()
+    if "id" in document:
+        document["_id"] = document.pop("id")
     return document, errors
+
+
+def content_id(document: dict, occurrence: int) -> ObjectId:
+    """The id of a record sent without one, derived from its content so that a re-sent batch
+    derives the same ids and stores nothing twice.
+
+    Bytes 0-3: the record's timestamp in whole seconds since the epoch, big-endian (as in any
+    ObjectId, so the id's generation_time is the log's time). Bytes 4-11: the first 8 bytes of
+    sha256 over the canonical JSON of [timestamp in ms, user_id, level, message, logger,
+    context (keys sorted), occurrence], where `occurrence` counts the records of identical
+    content without an id before this one in the batch (0 for the first): two identical
+    lines in one batch stay two logs, and sending them again finds both.
+    """
+    since_epoch = document["timestamp"] - EPOCH
+    content = [
+        since_epoch // timedelta(milliseconds=1),
+        document["user_id"],
+        document["level"],
+        document["message"],
+        document.get("logger"),
+        document.get("context"),
+        occurrence,
+    ]
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return ObjectId((since_epoch // timedelta(seconds=1)).to_bytes(4, "big") + digest[:8])
 
 
 def parse_object_id(value: object) -> ObjectId:
@@ -140,6 +211,7 @@ def parse_text(value: object, max_length: int, allow_empty: bool) -> str:
         raise ValueError(f"Longer than {max_length} characters.")
     if "\x00" in value:
         raise ValueError("May not contain NUL characters.")
+    check_unicode(value)
     return value
 
 
@@ -166,6 +238,13 @@ def validate_batch(records: object) -> list[dict]:
             errors[f"logs[{index}]{'.' + field if field else ''}"] = [message]
     if errors:
         raise IngestError(errors)
+    occurrences: Counter[ObjectId] = Counter()
+    for document in documents:
+        if "_id" not in document:
+            # Identical content derives the same first id; the occurrence keeps the copies apart.
+            first = content_id(document, 0)
+            document["_id"] = content_id(document, occurrences[first]) if occurrences[first] else first
+            occurrences[first] += 1
     seen: set[ObjectId] = set()
     for index, document in enumerate(documents):
         if document["_id"] in seen:
@@ -179,14 +258,15 @@ def ingest_logs(records: object) -> IngestResult:
     documents = validate_batch(records)
     duplicates = 0
     try:
-        LogEntry.collection().insert_many(documents, ordered=False)
+        with pymongo.timeout(INSERT_TIMEOUT_SECONDS):
+            LogEntry.collection().insert_many(documents, ordered=False)
     except BulkWriteError as exc:
         failures = exc.details.get("writeErrors", [])
         if any(failure.get("code") != DUPLICATE_KEY for failure in failures):
-            raise IngestUnavailable("Hot storage refused part of the batch; send it again.") from exc
+            raise IngestUnavailable(f"Hot storage refused part of the batch; {RETRY_ADVICE}") from exc
         duplicates = len(failures)
     except PyMongoError as exc:
-        raise IngestUnavailable("Hot storage is unavailable; send the batch again.") from exc
+        raise IngestUnavailable(f"Hot storage did not confirm the write; {RETRY_ADVICE}") from exc
     inserted = len(documents) - duplicates
     metrics.count_ingest(inserted)
     return IngestResult(ids=[str(document["_id"]) for document in documents], inserted=inserted, duplicates=duplicates)

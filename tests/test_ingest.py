@@ -1,9 +1,17 @@
-from datetime import datetime
+import socket
+import threading
+import time
+from datetime import UTC, datetime
 
 import pytest
 from bson import ObjectId
+from django.conf import settings
+from pymongo.uri_parser import parse_uri
 
-from retrieval.ingest import MAX_RECORDS, IngestError, ingest_logs
+from retrieval import ingest
+from retrieval.ingest import MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
+from retrieval.models import LogEntry
+from tests.faults import logs_database_at
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 
@@ -57,6 +65,18 @@ def test_ingest_resent_batch_with_ids_stores_nothing_twice(logs_db):
         ({"context": [1, 2]}, "logs[1].context", "object"),
         ({"id": "not-an-id"}, "logs[1].id", "hexadecimal"),
         ({"extra": 1}, "logs[1].extra", "Unknown"),
+        # Out of datetime's range once in UTC (OverflowError, a 500, before).
+        ({"timestamp": "0001-01-01T00:00:00+23:59"}, "logs[1].timestamp", "Out of range"),
+        ({"timestamp": "9999-12-31T23:59:59-23:59"}, "logs[1].timestamp", "Out of range"),
+        # What BSON cannot encode would fail the whole insert_many (a 500, before).
+        ({"message": "ok \ud800 ok"}, "logs[1].message", "surrogate"),
+        ({"logger": "\udfff"}, "logs[1].logger", "surrogate"),
+        ({"context": {"k\ud800": 1}}, "logs[1].context", "surrogate"),
+        ({"context": {"k": ["ok", {"v": "\ud800"}]}}, "logs[1].context", "surrogate"),
+        ({"context": {"n": 2**63}}, "logs[1].context", "64 bits"),
+        ({"context": {"n": [-(2**63) - 1]}}, "logs[1].context", "64 bits"),
+        ({"context": {"x": float("nan")}}, "logs[1].context", "finite"),
+        ({"context": {"x": float("-inf")}}, "logs[1].context", "finite"),
     ],
 )
 def test_ingest_rejects_a_batch_with_one_bad_record_and_writes_nothing(logs_db, bad, field, fragment):
@@ -65,6 +85,12 @@ def test_ingest_rejects_a_batch_with_one_bad_record_and_writes_nothing(logs_db, 
 
     assert fragment in caught.value.errors[field][0]
     assert logs_db.count_documents({}) == 0
+
+
+def test_ingest_stores_context_integers_at_the_64_bit_limits(logs_db):
+    context = {"max": 2**63 - 1, "min": -(2**63), "big_float": 1e308}
+    result = ingest_logs([record(context=context)])
+    assert logs_db.find_one({"_id": ObjectId(result.ids[0])})["context"] == context
 
 
 def test_ingest_names_a_missing_field(logs_db):
@@ -127,6 +153,41 @@ def test_api_post_stores_logs_that_the_search_api_then_returns(token_client, log
         ('{"logs": "everything"}', "logs"),
         ("[]", "logs"),
         ('{"logs": [', "detail"),
+        # A lone surrogate as the JSON escape \ud800; the error answer must still be valid UTF-8.
+        (
+            '{"logs": [{"timestamp": "2023-08-27T00:00:00Z", "user_id": 1, "level": "info", "message": "\\ud800"}]}',
+            "logs[0].message",
+        ),
+        (
+            '{"logs": [{"timestamp": "2023-08-27T00:00:00Z", "user_id": 1, "level": "info", "message": "m", "logger": "\\ud800x"}]}',
+            "logs[0].logger",
+        ),
+        (
+            '{"logs": [{"timestamp": "2023-08-27T00:00:00Z", "user_id": 1, "level": "info", "message": "m", "context": {"\\ud800": "v"}}]}',
+            "logs[0].context",
+        ),
+        (
+            '{"logs": [{"timestamp": "2023-08-27T00:00:00Z", "user_id": 1, "level": "info", "message": "m", "\\ud800": 1}]}',
+            "logs[0].\\ud800",
+        ),
+        (
+            '{"logs": [{"timestamp": "2023-08-27T00:00:00Z", "user_id": 1, "level": "info", "message": "m", "context": {"n": 9223372036854775808}}]}',
+            "logs[0].context",
+        ),
+        (
+            '{"logs": [{"timestamp": "2023-08-27T00:00:00Z", "user_id": 1, "level": "info", "message": "m", "context": {"n": 1e999}}]}',
+            "logs[0].context",
+        ),
+        (
+            '{"logs": [{"timestamp": "0001-01-01T00:00:00+23:59", "user_id": 1, "level": "info", "message": "m"}]}',
+            "logs[0].timestamp",
+        ),
+        (
+            '{"logs": [{"timestamp": "2023-08-27T00:00:00Z", "user_id": 1, "level": "info", "message": "m", "context": {"x": NaN}}]}',
+            "detail",
+        ),
+        # Deeper than Python's JSON parser recurses (RecursionError, a 500, before).
+        ('{"logs": ' + "[" * 100_000 + "]" * 100_000 + "}", "body"),
     ],
 )
 def test_api_post_answers_400_naming_the_field_and_writes_nothing(token_client, logs_db, body, field):
@@ -148,3 +209,135 @@ def test_api_post_needs_a_token_or_session(client, logs_db):
     response = client.post("/api/v1/logs", [record()], content_type="application/json")
     assert response.status_code == 401
     assert logs_db.count_documents({}) == 0
+
+
+def test_a_batch_without_ids_sent_twice_is_stored_once_and_answered_as_duplicates(logs_db):
+    batch = [record(message=f"line {n}", context={"step": n}) for n in range(3)]
+
+    first = ingest_logs(batch)
+    again = ingest_logs(batch)
+
+    assert (first.inserted, first.duplicates) == (3, 0)
+    assert (again.inserted, again.duplicates) == (0, 3)
+    assert again.ids == first.ids
+    assert logs_db.count_documents({}) == 3
+
+
+def test_two_identical_records_in_one_batch_are_two_logs_and_a_resend_finds_both(logs_db):
+    batch = [record(), record(), record(message="other")]
+
+    first = ingest_logs(batch)
+    again = ingest_logs(batch[:2])  # any batch holding the same records derives the same ids
+
+    assert first.inserted == 3 and len(set(first.ids)) == 3
+    assert (again.inserted, again.duplicates, again.ids) == (0, 2, first.ids[:2])
+    assert logs_db.count_documents({}) == 3
+
+
+def test_a_derived_id_carries_the_log_time_in_seconds(logs_db):
+    result = ingest_logs([record(timestamp="2023-08-27T12:30:15.999+02:00")])
+
+    assert ObjectId(result.ids[0]).generation_time == datetime(2023, 8, 27, 10, 30, 15, tzinfo=UTC)
+
+
+def test_a_derived_id_depends_on_the_content_not_on_how_it_is_written(logs_db):
+    base = ingest_logs([record(level="error", context={"a": 1, "b": [1, 2]})]).ids
+    same = ingest_logs([record(timestamp="2023-08-27T10:30:15.123Z", level="Error", context={"b": [1, 2], "a": 1})]).ids
+    changes = [{"user_id": 5}, {"message": "other"}, {"logger": "x"}, {"context": {"a": 2, "b": [1, 2]}}]
+    others = {
+        ingest_logs([record(**{"level": "error", "context": {"a": 1, "b": [1, 2]}, **c})]).ids[0] for c in changes
+    }
+
+    assert same == base
+    assert len(others) == len(changes) and base[0] not in others
+
+
+def test_a_sender_id_and_a_derived_id_in_one_batch_are_both_kept(logs_db):
+    given = str(ObjectId())
+    result = ingest_logs([record(id=given), record()])
+    assert result.ids[0] == given and result.inserted == 2
+
+
+class AnswerDroppingProxy:
+    """A real TCP proxy to the test MongoDB. Once `drop` is set it still forwards requests but no
+    answers: the write lands and the driver never hears back, as with a hung server. It closes
+    every connection after `give_up` seconds so that a driver without a deadline is not stuck forever."""
+
+    def __init__(self, target: tuple[str, int], give_up: float = 12):
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.uri = f"mongodb://127.0.0.1:{self.listener.getsockname()[1]}/?directConnection=true"
+        self.drop = threading.Event()
+        self.sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+        self.timer = threading.Timer(give_up, self.close)
+        self.timer.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client = self.listener.accept()[0]
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.sockets += [client, server]
+            threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, answers: bool) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if not (answers and self.drop.is_set()):
+                    sink.sendall(chunk)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.timer.cancel()
+        for sock in self.sockets:
+            sock.close()
+
+
+def test_a_write_hot_storage_does_not_confirm_fails_fast_and_the_resend_stores_nothing_twice(logs_db, monkeypatch):
+    monkeypatch.setattr(ingest, "INSERT_TIMEOUT_SECONDS", 1)
+    batch = [record(message=f"line {n}") for n in range(3)]
+    proxy = AnswerDroppingProxy(parse_uri(settings.MONGODB_URI)["nodelist"][0])
+    try:
+        # No heartbeat during the test: only the insert's own deadline can end the wait.
+        with logs_database_at(proxy.uri, heartbeatFrequencyMS=60_000):
+            LogEntry.collection().database.command("ping")  # connected before the hang
+            proxy.drop.set()
+            started = time.monotonic()
+            with pytest.raises(IngestUnavailable, match="send the same batch again") as caught:
+                ingest_logs(batch)
+            elapsed = time.monotonic() - started
+    finally:
+        proxy.close()
+
+    assert elapsed < 3, f"the sender waited {elapsed:.1f} s for a 1 s deadline"
+    assert "records already stored are answered as duplicates" in str(caught.value)
+    logs = LogEntry.collection()  # the test server again (logs_db's client was closed with the swap)
+    deadline = time.monotonic() + 10
+    while logs.count_documents({}) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the write landed although it was never confirmed
+    again = ingest_logs(batch)
+    assert (again.inserted, again.duplicates) == (0, 3)
+    assert logs.count_documents({}) == 3
+
+
+def test_a_full_batch_is_stored_well_within_the_insert_deadline(logs_db):
+    batch = [record(message=f"line {n}") for n in range(MAX_RECORDS)]
+    started = time.monotonic()
+    assert ingest_logs(batch).inserted == MAX_RECORDS
+    assert time.monotonic() - started < ingest.INSERT_TIMEOUT_SECONDS  # the deadline leaves room for a full batch
+
+
+def test_api_post_answers_503_with_the_retry_advice_when_hot_storage_is_down(token_client, logs_db):
+    from tests.faults import closed_port_uri
+
+    with logs_database_at(closed_port_uri(), serverSelectionTimeoutMS=300):
+        response = token_client.post("/api/v1/logs", {"logs": [record()]}, content_type="application/json")
+
+    assert response.status_code == 503
+    assert "send the same batch again" in response.json()["detail"]
+    assert LogEntry.collection().count_documents({}) == 0
