@@ -1,17 +1,25 @@
-"""Benchmark: archive demo logs of one day to the moto S3 server, against the bare-driver floor.
+"""Benchmark: archive one day of logs to the moto S3 server, against the bare-driver floor.
 
-    .venv/bin/python bench/archive.py [--sizes 100000,1000000]
+    .venv/bin/python bench/archive.py [--sizes 100000,1000000] [--users 300,3000] [--nofile 256]
 
-For each size: inserts that many demo logs on one UTC day, then in the same run
+For each user count and size: inserts that many logs on one UTC day, made by
+`retrieval.traffic.documents` (Zipf-skewed over `--users` user ids, every level,
+interleaved; `--users 0` uses the five-user demo generator instead), then in the same run
 - floor: a bare pymongo find of the day -> json lines -> gzip (same level as the
   archiver) -> one S3 put with boto3; nothing verified, recorded or deleted;
 - ours: the real archiver (`archive_logs`) in a child process: export, upload,
   verify (read back), ledger, manifest, delete from MongoDB; its peak RSS is the
-  child's ru_maxrss;
+  child's ru_maxrss; its peak open files are sampled from /proc/<pid>/fd every
+  20 ms by the parent; `--nofile N` runs it under RLIMIT_NOFILE N (default: unchanged);
 - compression: our parts' total size against `gzip -9` of the same JSON Lines.
+- parts per group: the run's ArchivePart rows for the day / distinct (user_id, level)
+  pairs among the day's logs (1.0 when each group is one part).
+Prints a line per step, then two tables: speed, phases and compression; and groups,
+parts, parts per group and peak open files.
 Services (FerretDB, moto S3) are started here unless MONGODB_URI / S3_ENDPOINT_URL
 are set. Targets: ours >= 0.66x the floor's logs/s; peak RSS < 200 MB and flat
-across sizes; our compression >= 95% of gzip -9's ratio.
+across sizes; our compression >= 95% of gzip -9's ratio; peak open files flat in
+the number of groups (10,000 groups under --nofile 256).
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -58,15 +67,23 @@ def setup_django(data_root: Path) -> None:
     call_command("migrate", verbosity=0)
 
 
-def insert(collection, count: int) -> float:
+def insert(collection, count: int, users: int) -> tuple[float, int]:
+    """Insert `count` logs on DAY; the seconds taken and the number of (user_id, level) groups."""
+    from retrieval import traffic
     from retrieval.demo import generate_demo_logs
 
     collection.delete_many({})
-    documents = generate_demo_logs([DAY], count, seed=1)
+    if users:
+        start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
+        documents = traffic.documents(count, start, start + timedelta(days=1), users=users, seed=1)
+    else:
+        documents = generate_demo_logs([DAY], count, seed=1)
+    groups = set()
     started = time.perf_counter()
     while batch := list(itertools.islice(documents, 10_000)):
+        groups.update((document["user_id"], document["level"]) for document in batch)
         collection.insert_many(batch, ordered=False)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, len(groups)
 
 
 def floor(collection) -> dict:
@@ -135,12 +152,35 @@ def ours_child() -> None:
     )
 
 
-def ours(data_root: Path) -> dict:
+def ours(data_root: Path, nofile: int | None) -> dict:
     env = {**os.environ, "BENCH_DATA_ROOT": str(data_root)}
-    child = subprocess.run([sys.executable, __file__, "--child"], env=env, capture_output=True, text=True)
+    command = [sys.executable, __file__, "--child"] + (["--nofile", str(nofile)] if nofile else [])
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        # From outside, so the archiver's own file use is not disturbed; every 20 ms.
+        while not done.wait(0.02):
+            try:
+                peak[0] = max(peak[0], len(os.listdir(f"/proc/{child.pid}/fd")))
+            except OSError:  # exited (or a zombie whose fds are gone)
+                return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = child.communicate()
+    done.set()
+    sampler.join()
     if child.returncode:
-        sys.exit(f"the archive run failed:\n{child.stderr[-3000:]}")
-    return json.loads(child.stdout.strip().splitlines()[-1])
+        sys.exit(f"the archive run failed:\n{stderr[-3000:]}")
+    return {**json.loads(stdout.strip().splitlines()[-1]), "peak_open_files": peak[0]}
+
+
+def parts_of_day(run_id: int) -> int:
+    from archive.models import ArchivePart
+
+    return ArchivePart.objects.filter(run_id=run_id, day=DAY).count()
 
 
 def gzip9_bytes(run_id: int) -> int:
@@ -165,9 +205,16 @@ def gzip9_bytes(run_id: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated log counts (one day each)")
+    parser.add_argument(
+        "--users", default="300", help="comma-separated user counts for retrieval.traffic (0: the demo's five users)"
+    )
+    parser.add_argument("--nofile", type=int, help="run the archiver under this RLIMIT_NOFILE (e.g. 256)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        if args.nofile:
+            # Before anything opens files: the archiver must live within the limit, as under `ulimit -n`.
+            resource.setrlimit(resource.RLIMIT_NOFILE, (args.nofile, args.nofile))
         ours_child()
         return
     data_root = Path(tempfile.mkdtemp(prefix="bench-archive-"))
@@ -180,14 +227,20 @@ def main() -> None:
         f"MongoDB server: {'FerretDB ' + server['ferretdbVersion'] if 'ferretdbVersion' in server else 'MongoDB ' + server['version']}"
     )
     rows = []
-    for size in (int(value) for value in args.sizes.split(",")):
-        seconds = insert(collection, size)
-        print(f"{size:,} logs inserted in {seconds:.0f}s", flush=True)
+    for users, size in itertools.product(
+        (int(value) for value in args.users.split(",")), [int(value) for value in args.sizes.split(",")]
+    ):
+        seconds, groups = insert(collection, size, users)
+        who = f"{users:,} users" if users else "demo users"
+        print(f"{size:,} logs ({who}, {groups:,} user-level groups) inserted in {seconds:.0f}s", flush=True)
         bare = floor(collection)
         print(f"  floor: {bare['logs']:,} logs in {bare['seconds']:.1f}s", flush=True)
-        run = ours(data_root)
+        run = ours(data_root, args.nofile)
+        run["parts"], run["groups"], run["users"] = parts_of_day(run["run"]), groups, users
         print(
-            f"  ours:  {run['logs']:,} logs in {run['seconds']:.1f}s, peak RSS {run['peak_rss_mb']:.0f} MB", flush=True
+            f"  ours:  {run['logs']:,} logs in {run['seconds']:.1f}s, peak RSS {run['peak_rss_mb']:.0f} MB, "
+            f"{run['parts']:,} parts, peak open files {run['peak_open_files']}",
+            flush=True,
         )
         assert run["status"] == "succeeded" and run["logs"] == size == bare["logs"], run
         assert collection.count_documents({}) == 0, "the archiver left logs behind"
@@ -196,20 +249,35 @@ def main() -> None:
 
     print()
     print(
-        "| logs | floor logs/s | ours logs/s | ours / floor | export | upload + verify + ledger | purge | day lookup "
+        "| logs | users | floor logs/s | ours logs/s | ours / floor | export | upload + verify + ledger | purge | day lookup "
         "| peak RSS (MB) | raw MB | compressed MB | ratio | gzip -9 ratio | ours / gzip -9 |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, bare, run, best in rows:
         floor_rate, our_rate = size / bare["seconds"], size / run["seconds"]
         ratio, best_ratio = run["raw_bytes"] / run["compressed_bytes"], run["raw_bytes"] / best
         phases = run["phases"]
         storage = run["seconds"] - sum(phases.values())
         print(
-            f"| {size:,} | {floor_rate:,.0f} | {our_rate:,.0f} | {our_rate / floor_rate:.2f}x "
+            f"| {size:,} | {run['users'] or 'demo'} | {floor_rate:,.0f} | {our_rate:,.0f} | {our_rate / floor_rate:.2f}x "
             f"| {phases['export']:.1f}s | {storage:.1f}s | {phases['purge']:.1f}s | {phases['day lookup']:.1f}s "
             f"| {run['peak_rss_mb']:.0f} | {run['raw_bytes'] / 1e6:.1f} | {run['compressed_bytes'] / 1e6:.1f} "
             f"| {ratio:.2f} | {best_ratio:.2f} | {ratio / best_ratio:.0%} |"
+        )
+
+    print()
+    limit = f"under RLIMIT_NOFILE {args.nofile}" if args.nofile else "no RLIMIT_NOFILE change"
+    print(f"Ledger and open files ({limit}):")
+    print(
+        "| logs | users | (user, level) groups | parts | parts / group | peak open files | ours logs/s | ours / floor |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size, bare, run, _ in rows:
+        our_rate = size / run["seconds"]
+        print(
+            f"| {size:,} | {run['users'] or 'demo'} | {run['groups']:,} | {run['parts']:,} "
+            f"| {run['parts'] / run['groups']:.2f} | {run['peak_open_files']} | {our_rate:,.0f} "
+            f"| {our_rate / (size / bare['seconds']):.2f}x |"
         )
 
 
