@@ -5,11 +5,13 @@ from django.contrib import admin, messages
 from django.db.models import Sum
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from kombu.exceptions import OperationalError
 
 from archive import rehydrate
 from archive.models import ArchivePart, ArchiveRun
 from archive.reader import ColdReadError
 from logsite.admin import ReadOnlyAdminMixin
+from logsite.health import check_broker
 
 
 def ratio(raw: int | None, compressed: int | None) -> str:
@@ -81,11 +83,19 @@ class ArchiveRunAdmin(ReadOnlyAdmin):
             return HttpResponseRedirect(reverse("admin:index"))
         from archive.tasks import archive_old_logs
 
-        archive_old_logs.delay(trigger="admin")
+        changelist = HttpResponseRedirect(reverse("admin:archive_archiverun_changelist"))
+        try:
+            # /healthz's check answers in about 2 s; delay() alone retries for longer, then was a 500.
+            check_broker()
+            archive_old_logs.delay(trigger="admin")
+        except OperationalError as exc:
+            message = f"The Celery broker is unreachable, so no archive run was started: {exc}"
+            self.message_user(request, message, messages.ERROR)
+            return changelist
         self.message_user(
             request, "An archive run was queued; it appears below once a worker starts it.", messages.SUCCESS
         )
-        return HttpResponseRedirect(reverse("admin:archive_archiverun_changelist"))
+        return changelist
 
 
 @admin.register(ArchivePart)

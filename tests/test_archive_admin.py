@@ -1,11 +1,15 @@
 """The ledger in the admin (read-only, totals, ratio), the beat schedule entry, and runs started from the admin."""
 
+import time
+
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 from django_celery_beat.models import PeriodicTask
 
 from archive.archiver import archive_logs
 from archive.models import ArchiveRun
+from logsite.localservices import free_port
 from tests.archive_support import BEFORE, DAYS, insert_demo_logs, start_worker, wait_for
 
 pytestmark = [pytest.mark.django_db(databases=["default", "logs"]), pytest.mark.usefixtures("empty_archive")]
@@ -56,3 +60,19 @@ def test_a_run_started_from_the_admin_is_done_by_a_real_worker(admin_client, log
         worker.wait()
     assert (run.days, run.logs) == (3, 300)
     assert logs_db.count_documents({}) == 0
+
+
+def test_start_now_with_the_broker_down_says_so_and_starts_nothing(admin_client, logs_db):
+    insert_demo_logs(logs_db, days=DAYS, per_day=10)
+    with override_settings(CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0"):  # nothing listens there
+        started = time.monotonic()
+        response = admin_client.post("/admin/archive/archiverun/start/", follow=True)
+        elapsed = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert response.redirect_chain == [("/admin/archive/archiverun/", 302)]
+    [message] = [str(m) for m in response.context["messages"]]
+    assert message.startswith("The Celery broker is unreachable, so no archive run was started")
+    assert elapsed < 10
+    assert not ArchiveRun.objects.exists()
+    assert logs_db.count_documents({}) == 30
