@@ -2,6 +2,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from pymongo.errors import PyMongoError
 from tqdm import tqdm
 
 from archive.archiver import ArchiveStorageError, archive_logs, due_before
@@ -30,15 +31,22 @@ class Command(BaseCommand):
         if before > timezone.now().date():
             raise CommandError(f"--before {before}: only complete UTC days can be archived (at most today's date)")
         due = {"timestamp": {"$lt": day_bounds(before)[0]}}
-        total = LogEntry.collection().count_documents(due)
-        if dry_run:
-            self.stdout.write(f"Would archive {total:,} logs from the days before {before} (dry run: nothing changed).")
-            return
-        with tqdm(total=total, unit="log", disable=options["verbosity"] < 1 or not total, file=self.stderr) as progress:
-            try:
-                run = archive_logs(before=before, trigger="command", progress=progress.update)
-            except (ArchiveStorageError, LockLost) as exc:
-                raise CommandError(f"Archive run failed, nothing unverified was deleted: {exc}") from exc
+        try:
+            total = LogEntry.collection().count_documents(due)
+            if dry_run:
+                self.stdout.write(
+                    f"Would archive {total:,} logs from the days before {before} (dry run: nothing changed)."
+                )
+                return
+            with tqdm(total=total, unit="log", disable=options["verbosity"] < 1 or not total, file=self.stderr) as bar:
+                run = archive_logs(before=before, trigger="command", progress=bar.update)
+        except (ArchiveStorageError, LockLost) as exc:
+            raise CommandError(f"Archive run failed, nothing unverified was deleted: {exc}") from exc
+        except PyMongoError as exc:
+            # One line instead of the driver's traceback; a server selection timeout's message
+            # goes on with the whole topology after ", Timeout:".
+            reason = str(exc).splitlines()[0].split(", Timeout:")[0][:300]
+            raise CommandError(f"MongoDB is unreachable or failed, nothing unverified was deleted: {reason}") from exc
         ratio = f", compression {run.compression_ratio:.1f}x" if run.compression_ratio else ""
         self.stdout.write(
             f"Archive run {run.pk}: {run.logs:,} logs from {run.days} days before {before}, "
