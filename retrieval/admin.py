@@ -30,6 +30,15 @@ def search_data(request) -> QueryDict:
     return data
 
 
+def changelist_params(search_params: dict[str, str]) -> dict[str, str]:
+    """A search page query (`LogQuery.to_params`) as the log list takes it: the keyword is the
+    search box; the order is left out (the list is newest first, sortable by its columns)."""
+    params = {name: value for name, value in search_params.items() if name in SIDEBAR_PARAMETERS}
+    if search_params.get("keyword"):
+        params[SEARCH_VAR] = search_params["keyword"]
+    return params
+
+
 def refused_parameters(request) -> dict[str, str]:
     """The parameters of a changelist request that the log list does not take, with the reason."""
     refused = {name: "not a filter of this list" for name in request.GET if name not in CHANGELIST_PARAMETERS}

@@ -8,6 +8,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from retrieval import planner
+from retrieval.admin import changelist_params
 from retrieval.charts import stacked_bars
 from retrieval.exports import FORMATS, export_response
 from retrieval.filters import LogFilterSet
@@ -32,7 +33,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
             permalink=f"{reverse('search')}?{urlencode(params)}",
             csv_url=f"{reverse('export', args=['csv'])}?{urlencode(params)}",
             jsonl_url=f"{reverse('export', args=['jsonl'])}?{urlencode(params)}",
-            admin_url=f"{reverse('admin:retrieval_logentry_changelist')}?{urlencode(params)}",
+            admin_url=f"{reverse('admin:retrieval_logentry_changelist')}?{urlencode(changelist_params(params))}",
             next_url=f"{reverse('search')}?{urlencode({**params, 'cursor': page.next_cursor})}"
             if page.next_cursor
             else None,

@@ -73,6 +73,17 @@ def test_page_api_seed_route_and_admin_agree_on_the_same_query(staff, logs, para
         assert messages == [row.message for row in reversed(page.context["page"].rows)]
 
 
+def test_the_search_pages_open_in_admin_link_lists_the_same_rows_without_a_refused_parameter(staff, logs):
+    page = staff.get("/", {"date": "2023-08-27", "user_id": "4", "keyword": "recall", "order": "oldest"})
+    page_ids = [row.id for row in page.context["page"].rows]
+
+    listed = staff.get(page.context["admin_url"], follow=True)
+
+    assert page_ids and listed.redirect_chain == []
+    assert sorted(admin_ids(listed)) == sorted(page_ids)
+    assert not list(listed.context["messages"])
+
+
 def test_admin_sidebar_has_the_search_form_and_a_link_to_the_search_page(staff, logs):
     response = staff.get(ADMIN, {"date": "2023-08-27", "user_id": "4", "level": "error", "q": "recall"})
     html = response.content.decode()
