@@ -28,6 +28,7 @@ from itertools import accumulate, chain, islice
 from operator import gt, itemgetter
 
 from botocore.exceptions import BotoCoreError, ClientError
+from bson import ObjectId
 from django.conf import settings
 from storages.utils import clean_name
 
@@ -297,3 +298,24 @@ def part_ids(part: ArchivePart) -> set[str]:
         keys = block.keys
         ids.update(keys[at + TS_WIDTH : at + KEY_WIDTH] for at in range(0, len(keys), KEY_WIDTH))
     return ids
+
+
+def archived_ids(documents: Iterable[dict]) -> set[ObjectId]:
+    """The `_id`s of `documents` (logs about to be stored) that ledger parts already hold.
+
+    A log can only be in the parts of its own day, user and level: one ledger query
+    finds them, and only those parts are read (through the part cache). Logs of days
+    not archived yet, the usual case, cost that one query.
+    """
+    wanted: dict[tuple, set[str]] = {}
+    for document in documents:
+        group = (document["timestamp"].astimezone(UTC).date(), document["user_id"], document["level"])
+        wanted.setdefault(group, set()).add(str(document["_id"]))
+    if not wanted:
+        return set()
+    days, users, levels = (set(column) for column in zip(*wanted, strict=True))
+    found: set[str] = set()
+    for part in ArchivePart.objects.filter(day__in=days, user_id__in=users, level__in=levels):
+        if ids := wanted.get((part.day, part.user_id, part.level)):
+            found |= ids & part_ids(part)
+    return {ObjectId(log_id) for log_id in found}

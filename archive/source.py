@@ -24,6 +24,12 @@ class ColdSource:
             raise SourceUnavailable(UNAVAILABLE.format(exc)) from exc
         return [replace(HotSource.row(document), source="cold") for document in documents]
 
+    def held_ids(self, documents: list[dict]) -> set:
+        try:
+            return reader.archived_ids(documents)
+        except reader.ColdReadError as exc:
+            raise SourceUnavailable(UNAVAILABLE.format(exc)) from exc
+
     def volume(self, query: LogQuery) -> Counter:
         """Archived logs per (bucket, level), leaving out those MongoDB still holds (the hot source counts them)."""
         parts = reader.parts_for(query)

@@ -18,7 +18,9 @@ from bson import ObjectId
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from logsite import metrics
+from retrieval import planner
 from retrieval.models import Level, LogEntry
+from retrieval.sources import SourceUnavailable
 
 MAX_RECORDS = 10_000
 MAX_MESSAGE_LENGTH = 32_768
@@ -256,15 +258,22 @@ def validate_batch(records: object) -> list[dict]:
 def ingest_logs(records: object) -> IngestResult:
     """Validate every record, then write them all to hot storage."""
     documents = validate_batch(records)
-    duplicates = 0
+    try:
+        # An id already archived is a duplicate too, though MongoDB no longer holds it.
+        held = planner.held_ids(documents)
+    except SourceUnavailable as exc:
+        raise IngestUnavailable(f"Archived logs could not be checked for these ids ({exc}); {RETRY_ADVICE}") from exc
+    duplicates = len(held)
+    documents_to_store = [document for document in documents if document["_id"] not in held]
     try:
         with pymongo.timeout(INSERT_TIMEOUT_SECONDS):
-            LogEntry.collection().insert_many(documents, ordered=False)
+            if documents_to_store:
+                LogEntry.collection().insert_many(documents_to_store, ordered=False)
     except BulkWriteError as exc:
         failures = exc.details.get("writeErrors", [])
         if any(failure.get("code") != DUPLICATE_KEY for failure in failures):
             raise IngestUnavailable(f"Hot storage refused part of the batch; {RETRY_ADVICE}") from exc
-        duplicates = len(failures)
+        duplicates += len(failures)
     except PyMongoError as exc:
         raise IngestUnavailable(f"Hot storage did not confirm the write; {RETRY_ADVICE}") from exc
     inserted = len(documents) - duplicates

@@ -127,3 +127,11 @@ def histogram(query: LogQuery) -> Histogram:
             result.sources[source.name] = f"unavailable: {exc}"
             result.partial = True
     return result
+
+
+def held_ids(documents: list[dict]) -> set:
+    """Ids of `documents` (logs about to be stored) that some source holds already.
+
+    Raises SourceUnavailable when a source cannot tell: storing then could make a second copy.
+    """
+    return set().union(*(source.held_ids(documents) for source in SOURCES))

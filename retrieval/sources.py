@@ -1,10 +1,13 @@
 """Where logs are read from. The planner asks each source the same `LogQuery`.
 
-A source has a `name` and two methods:
+A source has a `name` and three methods:
 
     fetch(query, after, limit) -> list[LogRow]   rows strictly after `after` in the
                                                  query's order, sorted, at most `limit`
     volume(query) -> Counter[(bucket_start, level)]   log counts for the histogram
+    held_ids(documents) -> set[ObjectId]         which of these logs (about to be
+                                                 stored) it holds already: ingest stores
+                                                 one copy per id across all sources
 
 and raises `SourceUnavailable(message)` when its storage cannot answer.
 """
@@ -51,6 +54,10 @@ class HotSource:
             return [self.row(document) for document in cursor]
         except ConnectionFailure as exc:
             raise SourceUnavailable(f"MongoDB did not answer: {exc}") from exc
+
+    def held_ids(self, documents: list[dict]) -> set:
+        # Nothing to ask: MongoDB itself refuses a second insert of an `_id` (duplicate key).
+        return set()
 
     @staticmethod
     def row(document: dict) -> LogRow:
