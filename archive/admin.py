@@ -115,7 +115,7 @@ class ArchivePartAdmin(ReadOnlyAdmin):
         "rehydrated_until",
     )
     list_filter = ("level", "day", "user_id")
-    # Rehydration (engineer C): the only action; it writes to MongoDB, not to the ledger's history.
+    # Rehydration (archive.rehydrate): the only action; it writes to MongoDB, not to the ledger's history.
     actions = ["rehydrate_parts"]
     search_fields = ("key",)
     readonly_fields = (

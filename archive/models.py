@@ -58,7 +58,7 @@ class ArchivePart(models.Model):
     last_timestamp = models.DateTimeField()
     created = models.DateTimeField(auto_now_add=True)
     purged = models.DateTimeField(null=True, blank=True, help_text="When its logs were deleted from MongoDB.")
-    # Engineer C (cold retrieval): set while the part's logs are loaded back into MongoDB (archive.rehydrate).
+    # Set while the part's logs are loaded back into MongoDB (archive.rehydrate).
     rehydrated_until = models.DateTimeField(
         null=True, blank=True, help_text="Its logs are back in MongoDB until then (rehydrated)."
     )

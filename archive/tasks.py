@@ -25,5 +25,5 @@ def archive_old_logs(trigger: str = "beat") -> dict:
 
 @shared_task(name="archive.expire_rehydrated_logs")
 def expire_rehydrated_logs() -> int:
-    """Delete logs loaded back from the archive whose rehydration time is over (engineer C, archive.rehydrate)."""
+    """Delete logs loaded back from the archive whose rehydration time is over (archive.rehydrate)."""
     return rehydrate.expire()
