@@ -73,7 +73,7 @@ def zipf_user_ids(users: int, s: float = 1.1, first_user_id: int = 1) -> ZipfUse
 
 
 # Message templates by level: (rng, user_id, model, step, loss) -> text. Some contain regex
-# metacharacters ( ) . * $ + ? | [ ] \\ ^ that a keyword search must treat literally.
+# metacharacters ( ) . * $ + ? | [ ] \ ^ that a keyword search must treat literally.
 # getrandbits and indexing instead of randrange/choice/uniform: several times cheaper per log.
 def _demo(r: random.Random, user: int, model: str, step: int, loss: float) -> str:
     """The demo's (and the original Flask app's) message shape."""
