@@ -11,11 +11,13 @@ from django.utils import timezone
 from archive import archiver, purge
 from archive.archiver import archive_logs
 from archive.models import ArchivePart, ArchiveRun, DayLock, PendingUpload
+from retrieval import traffic
 from tests.archive_support import (
     BEFORE,
     DAYS,
     archived_lines,
     assert_each_log_once,
+    day_start,
     insert_demo_logs,
     start_worker,
     wait_for,
@@ -56,8 +58,14 @@ STEPS = {
 
 @pytest.mark.parametrize("step", list(STEPS))
 def test_a_run_killed_after_any_step_is_finished_by_the_next_run(logs_db, settings, monkeypatch, step):
-    settings.ARCHIVE_DELETE_BATCH = 10
-    originals = insert_demo_logs(logs_db, days=DAYS, per_day=150)
+    settings.ARCHIVE_DELETE_BATCH = 50
+    # Real shape: 300 Zipf-skewed users interleaved in time, a few hundred (user, level) parts a day.
+    originals = [
+        document
+        for number, day in enumerate(DAYS)
+        for document in traffic.documents(400, day_start(day), day_start(day) + timedelta(days=1), seed=number)
+    ]
+    logs_db.insert_many(originals)
     module, name, calls = STEPS[step]
     monkeypatch.setattr(module, name, die_after(module, name, calls))
 
@@ -74,10 +82,12 @@ def test_a_run_killed_after_any_step_is_finished_by_the_next_run(logs_db, settin
     rerun = archive_logs(before=BEFORE)
 
     assert rerun.status == ArchiveRun.Status.SUCCEEDED
-    assert assert_each_log_once(logs_db, originals) == (0, 450)
+    assert assert_each_log_once(logs_db, originals) == (0, 1200)
     assert not PendingUpload.objects.exists() and not DayLock.objects.exists()
     assert not ArchivePart.objects.filter(purged__isnull=True).exists()
-    assert sum(ArchivePart.objects.values_list("count", flat=True)) == 450
+    assert sum(ArchivePart.objects.values_list("count", flat=True)) == 1200
+    groups = {(document["timestamp"].date(), document["user_id"], document["level"]) for document in originals}
+    assert ArchivePart.objects.count() == len(groups)  # one part per (day, user, level), the crash included
 
 
 def test_a_killed_run_is_marked_failed_by_the_next_run_once_its_heartbeat_is_stale(logs_db, monkeypatch):
