@@ -278,7 +278,10 @@ def fetch(query, after: tuple[datetime, str] | None, limit: int) -> list[dict]:
         for block in part_blocks(part):
             low, high = block.span(start, end, after_key, descending)
             hits = islice(block.rows(low, high, query.keyword, descending), limit)
-            page = best(limit, chain(page, ((block.sort_key(row), block.line(row)) for row in hits)), key=itemgetter(0))
+            # Keyed by (timestamp, id): a log that an older archiver wrote into two parts counts once,
+            # so a page of `limit` rows is `limit` distinct logs and the planner's next-page test holds.
+            rows = dict(chain(page, ((block.sort_key(row), block.line(row)) for row in hits)))
+            page = best(limit, rows.items(), key=itemgetter(0))
     return [jsonl.decode(line) for _, line in page]
 
 

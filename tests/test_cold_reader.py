@@ -131,6 +131,20 @@ def test_late_arrivals_in_several_parts_of_one_day_merge_in_order():
     assert ids(found) == ids(ordered(first + late, newest_first=False)[:5])
 
 
+def test_a_log_written_into_two_parts_by_an_older_archiver_fills_one_row_of_a_page():
+    logs = [log(DAY + timedelta(minutes=m), user_id=3, level="info") for m in range(10)]
+    write_parts(logs)
+    write_parts(logs[2:6])  # the same logs archived a second time
+
+    pages, after = [], None
+    while page := reader.fetch(Query(newest_first=False), after=after, limit=3):
+        pages.append(ids(page))
+        after = (page[-1]["timestamp"], str(page[-1]["_id"]))
+
+    assert [log_id for page in pages for log_id in page] == ids(ordered(logs, newest_first=False))
+    assert all(len(set(page)) == len(page) == 3 for page in pages[:-1])
+
+
 def test_only_the_parts_a_query_needs_are_fetched(day_logs):
     with GetCounter() as gets:
         reader.fetch(Query(user_ids=(2,), levels=("info",)), after=None, limit=10)
