@@ -28,6 +28,7 @@ import socket
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
@@ -135,6 +136,28 @@ def verify(key: str, part: PartFile) -> None:
         )
 
 
+def upload_parts(
+    run: ArchiveRun, day: date, parts: list[PartFile], heartbeat: _Heartbeat
+) -> list[tuple[str, PartFile]]:
+    """Upload and verify a day's parts, ARCHIVE_UPLOAD_THREADS at a time: each part is a few
+    round trips to object storage that mostly wait on the network."""
+    uploaded = [(part_key(day, part.user_id, part.level), part) for part in parts]
+    # Every key is noted before any upload starts: a crash leaves nothing unnoted behind (recover_day).
+    PendingUpload.objects.bulk_create([PendingUpload(key=key, day=day, run=run) for key, _ in uploaded], batch_size=500)
+
+    def upload_and_verify(key: str, part: PartFile) -> None:
+        upload(key, part)
+        verify(key, part)
+
+    pool = ThreadPoolExecutor(max_workers=settings.ARCHIVE_UPLOAD_THREADS, thread_name_prefix="archive-upload")
+    try:
+        for _ in pool.map(upload_and_verify, *zip(*uploaded, strict=True)) if uploaded else ():
+            heartbeat()  # SQL stays on this thread
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return uploaded
+
+
 def record(
     run: ArchiveRun, day: date, uploaded: list[tuple[str, PartFile]], heartbeat: _Heartbeat
 ) -> list[ArchivePart]:
@@ -238,14 +261,7 @@ def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Pro
 
     export = export_day(LogEntry.collection(), day, on_batch)
     try:
-        uploaded = []
-        for part in export.parts:
-            key = part_key(day, part.user_id, part.level)
-            PendingUpload.objects.create(key=key, day=day, run=run)
-            upload(key, part)
-            verify(key, part)
-            uploaded.append((key, part))
-            heartbeat()
+        uploaded = upload_parts(run, day, export.parts, heartbeat)
         archived = record(run, day, uploaded, heartbeat) if uploaded else []
         if archived or recovered:
             write_manifest(day)

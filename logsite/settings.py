@@ -186,6 +186,8 @@ SEARCH_MAX_SPAN_DAYS = int(os.environ.get("SEARCH_MAX_SPAN_DAYS", "31"))
 SEARCH_DEFAULT_SPAN_HOURS = int(os.environ.get("SEARCH_DEFAULT_SPAN_HOURS", "24"))
 # The archiver renews its per-day lock while it works; a dead holder's lock lapses after this.
 ARCHIVE_LOCK_SECONDS = int(os.environ.get("ARCHIVE_LOCK_SECONDS", "300"))
+# Parts uploaded and verified at once (each is a few round trips to object storage).
+ARCHIVE_UPLOAD_THREADS = int(os.environ.get("ARCHIVE_UPLOAD_THREADS", "4"))
 # Archived logs per MongoDB delete command (at most 30,000: archive/purge.py says why).
 ARCHIVE_DELETE_BATCH = int(os.environ.get("ARCHIVE_DELETE_BATCH", "30000"))
 # Who sorts a day into (user, level) parts for export: "server" (MongoDB walks the
