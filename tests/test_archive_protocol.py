@@ -4,13 +4,14 @@ import gzip
 import hashlib
 import json
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from archive import archiver, exporter, jsonl, purge
+from archive import archiver, exporter, jsonl, locks, purge
 from archive.archiver import ArchiveStorageError, archive_logs, due_before
 from archive.models import ArchivePart, ArchiveRun, DayLock, PendingUpload
 from tests.archive_support import (
@@ -354,3 +355,29 @@ def test_a_purge_window_chunks_its_ids_under_time_ranges_that_hold_them():
                 assert match["timestamp"]["$gte"] <= stamp < match["timestamp"]["$lt"]
     with pytest.raises(ValueError, match="not of 2023-08-25"):
         ids.add("2023-08-26T00:00:00.000000Z", "0" * 24)
+
+
+def test_a_purge_that_loses_its_day_lock_stops_before_its_next_delete(logs_db, settings, monkeypatch):
+    settings.ARCHIVE_DELETE_BATCH = 20
+    settings.ARCHIVE_LOCK_SECONDS = 5  # renewed at least every second
+    originals = insert_demo_logs(logs_db, days=DAYS[:1], per_day=100)
+    real_delete = purge.delete_window_of_ids
+    deletes = []
+
+    def slow_delete_then_the_lock_is_taken(collection, match):
+        deletes.append(real_delete(collection, match))
+        if len(deletes) == 1:
+            time.sleep(1.2)  # a stall past the renewal interval, during which another archiver takes the day
+            DayLock.objects.update(holder="another archiver")
+        return deletes[-1]
+
+    monkeypatch.setattr(purge, "delete_window_of_ids", slow_delete_then_the_lock_is_taken)
+    with pytest.raises(locks.LockLost):
+        archive_logs(before=BEFORE)
+
+    assert deletes == [20] and logs_db.count_documents({}) == 80  # nothing deleted once the lock was gone
+    assert "LockLost" in ArchiveRun.objects.get().error
+    monkeypatch.undo()
+    DayLock.objects.all().delete()  # the other archiver finished or died
+    assert archive_logs(before=BEFORE).status == ArchiveRun.Status.SUCCEEDED
+    assert assert_each_log_once(logs_db, originals) == (0, 100)
