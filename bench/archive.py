@@ -69,10 +69,14 @@ def setup_django(data_root: Path) -> None:
 
 def insert(collection, count: int, users: int) -> tuple[float, int]:
     """Insert `count` logs on DAY; the seconds taken and the number of (user_id, level) groups."""
+    from archive.models import ArchivePart
     from retrieval import traffic
     from retrieval.demo import generate_demo_logs
 
     collection.delete_many({})
+    # A fresh day each time: the same seed makes the same ids, which a ledger still holding an
+    # earlier size's parts of DAY would rightly treat as archived already.
+    ArchivePart.objects.filter(day=DAY).delete()
     if users:
         start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
         documents = traffic.documents(count, start, start + timedelta(days=1), users=users, seed=1)
