@@ -84,3 +84,25 @@ def empty_archive():
     clear_archive()
     yield
     clear_archive()
+
+
+@pytest.fixture
+def api():
+    """A JSON API client holding a fresh user's token."""
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=User.objects.create_user('api')).key}")
+    return client
+
+
+@pytest.fixture
+def empty_cold_cache():
+    """The cache of parsed archive parts emptied before and after the test."""
+    from archive import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from retrieval import planner
@@ -13,14 +12,6 @@ from tests.bad_search_input import BAD_SEARCH_INPUT
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 
 DAY = datetime(2023, 8, 27, tzinfo=UTC)
-
-
-@pytest.fixture
-def api():
-    user = User.objects.create_user("robot", password="pw-for-tests")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 @pytest.fixture

@@ -8,9 +8,6 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from archive.archiver import archive_logs
 from archive.models import ArchivePart, ArchiveRun
@@ -22,14 +19,6 @@ pytestmark = [pytest.mark.django_db(databases=["default", "logs"]), pytest.mark.
 DAY = date(2023, 8, 27)
 START = datetime(2023, 8, 27, tzinfo=UTC)
 BEFORE = DAY + timedelta(days=1)
-
-
-@pytest.fixture
-def api():
-    user = User.objects.create_user("sender", password="pw-for-tests")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def send(api, documents: list[dict], batch_size: int = 2000, resend_fraction: float = 0.0) -> Counter:

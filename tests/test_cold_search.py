@@ -12,10 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.http import QueryDict
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
-from archive import cache
 from archive.archiver import archive_logs
 from archive.models import ArchivePart
 from retrieval import planner
@@ -23,20 +20,16 @@ from retrieval.filters import LogFilterSet
 from retrieval.query import LogQuery
 from tests.cold_archive import GetCounter, s3_storages, silent_server, write_parts
 
-pytestmark = pytest.mark.django_db(databases=["default", "logs"], transaction=True)
+pytestmark = [
+    pytest.mark.django_db(databases=["default", "logs"], transaction=True),
+    pytest.mark.usefixtures("empty_cold_cache"),
+]
 
 # Three archived days before BOUNDARY, two hot days from it.
 FIRST_DAY = date(2023, 8, 24)
 BOUNDARY = date(2023, 8, 27)
 DAYS = [FIRST_DAY + timedelta(days=n) for n in range(5)]
 KEYWORDS = ["Recall", ".*", "(v2", "\\", "$where"]
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -175,14 +168,6 @@ def test_slow_object_storage_gives_partial_results_in_bounded_time(logs):
     assert page.partial and "timeout" in page.sources["cold"].lower()
     assert page.rows == []
     assert datetime.now(UTC) - started < timedelta(seconds=15)
-
-
-@pytest.fixture
-def api():
-    user = User.objects.create_user("robot", password="pw-for-tests")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def test_api_marks_rows_and_reports_sources(api, logs):

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.http import QueryDict
 from django.utils import timezone
 
-from archive import cache, rehydrate
+from archive import rehydrate
 from archive.archiver import archive_logs
 from archive.models import ArchivePart
 from archive.storage import archive_storage
@@ -19,17 +19,13 @@ from archive.tasks import expire_rehydrated_logs
 from retrieval import planner
 from retrieval.filters import LogFilterSet
 
-pytestmark = pytest.mark.django_db(databases=["default", "logs"], transaction=True)
+pytestmark = [
+    pytest.mark.django_db(databases=["default", "logs"], transaction=True),
+    pytest.mark.usefixtures("empty_cold_cache"),
+]
 
 DAY = date(2023, 8, 25)
 START = datetime(2023, 8, 25, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

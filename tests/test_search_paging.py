@@ -8,10 +8,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from archive import cache
 from archive.archiver import archive_logs
@@ -20,7 +17,10 @@ from retrieval.query import ALL_LEVELS, LogQuery
 from retrieval.sources import SourceUnavailable
 from tests.cold_archive import log, s3_storages, write_parts
 
-pytestmark = pytest.mark.django_db(databases=["default", "logs"], transaction=True)
+pytestmark = [
+    pytest.mark.django_db(databases=["default", "logs"], transaction=True),
+    pytest.mark.usefixtures("empty_cold_cache"),
+]
 
 USERS = 300
 ARCHIVED_DAY = date(2023, 8, 26)  # every log recorded in a part; some also still in MongoDB
@@ -43,13 +43,6 @@ def skewed_logs(rng: random.Random, day: date, count: int, user_ids: list[int]) 
             stamp = start + timedelta(milliseconds=rng.randrange(86_400_000))
         documents.append(log(stamp, user_id=user_id, level=rng.choice(ALL_LEVELS), message=f"step {len(documents)}"))
     return documents
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -80,14 +73,6 @@ def expected(documents: list[dict], user_id: int | None, newest_first: bool) -> 
     chosen = [d for d in documents if user_id is None or d["user_id"] == user_id]
     chosen.sort(key=lambda d: (d["timestamp"], str(d["_id"])), reverse=newest_first)
     return [str(d["_id"]) for d in chosen]
-
-
-@pytest.fixture
-def api() -> APIClient:
-    user = User.objects.create_user("pager", password="pw-for-tests")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def api_params(user_id: int | None, order: str, page_size: int) -> dict:

@@ -3,21 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 
 DAY = datetime(2023, 8, 27, tzinfo=UTC)
 URL = "/logs/date/{}/user/{}/level/{}"
-
-
-@pytest.fixture
-def api():
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=User.objects.create_user('old')).key}")
-    return client
 
 
 @pytest.fixture
