@@ -1,7 +1,13 @@
-"""A day with 1,000,000 logs: archived completely, each log exactly once, memory flat."""
+"""A large day (ARCHIVE_LARGE_DAY_LOGS logs, 300,000 by default; 1,000,000 in the MongoDB CI
+workflow): archived completely, each log exactly once, memory flat.
+
+300,000 here because on FerretDB every purge command scans the whole collection
+(docs/ferretdb.md): a 1,000,000-log day takes about half an hour on two shared cores.
+300,000 still spills several sorted runs (exporter.SORT_RUN_BYTES) and needs ten purge windows."""
 
 import gzip
 import itertools
+import os
 import resource
 from collections import Counter
 from datetime import date
@@ -14,14 +20,13 @@ from retrieval.demo import generate_demo_logs
 from tests.archive_support import archive_objects, clear_archive
 
 DAY = date(2023, 8, 27)
-LOGS = 1_000_000
+LOGS = int(os.environ.get("ARCHIVE_LARGE_DAY_LOGS", "300000"))
 
 
 @pytest.mark.slow
-# On FerretDB the purge is ~34 delete commands, each a scan of the collection (docs/ferretdb.md).
 @pytest.mark.timeout(3600)
 @pytest.mark.django_db(databases=["default", "logs"])
-def test_a_day_with_a_million_logs(logs_db):
+def test_a_large_day_is_archived_once_with_flat_memory(logs_db):
     clear_archive()
     inserted = set()
     documents = generate_demo_logs([DAY], LOGS, seed=5)
