@@ -214,6 +214,7 @@ def test_page_marks_cold_rows_and_says_when_results_are_partial(user_client, log
         down = user_client.get("/", {"date": "2023-08-25"})
     assert down.status_code == 200
     assert b"Partial results" in down.content and b"object storage" in down.content
+    assert b"reload this page to try again" in down.content
 
 
 def test_seed_route_answers_from_cold_storage(api, logs):
