@@ -56,7 +56,9 @@ def search(query: LogQuery, cursor: str | None = None) -> SearchPage:
 
     Each source is asked, once, for `limit + 1` rows after the cursor. That is enough
     even when sources share logs: a source that returns all `limit + 1` rows asked
-    brings that many distinct ids by itself, so after dropping duplicates the merge
+    brings that many distinct ids by itself (MongoDB's `_id` is unique; the cold reader
+    drops an id repeated across parts, and ingest and the archiver keep one copy per
+    id across hot and cold), so after dropping duplicates the merge
     still has a row past the page and `next_cursor` is set; a source that returns
     fewer has nothing more after the cursor. And any row in the true first `limit`
     of the union is among its own source's first `limit + 1`.
