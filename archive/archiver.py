@@ -165,22 +165,7 @@ def record(
     with transaction.atomic():
         heartbeat(force=True)  # still our day: nobody else may have cleaned up our uploads
         archived = ArchivePart.objects.bulk_create(
-            [
-                ArchivePart(
-                    run=run,
-                    key=key,
-                    day=day,
-                    user_id=part.user_id,
-                    level=part.level,
-                    count=part.count,
-                    raw_bytes=part.raw_bytes,
-                    compressed_bytes=part.compressed_bytes,
-                    sha256=part.sha256,
-                    first_timestamp=part.first_timestamp,
-                    last_timestamp=part.last_timestamp,
-                )
-                for key, part in uploaded
-            ],
+            [ArchivePart(run=run, key=key, **part.ledger_fields()) for key, part in uploaded],
             batch_size=500,
         )
         PendingUpload.objects.filter(key__in=[key for key, _ in uploaded]).delete()

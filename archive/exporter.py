@@ -177,6 +177,10 @@ class PartFile:
     def open(self):
         return open(self.path, "rb")
 
+    def ledger_fields(self) -> dict:
+        """What the ledger's ArchivePart records of this part (besides its run and key)."""
+        return {name: value for name, value in vars(self).items() if name != "path"}
+
 
 @dataclass
 class _PartWriter:
