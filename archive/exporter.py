@@ -20,7 +20,6 @@ second time: it is listed in `DayExport.already_archived` for the purge instead.
 import gzip
 import hashlib
 import heapq
-import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -70,12 +69,8 @@ def sorts_on_server(collection) -> bool:
 
 def to_record(document: dict) -> Record:
     line = jsonl.encode(document)
-    return (
-        document["user_id"],
-        document["level"],
-        jsonl.format_timestamp(document["timestamp"]) + str(document["_id"]),
-        line,
-    )
+    timestamp, log_id = jsonl.line_position(line)
+    return document["user_id"], document["level"], timestamp + log_id, line
 
 
 def _counted(documents: Iterable[dict], on_batch: Progress) -> Iterator[dict]:
@@ -313,6 +308,6 @@ def export_day(collection, day: date, on_batch: Progress = lambda n: None) -> Da
             writer.close()
         directory.cleanup()
         raise
-    for run in root.glob("run-*"):
-        os.unlink(run)
+    for run in root.glob("run-*"):  # merged already: free the disk before the uploads
+        run.unlink()
     return DayExport(parts, read, already, directory)

@@ -19,8 +19,9 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 TIMESTAMP_WIDTH = len("2023-08-27T12:30:15.123000Z")  # fixed: string order is time order
 ID_WIDTH = 24
 # What every encoded line starts with: '{"_id":"<id>","timestamp":"<timestamp>"'.
-_ID_AT = len('{"_id":"')
-_TIMESTAMP_AT = _ID_AT + ID_WIDTH + len('","timestamp":"')
+_ID_KEY, _TIMESTAMP_KEY = b'{"_id":"', b'","timestamp":"'
+_ID_AT = len(_ID_KEY)
+_TIMESTAMP_AT = _ID_AT + ID_WIDTH + len(_TIMESTAMP_KEY)
 LEADING_KEYS = ("_id", "timestamp", "user_id", "level", "message", "logger", "context")
 
 
@@ -71,7 +72,7 @@ def decode(line: bytes | str) -> dict:
 
 def line_position(line: bytes) -> tuple[str, str]:
     """(timestamp, id) of an encoded line, as written, without parsing the rest (they always lead)."""
-    if line.startswith(b'{"_id":"') and line[_TIMESTAMP_AT - 15 : _TIMESTAMP_AT] == b'","timestamp":"':
+    if line.startswith(_ID_KEY) and line[_ID_AT + ID_WIDTH : _TIMESTAMP_AT] == _TIMESTAMP_KEY:
         head = line[: _TIMESTAMP_AT + TIMESTAMP_WIDTH].decode()
         return head[_TIMESTAMP_AT:], head[_ID_AT : _ID_AT + ID_WIDTH]
     document = json.loads(line)

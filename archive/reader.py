@@ -38,8 +38,8 @@ from archive.storage import archive_storage
 from logsite import metrics
 
 # The archive's timestamp format, fixed width so that string order is time order.
-TS_WIDTH = len("2023-08-27T12:30:15.123000Z")
-ID_WIDTH = 24
+TS_WIDTH = jsonl.TIMESTAMP_WIDTH
+ID_WIDTH = jsonl.ID_WIDTH
 # Joins messages in the search haystack; a keyword containing it is matched per message.
 SEP = "\x00"
 READ_BYTES = 1 << 20
