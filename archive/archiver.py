@@ -42,10 +42,10 @@ from django.utils import timezone
 
 from archive import jsonl, locks, purge
 from archive.exporter import PartFile, day_bounds, export_day
+from archive.metrics import count_archive_run
 from archive.models import ArchivePart, ArchiveRun, PendingUpload
 from archive.reader import open_object
 from archive.storage import archive_storage
-from logsite import metrics
 from retrieval.models import LogEntry
 
 logger = logging.getLogger(__name__)
@@ -123,12 +123,16 @@ def _object_chunks(key: str) -> Iterator[bytes]:
 def verify(key: str, part: PartFile) -> None:
     """Read the stored object back: same sha256 and the same number of lines, or raise."""
     digest = hashlib.sha256()
-    inflate = zlib.decompressobj(wbits=31)
-    lines = 0
-    for chunk in _object_chunks(key):
-        digest.update(chunk)
-        lines += inflate.decompress(chunk).count(b"\n")
-    lines += inflate.flush().count(b"\n")
+
+    def hashed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            digest.update(chunk)
+            yield chunk
+
+    try:
+        lines = sum(block.count(b"\n") for block in jsonl.gzip_line_blocks(hashed(_object_chunks(key))))
+    except (jsonl.TruncatedGzip, zlib.error) as exc:
+        raise ArchiveStorageError(f"verification of {key} failed: the stored object is not whole gzip ({exc})") from exc
     if digest.hexdigest() != part.sha256 or lines != part.count:
         raise ArchiveStorageError(
             f"verification of {key} failed: stored {lines} lines, sha256 {digest.hexdigest()}; "
@@ -288,6 +292,21 @@ def fail_abandoned_runs() -> None:
     )
 
 
+def record_failure(run: ArchiveRun, error: Exception) -> None:
+    """Mark `run` failed with `error`. Never raises: the caller re-raises `error`, the first
+    failure, which a second one (the SQL database down as well, say) must not replace."""
+    try:
+        ArchiveRun.objects.filter(pk=run.pk).update(
+            status=ArchiveRun.Status.FAILED, finished=timezone.now(), error=f"{type(error).__name__}: {error}"
+        )
+        logs = ArchiveRun.objects.values_list("logs", flat=True).get(pk=run.pk)
+    except Exception as exc:  # secondary to `error`
+        # The run stays "running" until fail_abandoned_runs sees its heartbeat stop.
+        logger.error("Could not record that archive run %s failed (%s: %s)", run.pk, type(exc).__name__, exc)
+        logs = 0
+    count_archive_run(ArchiveRun.Status.FAILED, logs)
+
+
 def archive_logs(before: date | None = None, trigger: str = "task", progress: Progress = lambda n: None) -> ArchiveRun:
     """Archive every day before `before` (default: the retention) that no other archiver holds."""
     fail_abandoned_runs()
@@ -298,20 +317,15 @@ def archive_logs(before: date | None = None, trigger: str = "task", progress: Pr
         while day is not None and day < run.before:
             archived = 0
             if locks.acquire(day, holder):
-                try:
+                with locks.released_after(day, holder):
                     archived = archive_day(run, day, _Heartbeat(run, day, holder), progress)
-                finally:
-                    locks.release(day, holder)
             else:
                 logger.info("Skipping %s: another archiver holds it", day)
             day = day + timedelta(days=1) if archived else next_day(day, run.before)
     except Exception as exc:
-        ArchiveRun.objects.filter(pk=run.pk).update(
-            status=ArchiveRun.Status.FAILED, finished=timezone.now(), error=f"{type(exc).__name__}: {exc}"
-        )
-        metrics.count_archive_run(ArchiveRun.Status.FAILED, ArchiveRun.objects.get(pk=run.pk).logs)
+        record_failure(run, exc)
         raise
     ArchiveRun.objects.filter(pk=run.pk).update(status=ArchiveRun.Status.SUCCEEDED, finished=timezone.now())
     run.refresh_from_db()
-    metrics.count_archive_run(run.status, run.logs)
+    count_archive_run(run.status, run.logs)
     return run

@@ -9,7 +9,10 @@ an INSERT that the unique constraint lets only one writer win. A holder that
 dies stops renewing, and its lock lapses after `ARCHIVE_LOCK_SECONDS`.
 """
 
-from datetime import date, timedelta
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -17,12 +20,14 @@ from django.utils import timezone
 
 from archive.models import DayLock
 
+logger = logging.getLogger(__name__)
+
 
 class LockLost(RuntimeError):
     """Our lock on a day lapsed and may now be someone else's: stop touching that day."""
 
 
-def _expiry():
+def _expiry() -> datetime:
     return timezone.now() + timedelta(seconds=settings.ARCHIVE_LOCK_SECONDS)
 
 
@@ -46,3 +51,22 @@ def renew(day: date, holder: str) -> None:
 
 def release(day: date, holder: str) -> None:
     DayLock.objects.filter(day=day, holder=holder).delete()
+
+
+@contextmanager
+def released_after(day: date, holder: str) -> Iterator[None]:
+    """Release the lock on `day` when the block ends.
+
+    If the block fails and the release fails too (the SQL database went away, say),
+    the block's error is the one raised: the release's is logged, and the lock lapses
+    by itself after ARCHIVE_LOCK_SECONDS.
+    """
+    try:
+        yield
+    except BaseException:
+        try:
+            release(day, holder)
+        except Exception as exc:  # secondary to the error being raised
+            logger.error("Could not release the archive lock on %s (%s: %s)", day, type(exc).__name__, exc)
+        raise
+    release(day, holder)

@@ -22,7 +22,6 @@ The day lock is renewed before every command; if it was lost, LockLost stops the
 """
 
 import logging
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 
@@ -47,17 +46,9 @@ def delete_window() -> int:
 
 
 def lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The JSON lines of a gzip part (one or several concatenated members), from its compressed chunks."""
-    inflate = zlib.decompressobj(wbits=31)
-    rest = b""
-    for chunk in chunks:
-        text = inflate.decompress(chunk)
-        while inflate.eof and inflate.unused_data:
-            unused, inflate = inflate.unused_data, zlib.decompressobj(wbits=31)
-            text += inflate.decompress(unused)
-        *complete, rest = (rest + text).split(b"\n")
-        yield from (line for line in complete if line)
-    yield from (line for line in (rest + inflate.flush()).split(b"\n") if line)
+    """The JSON lines of a gzip part, from its compressed chunks."""
+    for block in jsonl.gzip_line_blocks(chunks):
+        yield from (line for line in block.split(b"\n") if line)
 
 
 class DayIds:

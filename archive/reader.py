@@ -33,9 +33,9 @@ from django.conf import settings
 from storages.utils import clean_name
 
 from archive import cache, jsonl
+from archive.metrics import COLD_CACHE_LOOKUPS
 from archive.models import ArchivePart
 from archive.storage import archive_storage
-from logsite import metrics
 
 # The archive's timestamp format, fixed width so that string order is time order.
 TS_WIDTH = jsonl.TIMESTAMP_WIDTH
@@ -193,23 +193,10 @@ def read_part(key: str) -> Iterator[str]:
     """The decompressed text of a part, in blocks of whole lines of about BLOCK_BYTES."""
     try:
         with closing(open_object(key)) as stream:
-            decompressor, pending, in_member = zlib.decompressobj(wbits=31), bytearray(), False
-            while chunk := stream.read(READ_BYTES):
-                in_member = True
-                pending += decompressor.decompress(chunk)
-                while decompressor.eof:  # a part may be several concatenated gzip members
-                    rest, decompressor = decompressor.unused_data, zlib.decompressobj(wbits=31)
-                    in_member = bool(rest)
-                    pending += decompressor.decompress(rest)
-                if len(pending) >= BLOCK_BYTES and (cut := pending.rfind(b"\n") + 1):
-                    yield pending[:cut].decode()
-                    del pending[:cut]
-            if in_member:
-                raise ColdReadError(f"archive part {key} is truncated")
-            if pending:
-                yield pending.decode()
-    except ColdReadError:
-        raise
+            for block in jsonl.gzip_line_blocks(iter(lambda: stream.read(READ_BYTES), b""), BLOCK_BYTES):
+                yield block.decode()
+    except jsonl.TruncatedGzip as exc:
+        raise ColdReadError(f"archive part {key} is truncated") from exc
     except (BotoCoreError, ClientError, OSError, zlib.error, UnicodeDecodeError) as exc:
         raise ColdReadError(f"archive part {key}: {exc}") from exc
 
@@ -226,7 +213,7 @@ def part_blocks(part) -> Iterable[PartIndex]:
     """The parsed blocks of a ledger part: from the cache, or pulled (and cached if it fits)."""
     cache_key = f"{part.key}:{part.sha256}"
     blocks = cache.get(cache_key)
-    metrics.count_cache(hit=blocks is not None)
+    COLD_CACHE_LOOKUPS.inc("hit" if blocks is not None else "miss")
     if blocks is not None:
         return blocks
     if part.raw_bytes > settings.COLD_CACHE_MAX_BYTES // 2:

@@ -3,13 +3,16 @@
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
+from bson import ObjectId
 from pymongo.errors import ConnectionFailure
 
 from archive import reader
+from archive.models import ArchivePart
 from retrieval.models import LogEntry
 from retrieval.query import LogQuery, LogRow, Position
-from retrieval.sources import HotSource, SourceUnavailable
+from retrieval.sources import HotSource, SourceUnavailable, Volume
 
 UNAVAILABLE = "archived logs could not be read from object storage ({})"
 
@@ -24,13 +27,13 @@ class ColdSource:
             raise SourceUnavailable(UNAVAILABLE.format(exc)) from exc
         return [replace(HotSource.row(document), source="cold") for document in documents]
 
-    def held_ids(self, documents: list[dict]) -> set:
+    def held_ids(self, documents: list[dict[str, Any]]) -> set[ObjectId]:
         try:
             return reader.archived_ids(documents)
         except reader.ColdReadError as exc:
             raise SourceUnavailable(UNAVAILABLE.format(exc)) from exc
 
-    def volume(self, query: LogQuery) -> Counter:
+    def volume(self, query: LogQuery) -> Volume:
         """Archived logs per (bucket, level), leaving out those MongoDB still holds (the hot source counts them)."""
         parts = reader.parts_for(query)
         in_hot = hot_ids([part for part in parts if may_be_hot(part)], query)
@@ -44,26 +47,32 @@ class ColdSource:
             )
         except reader.ColdReadError as exc:
             raise SourceUnavailable(UNAVAILABLE.format(exc)) from exc
-        counts: Counter = Counter()
+        counts: Volume = Counter()
         for (second, level), n in seconds.items():
             counts[(query.bucket_of(datetime.fromisoformat(second + "+00:00")), level)] += n
         return counts
 
 
-def may_be_hot(part) -> bool:
+def may_be_hot(part: ArchivePart) -> bool:
     """Can MongoDB hold logs of this part too? Until the archiver purged them, and while they are rehydrated."""
     return part.purged is None or part.rehydrated_until is not None
 
 
-def hot_ids(parts: list, query: LogQuery) -> set[str]:
-    """Ids of `parts`' logs that are in MongoDB too: not yet purged by the archiver, or rehydrated."""
+def hot_ids(parts: list[ArchivePart], query: LogQuery) -> set[str]:
+    """Ids of `parts`' logs that are in MongoDB too: not yet purged by the archiver, or rehydrated.
+
+    Raises SourceUnavailable when MongoDB does not answer: without these ids the archive's
+    counts could not leave out the logs the hot source counts, and would double them.
+    """
     if not parts:
         return set()
     clauses = [{"user_id": part.user_id, "level": part.level} for part in parts]
-    found = LogEntry.collection().find(
-        {"timestamp": {"$gte": query.start, "$lt": query.end}, "$or": clauses}, {"_id": 1}, batch_size=10_000
-    )
     try:
+        found = LogEntry.collection().find(
+            {"timestamp": {"$gte": query.start, "$lt": query.end}, "$or": clauses}, {"_id": 1}, batch_size=10_000
+        )
         return {str(document["_id"]) for document in found}
-    except ConnectionFailure:
-        return set()  # MongoDB is down: the hot source counts nothing, so the archive counts them all
+    except ConnectionFailure as exc:
+        raise SourceUnavailable(
+            f"archived logs could not be counted: MongoDB did not answer which of them it still holds ({exc})"
+        ) from exc

@@ -45,7 +45,7 @@ DAY = date(2023, 8, 27)
 
 
 def setup_django(data_root: Path) -> None:
-    from logsite.localservices import LocalServices
+    from devservices.localservices import LocalServices
 
     os.environ.setdefault("SECRET_KEY", "bench-not-secret")
     os.environ.setdefault("DEBUG", "false")

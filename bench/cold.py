@@ -35,7 +35,7 @@ USER_ID, LEVEL = 4, "error"
 
 
 def setup_django(data_root: Path) -> None:
-    from logsite.localservices import LocalServices
+    from devservices.localservices import LocalServices
 
     os.environ.setdefault("SECRET_KEY", "bench-not-secret")
     os.environ.setdefault("DEBUG", "false")

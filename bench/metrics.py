@@ -1,6 +1,6 @@
 """What recording a metric costs the caller, against a bare Redis round trip in the same run.
 
-    .venv/bin/python -m logsite.localservices exec --services redis -- .venv/bin/python bench/metrics.py
+    .venv/bin/python -m devservices.localservices exec --services redis -- .venv/bin/python bench/metrics.py
 
 Prints medians (microseconds per call) over --rounds rounds of --calls calls each,
 and the ratio of each metric call to one Redis PING on the same connection settings.
@@ -24,7 +24,9 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.test import RequestFactory  # noqa: E402
 
+from archive.metrics import COLD_CACHE_LOOKUPS, count_archive_run  # noqa: E402
 from logsite import metrics  # noqa: E402
+from retrieval.metrics import QUERY_SECONDS  # noqa: E402
 
 
 def median_us(call, calls: int, rounds: int) -> float:
@@ -43,15 +45,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     if not settings.REDIS_URL:
-        sys.exit("REDIS_URL is not set: run it under `python -m logsite.localservices exec --services redis --`")
+        sys.exit("REDIS_URL is not set: run it under `python -m devservices.localservices exec --services redis --`")
 
     store = metrics._store()
     baseline = median_us(store.client.ping, args.calls, args.rounds)
     request = RequestFactory().get("/metrics")
     cases = {
-        "observe_query": lambda: metrics.observe_query("bench", 0.012),
-        "count_cache": lambda: metrics.count_cache(hit=True),
-        "count_archive_run": lambda: metrics.count_archive_run("bench", 10),
+        "query seconds": lambda: QUERY_SECONDS.observe("bench", 0.012),
+        "cold cache lookup": lambda: COLD_CACHE_LOOKUPS.inc("bench"),
+        "count_archive_run": lambda: count_archive_run("bench", 10),
         "scrape /metrics": lambda: metrics.metrics_view(request),
     }
     print(f"Redis PING (baseline): {baseline:8.1f} us")

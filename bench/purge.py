@@ -34,7 +34,7 @@ def main() -> None:
     import pymongo
     from bson import ObjectId
 
-    from logsite.localservices import LocalServices
+    from devservices.localservices import LocalServices
 
     with tempfile.TemporaryDirectory() as root:
         services = LocalServices(names=("mongodb",), data_root=Path(root), ephemeral=True)

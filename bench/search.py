@@ -113,7 +113,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-search-"))
     services = None
     if not os.environ.get("MONGODB_URI"):
-        from logsite.localservices import LocalServices
+        from devservices.localservices import LocalServices
 
         services = LocalServices(names=("mongodb",), data_root=work / "services", ephemeral=True)
         os.environ.update(services.start())

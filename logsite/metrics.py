@@ -1,11 +1,15 @@
 """Operational metrics, shared by every process, and the Prometheus `/metrics` endpoint.
 
-Record with the four functions below from anywhere (views, planner, Celery tasks):
+Each app declares the metrics it records, at module level, and records from anywhere
+(views, planner, Celery tasks):
 
-    metrics.observe_query("hot", 0.012)       # one source answered one query in 12 ms
-    metrics.count_cache(hit=True)             # cold reader found a parsed part in the cache
-    metrics.count_ingest(500)                 # 500 logs written to hot storage
-    metrics.count_archive_run("ok", 12000)    # an archive run ended
+    INGESTED = metrics.Counter("ingested_logs", "Logs written to hot storage.")
+    INGESTED.inc(amount=500)
+    QUERY_SECONDS = metrics.Histogram("query_duration_seconds", "...", label="source", buckets=(0.005, ...))
+    QUERY_SECONDS.observe("hot", 0.012)
+
+Declaring a metric registers it; `/metrics` shows every registered one, so an app
+imports its metrics module from `AppConfig.ready` and the project shell imports no app.
 
 Why the numbers live in Redis: the web runs as several gunicorn workers (and
 replicas) and the archiver as Celery workers in other containers or pods.
@@ -24,8 +28,8 @@ import hmac
 import json
 import logging
 import threading
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter as SampleCounter
+from collections.abc import Iterator, Sequence
 
 import redis
 from django.conf import settings
@@ -36,32 +40,64 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 
 logger = logging.getLogger(__name__)
 
-# Upper bounds (seconds) of the query latency buckets: a hot query is milliseconds,
-# a cold one that downloads parts can take seconds.
-QUERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 INF = float("inf")
 PREFIX = "logretrieval"
+# A sample's key in the store: (metric name, label values..., [bucket bound]).
+Sample = tuple[str | float, ...]
 
 
-def observe_query(source: str, seconds: float) -> None:
-    """One query answered by `source` ("hot", "cold", ...) in `seconds`."""
-    bucket = next((bound for bound in QUERY_BUCKETS if seconds <= bound), INF)
-    _store().add({("query_bucket", source, bucket): 1, ("query_sum", source): float(seconds)})
+class Counter:
+    """A counter with fixed label names, e.g. Counter("archive_runs", "...", labels=("status",))."""
+
+    def __init__(self, name: str, documentation: str, labels: Sequence[str] = ()) -> None:
+        self.name, self.documentation, self.labels = name, documentation, tuple(labels)
+        register(self)
+
+    def inc(self, *label_values: str, amount: int = 1) -> None:
+        _store().add({(self.name, *label_values): int(amount)})
+
+    def collect(self, samples: dict[Sample, float]) -> Metric:
+        family = CounterMetricFamily(f"{PREFIX}_{self.name}", self.documentation, labels=list(self.labels))
+        values = {key[1:]: value for key, value in samples.items() if key[0] == self.name}
+        if not self.labels:
+            values.setdefault((), 0.0)  # an unlabelled counter is 0 before its first event
+        for label_values, value in sorted(values.items()):
+            family.add_metric([str(v) for v in label_values], value)
+        return family
 
 
-def count_cache(hit: bool) -> None:
-    """One lookup of a parsed cold part in the cache."""
-    _store().add({("cache", "hit" if hit else "miss"): 1})
+class Histogram:
+    """A latency histogram with one label, e.g. Histogram("query_duration_seconds", "...", "source", (0.01, 1.0))."""
+
+    def __init__(self, name: str, documentation: str, label: str, buckets: Sequence[float]) -> None:
+        self.name, self.documentation, self.label, self.buckets = name, documentation, label, tuple(buckets)
+        register(self)
+
+    def observe(self, label_value: str, seconds: float) -> None:
+        bound = next((bound for bound in self.buckets if seconds <= bound), INF)
+        _store().add({(self.name, "bucket", label_value, bound): 1, (self.name, "sum", label_value): float(seconds)})
+
+    def collect(self, samples: dict[Sample, float]) -> Metric:
+        family = HistogramMetricFamily(f"{PREFIX}_{self.name}", self.documentation, labels=[self.label])
+        sums = {key[2]: value for key, value in samples.items() if key[:2] == (self.name, "sum")}
+        for label_value in sorted(sums, key=str):
+            per_bucket = {
+                key[3]: value for key, value in samples.items() if key[:3] == (self.name, "bucket", label_value)
+            }
+            cumulative, buckets = 0.0, []
+            for bound in (*self.buckets, INF):
+                cumulative += per_bucket.get(bound, 0.0)
+                buckets.append(("+Inf" if bound == INF else str(bound), cumulative))
+            family.add_metric([str(label_value)], buckets, sums[label_value])
+        return family
 
 
-def count_ingest(n: int) -> None:
-    """`n` logs written to hot storage."""
-    _store().add({("ingest",): int(n)})
+_registered: dict[str, Counter | Histogram] = {}
 
 
-def count_archive_run(status: str, logs: int) -> None:
-    """One archive run ended with `status`, having archived `logs` logs."""
-    _store().add({("archive_runs", status): 1, ("archive_logs", status): int(logs)})
+def register(metric: Counter | Histogram) -> None:
+    """Show `metric` on /metrics (declaring one does this). A name is one metric: a second declaration replaces it."""
+    _registered[metric.name] = metric
 
 
 # --- storage -------------------------------------------------------------------------
@@ -70,12 +106,12 @@ def count_archive_run(status: str, logs: int) -> None:
 class RedisStore:
     """All samples in one Redis hash; a field is a JSON-encoded sample key."""
 
-    def __init__(self, url: str, key: str):
+    def __init__(self, url: str, key: str) -> None:
         # Short timeouts: a slow Redis may cost a search milliseconds, never seconds.
         self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self.key = key
 
-    def add(self, increments: dict[tuple, float]) -> None:
+    def add(self, increments: dict[Sample, float]) -> None:
         try:
             pipe = self.client.pipeline(transaction=False)
             for sample, amount in increments.items():
@@ -88,31 +124,31 @@ class RedisStore:
         except redis.RedisError as exc:
             logger.warning("metrics not recorded (%s): %s", type(exc).__name__, exc)
 
-    def read(self) -> dict[tuple, float]:
+    def read(self) -> dict[Sample, float]:
         return {_decode(field): float(value) for field, value in self.client.hgetall(self.key).items()}
 
 
 class LocalStore:
     """Per-process samples, for a run without Redis."""
 
-    def __init__(self):
-        self.samples: Counter[tuple] = Counter()
+    def __init__(self) -> None:
+        self.samples: SampleCounter[Sample] = SampleCounter()
         self.lock = threading.Lock()
 
-    def add(self, increments: dict[tuple, float]) -> None:
+    def add(self, increments: dict[Sample, float]) -> None:
         with self.lock:
             self.samples.update(increments)
 
-    def read(self) -> dict[tuple, float]:
+    def read(self) -> dict[Sample, float]:
         with self.lock:
             return dict(self.samples)
 
 
-def _encode(sample: tuple) -> str:
+def _encode(sample: Sample) -> str:
     return json.dumps([("+Inf" if part == INF else part) for part in sample])
 
 
-def _decode(field: bytes) -> tuple:
+def _decode(field: bytes) -> Sample:
     return tuple(INF if part == "+Inf" else part for part in json.loads(field))
 
 
@@ -131,35 +167,10 @@ def _store() -> RedisStore | LocalStore:
 
 
 def collect() -> Iterator[Metric]:
-    """The metric families, built from the shared samples."""
+    """The registered metric families, built from the shared samples."""
     samples = _store().read()
-    queries = HistogramMetricFamily(
-        f"{PREFIX}_query_duration_seconds", "Time one source took to answer one query.", labels=["source"]
-    )
-    for source in sorted({key[1] for key in samples if key[0] == "query_sum"}):
-        per_bucket = {key[2]: value for key, value in samples.items() if key[:2] == ("query_bucket", source)}
-        cumulative, buckets = 0.0, []
-        for bound in (*QUERY_BUCKETS, INF):
-            cumulative += per_bucket.get(bound, 0.0)
-            buckets.append(("+Inf" if bound == INF else str(bound), cumulative))
-        queries.add_metric([source], buckets, samples[("query_sum", source)])
-    yield queries
-    yield _counter(samples, "cache", "cold_cache_lookups", "Lookups of parsed cold parts in the cache.", "result")
-    yield _counter(samples, "ingest", "ingested_logs", "Logs written to hot storage.")
-    yield _counter(samples, "archive_runs", "archive_runs", "Archive runs ended, by status.", "status")
-    yield _counter(
-        samples, "archive_logs", "archived_logs", "Logs archived to object storage, by run status.", "status"
-    )
-
-
-def _counter(samples: dict[tuple, float], kind: str, name: str, documentation: str, *labels: str) -> Metric:
-    family = CounterMetricFamily(f"{PREFIX}_{name}", documentation, labels=list(labels))
-    values = {key[1:]: value for key, value in samples.items() if key[0] == kind}
-    if not labels:
-        values.setdefault((), 0.0)  # an unlabelled counter is 0 before its first event
-    for label_values, value in sorted(values.items()):
-        family.add_metric(list(label_values), value)
-    return family
+    for metric in _registered.values():
+        yield metric.collect(samples)
 
 
 class _Collector:

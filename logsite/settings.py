@@ -2,7 +2,7 @@
 
 Every setting that differs between machines comes from the environment (see the
 table in README.md and `.env.example`); each has a default that works on a
-developer machine with the services started by `logsite.localservices`.
+developer machine with the services started by `devservices.localservices`.
 """
 
 import os
@@ -180,6 +180,12 @@ STORAGES = {
     "archive": ARCHIVE_STORAGE_CONFIG,
 }
 HOT_RETENTION_DAYS = int(os.environ.get("HOT_RETENTION_DAYS", "1"))
+
+# Where searches read logs (retrieval.sources.LogSource), in reading order, which is also
+# the order of preference for a log two sources hold. Hot strictly before cold: the
+# archiver records a part before it purges its logs, so reading MongoDB and then the
+# ledger sees every log at least once (retrieval/planner.py says why). Keep this order.
+LOG_SOURCES = ["retrieval.sources.HotSource", "archive.source.ColdSource"]
 
 # Search: the longest time range one query may cover, and the range when none is given.
 SEARCH_MAX_SPAN_DAYS = int(os.environ.get("SEARCH_MAX_SPAN_DAYS", "31"))

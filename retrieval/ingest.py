@@ -17,8 +17,8 @@ import pymongo
 from bson import ObjectId
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from logsite import metrics
 from retrieval import planner
+from retrieval.metrics import INGESTED_LOGS
 from retrieval.models import Level, LogEntry
 from retrieval.sources import SourceUnavailable
 
@@ -277,5 +277,5 @@ def ingest_logs(records: object) -> IngestResult:
     except PyMongoError as exc:
         raise IngestUnavailable(f"Hot storage did not confirm the write; {RETRY_ADVICE}") from exc
     inserted = len(documents) - duplicates
-    metrics.count_ingest(inserted)
+    INGESTED_LOGS.inc(amount=inserted)
     return IngestResult(ids=[str(document["_id"]) for document in documents], inserted=inserted, duplicates=duplicates)

@@ -1,5 +1,6 @@
-from django.db import models
+from django.db import connections, models
 from django_mongodb_backend.fields import ObjectIdAutoField
+from pymongo.collection import Collection
 
 
 class Level(models.TextChoices):
@@ -46,8 +47,13 @@ class LogEntry(models.Model):
         return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.level} user {self.user_id}: {self.message[:80]}"
 
     @classmethod
-    def collection(cls):
+    def collection(cls) -> Collection:
         """The pymongo collection behind the model, for bulk paths the ORM makes slow."""
-        from django.db import connections
-
         return connections["logs"].get_collection(cls._meta.db_table)
+
+
+def check_mongodb() -> None:
+    """/healthz: raise unless MongoDB (hot storage) answers a ping."""
+    connection = connections["logs"]
+    connection.ensure_connection()
+    connection.connection.admin.command("ping")

@@ -1,8 +1,8 @@
 """One search, every source: ask each, merge by (timestamp, id), keep one row per id.
 
-`SOURCES` lists the sources in the order they are read, which is also the order of
-preference: when two hold the same log (archived but not yet deleted from MongoDB,
-or rehydrated), the earlier one's row wins.
+The setting `LOG_SOURCES` lists the sources in the order they are read, which is also
+the order of preference: when two hold the same log (archived but not yet deleted from
+MongoDB, or rehydrated), the earlier one's row wins.
 
 Invariant that makes one search exact while the archiver runs: the archiver records
 a part in the ledger (after uploading and verifying it) before it deletes that
@@ -23,16 +23,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
-from archive.source import ColdSource
-from logsite import metrics
+from bson import ObjectId
+
+from retrieval.metrics import QUERY_SECONDS
 from retrieval.query import MAX_PAGE_SIZE, LogQuery, LogRow, decode_cursor, encode_cursor
-from retrieval.sources import HotSource, SourceUnavailable
-
-# Hot strictly before cold: the archiver records a part before it purges its logs, so reading
-# MongoDB and then the ledger sees every log at least once (module docstring). Keep this order.
-# A log in both (archived, not yet purged; or rehydrated) is shown as hot.
-SOURCES: list = [HotSource(), ColdSource()]
+from retrieval.sources import SourceUnavailable, Volume, log_sources
 
 
 @dataclass
@@ -46,7 +43,7 @@ class SearchPage:
 @dataclass
 class Histogram:
     buckets: list[datetime]
-    counts: Counter  # (bucket_start, level) -> logs
+    counts: Volume
     sources: dict[str, str] = field(default_factory=dict)
     partial: bool = False
 
@@ -70,7 +67,7 @@ def search(query: LogQuery, cursor: str | None = None) -> SearchPage:
     after = decode_cursor(cursor, query.newest_first) if cursor else None
     statuses: dict[str, str] = {}
     found: list[tuple[int, LogRow]] = []
-    for rank, source in enumerate(SOURCES):
+    for rank, source in enumerate(log_sources()):
         started = time.perf_counter()
         try:
             # One row more than the page tells whether a next page exists.
@@ -80,7 +77,7 @@ def search(query: LogQuery, cursor: str | None = None) -> SearchPage:
             continue
         finally:
             # Failures too: a source that times out is the latency worth seeing.
-            metrics.observe_query(source.name, time.perf_counter() - started)
+            QUERY_SECONDS.observe(source.name, time.perf_counter() - started)
         statuses[source.name] = "ok"
         found.extend((rank, row) for row in rows)
 
@@ -121,7 +118,7 @@ def iter_all(query: LogQuery) -> Iterator[LogRow]:
 def histogram(query: LogQuery) -> Histogram:
     """Log volume per time bucket and level over the query's range, summed over the sources."""
     result = Histogram(buckets=query.buckets(), counts=Counter())
-    for source in SOURCES:
+    for source in log_sources():
         try:
             result.counts.update(source.volume(query))
             result.sources[source.name] = "ok"
@@ -131,9 +128,9 @@ def histogram(query: LogQuery) -> Histogram:
     return result
 
 
-def held_ids(documents: list[dict]) -> set:
+def held_ids(documents: list[dict[str, Any]]) -> set[ObjectId]:
     """Ids of `documents` (logs about to be stored) that some source holds already.
 
     Raises SourceUnavailable when a source cannot tell: storing then could make a second copy.
     """
-    return set().union(*(source.held_ids(documents) for source in SOURCES))
+    return set().union(*(source.held_ids(documents) for source in log_sources()))

@@ -1,24 +1,27 @@
 """Where logs are read from. The planner asks each source the same `LogQuery`.
 
-A source has a `name` and three methods:
-
-    fetch(query, after, limit) -> list[LogRow]   rows strictly after `after` in the
-                                                 query's order, sorted, at most `limit`
-    volume(query) -> Counter[(bucket_start, level)]   log counts for the histogram
-    held_ids(documents) -> set[ObjectId]         which of these logs (about to be
-                                                 stored) it holds already: ingest stores
-                                                 one copy per id across all sources
-
-and raises `SourceUnavailable(message)` when its storage cannot answer.
+A source is anything that fits `LogSource`. The sources are named in the setting
+`LOG_SOURCES` (dotted paths of classes, instantiated once per process), in the order
+the planner reads them, which is also the order of preference when two sources hold
+the same log. Hot storage (`HotSource`, here) comes first; apps add theirs there
+(the archive's `archive.source.ColdSource`), so this package imports none of them.
 """
 
 from collections import Counter
 from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Protocol
 
+from bson import ObjectId
+from django.conf import settings
+from django.utils.module_loading import import_string
 from pymongo.errors import ConnectionFailure, OperationFailure
 
 from retrieval.models import LogEntry
 from retrieval.query import LogQuery, LogRow, Position
+
+# Log counts of a histogram: (bucket start, level) -> logs.
+Volume = Counter[tuple[datetime, str]]
 
 ROW_FIELDS = {"timestamp": 1, "user_id": 1, "level": 1, "message": 1, "logger": 1, "context": 1}
 NOT_IMPLEMENTED = 238  # MongoDB error code FerretDB answers for operators it lacks
@@ -26,6 +29,35 @@ NOT_IMPLEMENTED = 238  # MongoDB error code FerretDB answers for operators it la
 
 class SourceUnavailable(Exception):
     """The source's storage did not answer; the message is shown to the user."""
+
+
+class LogSource(Protocol):
+    """One storage the planner reads. Each method raises `SourceUnavailable` when its storage cannot answer."""
+
+    name: str  # "hot", "cold": the key of the source in a page's `sources`
+
+    def fetch(self, query: LogQuery, after: Position | None, limit: int) -> list[LogRow]:
+        """At most `limit` rows strictly after `after` in the query's order, sorted, each id at most once."""
+        ...
+
+    def volume(self, query: LogQuery) -> Volume:
+        """Log counts per (bucket start, level) over the query, leaving out logs an earlier source counts."""
+        ...
+
+    def held_ids(self, documents: list[dict[str, Any]]) -> set[ObjectId]:
+        """Which of these logs (about to be stored) it holds already: ingest stores one copy per id."""
+        ...
+
+
+def log_sources() -> list[LogSource]:
+    """The sources of `LOG_SOURCES`, in the planner's reading order."""
+    return _instantiate(tuple(settings.LOG_SOURCES))
+
+
+@cache
+def _instantiate(paths: tuple[str, ...]) -> list[LogSource]:
+    # Once per process and setting value: a source may keep what it learnt of its server.
+    return [import_string(path)() for path in paths]
 
 
 def utc(moment: datetime) -> datetime:
@@ -55,12 +87,12 @@ class HotSource:
         except ConnectionFailure as exc:
             raise SourceUnavailable(f"MongoDB did not answer: {exc}") from exc
 
-    def held_ids(self, documents: list[dict]) -> set:
+    def held_ids(self, documents: list[dict[str, Any]]) -> set[ObjectId]:
         # Nothing to ask: MongoDB itself refuses a second insert of an `_id` (duplicate key).
         return set()
 
     @staticmethod
-    def row(document: dict) -> LogRow:
+    def row(document: dict[str, Any]) -> LogRow:
         return LogRow(
             id=str(document["_id"]),
             timestamp=utc(document["timestamp"]),
@@ -72,7 +104,7 @@ class HotSource:
             source="hot",
         )
 
-    def volume(self, query: LogQuery) -> Counter:
+    def volume(self, query: LogQuery) -> Volume:
         try:
             if self.server_buckets is not False:
                 try:
@@ -87,7 +119,7 @@ class HotSource:
         except ConnectionFailure as exc:
             raise SourceUnavailable(f"MongoDB did not answer: {exc}") from exc
 
-    def _volume_on_server(self, query: LogQuery) -> Counter:
+    def _volume_on_server(self, query: LogQuery) -> Volume:
         """MongoDB: bucket with date arithmetic in $group (no $dateTrunc, so 4.x works too)."""
         width_ms = int(query.bucket_width.total_seconds() * 1000)
         offset = {"$subtract": ["$timestamp", query.start]}
@@ -100,7 +132,7 @@ class HotSource:
             {(utc(g["_id"]["bucket"]), g["_id"]["level"]): g["n"] for g in LogEntry.collection().aggregate(pipeline)}
         )
 
-    def _volume_in_python(self, query: LogQuery) -> Counter:
+    def _volume_in_python(self, query: LogQuery) -> Volume:
         """FerretDB 1.24 has no date arithmetic: project two fields and bucket here."""
         documents = LogEntry.collection().find(
             query.mongo_filter(), {"_id": 0, "timestamp": 1, "level": 1}, batch_size=10_000

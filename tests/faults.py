@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 from django.db import connections
 
-from logsite.localservices import free_port
+from devservices.localservices import free_port
 
 
 def closed_port_uri() -> str:

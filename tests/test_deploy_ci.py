@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from logsite.localservices import CONFIGURED_BY, is_configured
+from devservices.localservices import CONFIGURED_BY, is_configured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from logsite.localservices import free_port, wait_until
+from devservices.localservices import free_port, wait_until
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -38,7 +38,8 @@ def test_dockerfile_is_slim_non_root_gunicorn_with_a_healthz_healthcheck():
     assert any("collectstatic" in run for run in values["RUN"])
     assert "requirements/base.txt" in values["COPY"][0]  # no test tools in the image
     ignored = (BASE_DIR / ".dockerignore").read_text().split()
-    assert {".env", ".git", ".venv", "var"} <= set(ignored)
+    # No secrets, no local state, and no development tooling (local servers, pytest plugin) in the image.
+    assert {".env", ".git", ".venv", "var", "tests", "devservices"} <= set(ignored)
 
 
 @pytest.fixture

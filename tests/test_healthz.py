@@ -3,7 +3,7 @@ from django.conf import settings
 from django.core.files.storage import storages
 from django.test import override_settings
 
-from logsite.localservices import start_redis
+from devservices.localservices import start_redis
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 

@@ -1,7 +1,7 @@
 import pymongo
 import pytest
 
-from logsite.localservices import LocalServices, mongodb_answers, redis_answers, start_redis
+from devservices.localservices import LocalServices, mongodb_answers, redis_answers, start_redis
 
 
 def test_local_services_start_real_servers_and_stop_them_on_exit(tmp_path):

@@ -8,9 +8,10 @@ from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from archive.archiver import archive_logs
-from logsite import metrics
-from logsite.localservices import start_redis
+from archive.metrics import COLD_CACHE_LOOKUPS, count_archive_run
+from devservices.localservices import start_redis
 from retrieval import planner
+from retrieval.metrics import INGESTED_LOGS, QUERY_SECONDS
 from retrieval.models import Level
 from retrieval.query import LogQuery
 from tests.archive_support import BEFORE, DAYS, clear_archive, insert_demo_logs
@@ -41,9 +42,9 @@ def delta(before: dict, after: dict, key: tuple[str, frozenset]) -> float:
 def test_query_latencies_land_in_cumulative_buckets_by_source(client):
     before = scrape(client)
 
-    metrics.observe_query("hot", 0.003)
-    metrics.observe_query("hot", 0.2)
-    metrics.observe_query("cold", 45.0)
+    QUERY_SECONDS.observe("hot", 0.003)
+    QUERY_SECONDS.observe("hot", 0.2)
+    QUERY_SECONDS.observe("cold", 45.0)
     after = scrape(client)
 
     assert delta(before, after, bucket("0.005")) == 1
@@ -68,7 +69,7 @@ def test_a_search_is_timed_once_per_source(client, logs_db, make_log):
     after = scrape(client)
 
     assert [row.message for row in page.rows] == ["needle"]
-    for source in planner.SOURCES:
+    for source in planner.log_sources():
         count = (f"{QUERY}_count", frozenset({"source": source.name}.items()))
         assert delta(before, after, count) == 1, source.name
 
@@ -93,12 +94,12 @@ def test_an_archive_run_is_counted_with_its_logs(client, logs_db):
 def test_cache_ingest_and_archive_counters(client):
     before = scrape(client)
 
-    metrics.count_cache(hit=True)
-    metrics.count_cache(hit=True)
-    metrics.count_cache(hit=False)
-    metrics.count_ingest(500)
-    metrics.count_archive_run("ok", 1200)
-    metrics.count_archive_run("failed", 0)
+    COLD_CACHE_LOOKUPS.inc("hit")
+    COLD_CACHE_LOOKUPS.inc("hit")
+    COLD_CACHE_LOOKUPS.inc("miss")
+    INGESTED_LOGS.inc(amount=500)
+    count_archive_run("ok", 1200)
+    count_archive_run("failed", 0)
     after = scrape(client)
 
     def counter(name: str, **labels: str) -> float:
@@ -117,12 +118,16 @@ def test_counts_from_another_process_are_in_this_process_scrape(client):
     before = scrape(client)
 
     subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from logsite import metrics; metrics.count_ingest(7)"],
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from retrieval.metrics import INGESTED_LOGS; INGESTED_LOGS.inc(amount=7)",
+        ],
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "logsite.settings"},
         check=True,
         timeout=60,
     )
-    metrics.count_ingest(3)
+    INGESTED_LOGS.inc(amount=3)
     after = scrape(client)
 
     assert delta(before, after, ("logretrieval_ingested_logs_total", frozenset())) == 10
@@ -139,12 +144,12 @@ def test_a_redis_outage_never_fails_the_caller_and_the_scrape_says_503(client, t
     redis = start_redis(tmp_path)
     try:
         with override_settings(REDIS_URL=redis.env["REDIS_URL"]):
-            metrics.count_ingest(1)
+            INGESTED_LOGS.inc(amount=1)
             assert scrape(client)[("logretrieval_ingested_logs_total", frozenset())] == 1
             redis.stop()
 
-            metrics.observe_query("hot", 0.01)  # must not raise
-            metrics.count_ingest(1)
+            QUERY_SECONDS.observe("hot", 0.01)  # must not raise
+            INGESTED_LOGS.inc(amount=1)
             response = client.get("/metrics")
     finally:
         redis.stop()
@@ -155,7 +160,7 @@ def test_a_redis_outage_never_fails_the_caller_and_the_scrape_says_503(client, t
 
 def test_without_redis_counts_are_kept_in_the_process(client):
     with override_settings(REDIS_URL="", METRICS_KEY="local-test"):
-        metrics.count_archive_run("ok", 5)
+        count_archive_run("ok", 5)
         samples = scrape(client)
 
     assert samples[("logretrieval_archived_logs_total", frozenset({"status": "ok"}.items()))] == 5

@@ -162,7 +162,7 @@ def test_a_page_without_the_archive_has_no_next_cursor_and_paging_on_once_it_is_
 
 
 class ArchiverRunsAfterFirstRead:
-    """The first source in SOURCES, then the real archiver archiving and purging ARCHIVED_DAY at once.
+    """The first source of LOG_SOURCES, then the real archiver archiving and purging ARCHIVED_DAY at once.
 
     Injects the race a real server cannot produce on demand: the archiver's record + purge
     landing between the planner's reads of the two sources.
@@ -187,8 +187,9 @@ def test_the_archiver_purging_between_the_two_reads_loses_no_log(logs_db, empty_
     rng = random.Random(5)
     documents = skewed_logs(rng, ARCHIVED_DAY, 400, rng.sample(range(1, 1_000_000), 40))
     logs_db.insert_many(documents)
-    first = ArchiverRunsAfterFirstRead(planner.SOURCES[0])
-    monkeypatch.setattr(planner, "SOURCES", [first, *planner.SOURCES[1:]])
+    hot, *later = planner.log_sources()
+    first = ArchiverRunsAfterFirstRead(hot)
+    monkeypatch.setattr(planner, "log_sources", lambda: [first, *later])
     q = LogQuery((), START, END, ALL_LEVELS, limit=1000)
 
     page = planner.search(q)

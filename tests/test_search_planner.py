@@ -53,7 +53,7 @@ def expected(documents: list[dict], q: LogQuery) -> list[str]:
 
 def all_ok() -> dict[str, str]:
     """Every configured source answered (generic: the list grows as sources are added)."""
-    return {source.name: "ok" for source in planner.SOURCES}
+    return {source.name: "ok" for source in planner.log_sources()}
 
 
 def ids(rows: list[LogRow]) -> list[str]:
@@ -169,7 +169,8 @@ class DownSource:
 @pytest.fixture
 def sources(monkeypatch):
     def use(*extra):
-        monkeypatch.setattr(planner, "SOURCES", [*planner.SOURCES, *extra])
+        configured = planner.log_sources()
+        monkeypatch.setattr(planner, "log_sources", lambda: [*configured, *extra])
 
     return use
 

@@ -1,6 +1,6 @@
 """Pytest plugin: start the local services before pytest-django reads the settings.
 
-Loaded with `-p logsite.pytest_plugin` (see pytest.ini). A hook wrapper runs
+Loaded with `-p devservices.pytest_plugin` (see pytest.ini). A hook wrapper runs
 before every plain `pytest_load_initial_conftests` implementation, pytest-django's
 included, so the settings module sees the services' URLs.
 """
@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from logsite.localservices import SERVICES_DIR, LocalServices
+from devservices.localservices import SERVICES_DIR, LocalServices
 
 _services = LocalServices(data_root=SERVICES_DIR / f"test-{os.getpid()}", ephemeral=True)
 

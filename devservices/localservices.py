@@ -5,7 +5,7 @@ plugin. For each service, the configured URL wins (the service is then neither
 started nor stopped); otherwise a real server is started on a free loopback port
 with its data under `var/services/`, waited for, and stopped on exit.
 
-    python -m logsite.localservices exec [--services mongodb,redis] -- CMD ARGS...
+    python -m devservices.localservices exec [--services mongodb,redis] -- CMD ARGS...
 
 runs CMD with the services' URLs in its environment and stops what it started
 when CMD ends (or on Ctrl-C).
@@ -281,7 +281,7 @@ class LocalServices:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m logsite.localservices", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m devservices.localservices", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="action", required=True)
     run = sub.add_parser("exec", help="run a command with the services started")
     run.add_argument("--services", default=",".join(ALL_SERVICES))
