@@ -39,3 +39,11 @@ def test_the_bucket_is_created_before_the_tests():
     bucket = next(i for i, run in enumerate(steps) if "create_bucket" in run)
     tests = next(i for i, run in enumerate(steps) if "pytest" in run)
     assert bucket < tests
+
+
+def test_lint_and_types_run_before_the_tests_in_both_ci_entry_points():
+    ci_run = (BASE_DIR / ".ci" / "run").read_text().splitlines()
+    assert ci_run.index("make check") < ci_run.index("make test")
+    makefile = (BASE_DIR / "Makefile").read_text()
+    assert "check: lint types" in makefile and "mypy" in makefile and "ruff format --check" in makefile
+    assert "make check" in [step.get("run") for step in workflow()["jobs"]["check"]["steps"]]
