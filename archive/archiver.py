@@ -46,6 +46,7 @@ from archive.metrics import count_archive_run
 from archive.models import ArchivePart, ArchiveRun, PendingUpload
 from archive.reader import open_object
 from archive.storage import archive_storage
+from retrieval.compression import TruncatedGzip
 from retrieval.models import LogEntry
 
 logger = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ def verify(key: str, part: PartFile) -> None:
 
     try:
         lines = sum(block.count(b"\n") for block in jsonl.gzip_line_blocks(hashed(_object_chunks(key))))
-    except (jsonl.TruncatedGzip, zlib.error) as exc:
+    except (TruncatedGzip, zlib.error) as exc:
         raise ArchiveStorageError(f"verification of {key} failed: the stored object is not whole gzip ({exc})") from exc
     if digest.hexdigest() != part.sha256 or lines != part.count:
         raise ArchiveStorageError(

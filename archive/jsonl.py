@@ -1,4 +1,4 @@
-"""The one encoding of a log document as a JSON Lines line, and back; and the one gzip line reader.
+"""The one encoding of a log document as a JSON Lines line, and back; and a part's lines in blocks.
 
 Used by the archiver (writer) and the cold reader, so both agree byte for byte:
 
@@ -10,12 +10,13 @@ document carries is kept too, after these. Plain `gzip` + `json` read it back.
 """
 
 import json
-import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
+
+from retrieval.compression import gunzip
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 TIMESTAMP_WIDTH = len("2023-08-27T12:30:15.123000Z")  # fixed: string order is time order
@@ -81,35 +82,18 @@ def line_position(line: bytes) -> tuple[str, str]:
     return document["timestamp"], document["_id"]
 
 
-class TruncatedGzip(ValueError):
-    """The compressed data ended inside a gzip member."""
-
-
 def gzip_line_blocks(chunks: Iterable[bytes], block_bytes: int = 1) -> Iterator[bytes]:
     """The decompressed lines of gzip data, from its compressed `chunks`, in blocks of whole lines.
 
     A block is cut at the last newline once `block_bytes` are decompressed (so it is about
-    that size, less at most one line); the last block is what is left. The data may be several concatenated gzip members (as `cat a.gz
-    b.gz` makes). Raises TruncatedGzip if it ends inside a member, zlib.error if it is corrupt.
+    that size, less at most one line); the last block is what is left. Raises what
+    `retrieval.compression.gunzip` raises (TruncatedGzip, zlib.error).
     """
-    inflate = zlib.decompressobj(wbits=31)
     pending = bytearray()
-    in_member = False
-    for chunk in chunks:
-        if not chunk:
-            continue
-        in_member = True
-        pending += inflate.decompress(chunk)
-        while inflate.eof:
-            rest, inflate = inflate.unused_data, zlib.decompressobj(wbits=31)
-            in_member = bool(rest)
-            if not rest:
-                break
-            pending += inflate.decompress(rest)
+    for piece in gunzip(chunks):
+        pending += piece
         if len(pending) >= block_bytes and (cut := pending.rfind(b"\n") + 1):
             yield bytes(pending[:cut])
             del pending[:cut]
-    if in_member:
-        raise TruncatedGzip("gzip data ends inside a member")
     if pending:
         yield bytes(pending)

@@ -36,6 +36,7 @@ from archive import cache, jsonl
 from archive.metrics import COLD_CACHE_LOOKUPS
 from archive.models import ArchivePart
 from archive.storage import archive_storage
+from retrieval.compression import TruncatedGzip
 
 # The archive's timestamp format, fixed width so that string order is time order.
 TS_WIDTH = jsonl.TIMESTAMP_WIDTH
@@ -195,7 +196,7 @@ def read_part(key: str) -> Iterator[str]:
         with closing(open_object(key)) as stream:
             for block in jsonl.gzip_line_blocks(iter(lambda: stream.read(READ_BYTES), b""), BLOCK_BYTES):
                 yield block.decode()
-    except jsonl.TruncatedGzip as exc:
+    except TruncatedGzip as exc:
         raise ColdReadError(f"archive part {key} is truncated") from exc
     except (BotoCoreError, ClientError, OSError, zlib.error, UnicodeDecodeError) as exc:
         raise ColdReadError(f"archive part {key}: {exc}") from exc
