@@ -4,8 +4,12 @@ import json
 from collections.abc import Iterable, Iterator
 from itertools import chain
 
+from django.conf import settings
 from django.http import QueryDict, StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ComponentRegistry
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
@@ -14,9 +18,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from retrieval import planner
-from retrieval.filters import LogFilterSet
-from retrieval.ingest import IngestError, IngestUnavailable, ingest_logs
-from retrieval.serializers import LogRowSerializer, SearchPageSerializer, SeedLogSerializer, seed_record
+from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, OUT_OF_RANGE, LogFilterSet
+from retrieval.ingest import MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
+from retrieval.models import Level
+from retrieval.query import MAX_KEYWORD_LENGTH, MAX_PAGE_SIZE
+from retrieval.serializers import (
+    ERRORS_SCHEMA,
+    NO_NUL_PATTERN,
+    DetailSerializer,
+    IngestResultSerializer,
+    LogBatchSerializer,
+    LogRowSerializer,
+    SearchPageSerializer,
+    SeedLogSerializer,
+    seed_record,
+)
 from retrieval.sources import SourceUnavailable
 
 MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024
@@ -32,14 +48,84 @@ def parse(data: QueryDict, extra_parameters: Iterable[str] = API_PARAMETERS) -> 
     return filterset
 
 
+DAY_EXAMPLE = OpenApiExample("A day", "2023-08-27")
+USER_ID = {"type": "integer", "minimum": 0, "maximum": MAX_USER_ID}
+KEYWORD = {"type": "string", "maxLength": MAX_KEYWORD_LENGTH, "pattern": NO_NUL_PATTERN}
+KEYWORD_PARAMETER = OpenApiParameter("keyword", KEYWORD, description="Case-insensitive text in the message, literal.")
+TIME_RANGE_RULES = (
+    f"`date` or `from`/`to`, not both; `from` before `to`; at most {settings.SEARCH_MAX_SPAN_DAYS} days; "
+    f"{OUT_OF_RANGE} Each is a 400 naming the parameter."
+)
+
+
 def filter_parameters() -> list[OpenApiParameter]:
-    """The filterset's parameters, documented in the OpenAPI schema."""
-    parameters = []
-    for name, definition in LogFilterSet.base_filters.items():
-        choices = [value for value, _ in definition.extra.get("choices") or []]
-        description = str(definition.extra.get("help_text") or definition.label or name)
-        parameters.append(OpenApiParameter(name, str, enum=choices or None, description=description))
-    return parameters
+    """The filterset's parameters (LogFilterSet parses and checks them), documented in the OpenAPI schema."""
+    return [
+        OpenApiParameter(
+            "user_id",
+            {"type": "array", "items": USER_ID, "maxItems": MAX_USER_IDS},
+            description=f"One or several (at most {MAX_USER_IDS}): user_id=1&user_id=4, or comma-separated 1,4.",
+            examples=[OpenApiExample("A user", [4])],
+            style="form",
+            explode=True,
+        ),
+        OpenApiParameter(
+            "date", OpenApiTypes.DATE, description=f"A whole UTC day. {TIME_RANGE_RULES}", examples=[DAY_EXAMPLE]
+        ),
+        OpenApiParameter(
+            "from",
+            OpenApiTypes.DATETIME,
+            description="Start, inclusive; UTC unless an offset is given. Alone: the "
+            f"{settings.SEARCH_DEFAULT_SPAN_HOURS} hours after it. {TIME_RANGE_RULES}",
+        ),
+        OpenApiParameter(
+            "to",
+            OpenApiTypes.DATETIME,
+            description="End, exclusive; UTC unless an offset is given. Alone: the "
+            f"{settings.SEARCH_DEFAULT_SPAN_HOURS} hours before it. Without date/from/to: the last "
+            f"{settings.SEARCH_DEFAULT_SPAN_HOURS} hours.",
+        ),
+        OpenApiParameter(
+            "level",
+            str,
+            many=True,
+            enum=Level.values,
+            description="One or several: level=error&level=critical, or comma-separated error,critical. With "
+            "`min_level`: those at or above it (a 400 naming `level` when none is).",
+            examples=[OpenApiExample("Errors", ["error"])],
+            style="form",
+            explode=True,
+        ),
+        OpenApiParameter("min_level", str, enum=Level.values, description="That level and the more severe ones."),
+        KEYWORD_PARAMETER,
+        OpenApiParameter("order", str, enum=["newest", "oldest"], description="Default newest."),
+        OpenApiParameter(
+            "page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, description="Default 100."
+        ),
+        OpenApiParameter(
+            "cursor",
+            {"type": "string", "maxLength": 1000, "pattern": NO_NUL_PATTERN},
+            description="The `next_cursor` of the previous page of the same search and order; any other "
+            "value is a 400 naming `cursor`.",
+        ),
+    ]
+
+
+class FilterSetSchema(AutoSchema):
+    """LogFilterSet reads an empty query parameter (`date=`, as the search page's form sends) as not given."""
+
+    def get_operation(
+        self, path: str, path_regex: str, path_prefix: str, method: str, registry: ComponentRegistry
+    ) -> dict | None:
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        for parameter in (operation or {}).get("parameters", []):
+            if parameter["in"] == OpenApiParameter.QUERY:
+                parameter["allowEmptyValue"] = True
+        return operation
+
+
+ERRORS = OpenApiResponse(ERRORS_SCHEMA, description="Names each invalid parameter with its messages.")
+UNAUTHORIZED = OpenApiResponse(DetailSerializer, description="No or a wrong token, and no session.")
 
 
 class BodyJSONParser(JSONParser):
@@ -55,6 +141,7 @@ class BodyJSONParser(JSONParser):
 class LogsAPIView(APIView):
     # Token first, so that a missing or wrong token is a 401 with WWW-Authenticate: Token.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
+    schema = FilterSetSchema()
 
 
 class LogSearchView(LogsAPIView):
@@ -64,7 +151,8 @@ class LogSearchView(LogsAPIView):
 
     @extend_schema(
         parameters=filter_parameters(),
-        responses={200: SearchPageSerializer, 400: OpenApiResponse(description="names each invalid parameter")},
+        responses={200: SearchPageSerializer, 400: ERRORS, 401: UNAUTHORIZED},
+        description="Search logs: the same parameters and meaning as the search page.",
     )
     def get(self, request: Request) -> Response:
         filterset = parse(request.query_params)
@@ -85,18 +173,35 @@ class LogSearchView(LogsAPIView):
         )
 
     @extend_schema(
-        request={"application/json": {"type": "object", "properties": {"logs": {"type": "array"}}}},
+        request=LogBatchSerializer,
         responses={
-            201: OpenApiResponse(description="`inserted`, `duplicates` (ids already stored) and every record's `ids`"),
-            400: OpenApiResponse(description="names each invalid field as logs[i].field; nothing is written"),
-            413: OpenApiResponse(description="body larger than the limit"),
-            503: OpenApiResponse(description="hot storage did not confirm the write; send the same batch again"),
+            201: IngestResultSerializer,
+            400: OpenApiResponse(
+                ERRORS_SCHEMA,
+                description="Names each invalid field as `logs[i].field` (also: the same `id` twice in the "
+                "batch) or `body`; nothing is written.",
+            ),
+            401: UNAUTHORIZED,
+            413: OpenApiResponse(ERRORS_SCHEMA, description="Body larger than 16 MB, named `body`: split the batch."),
+            503: OpenApiResponse(
+                DetailSerializer, description="Storage did not confirm the write; send the same batch again."
+            ),
         },
         description=(
-            'Send up to 10,000 logs: `{"logs": [{"timestamp": "2023-08-27T12:30:00Z", "user_id": 4, '
-            '"level": "error", "message": "...", "logger": "...", "context": {...}, "id": "<24 hex>"}]}`. '
-            "A record without `id` gets one derived from its content, so a re-sent batch stores nothing twice."
+            f"Send up to {MAX_RECORDS:,} logs. A record without `id` gets one derived from its content, so a "
+            "re-sent batch stores nothing twice: ids already stored are counted as `duplicates`."
         ),
+        examples=[
+            OpenApiExample(
+                "One log",
+                {
+                    "logs": [
+                        {"timestamp": "2023-08-27T12:30:00Z", "user_id": 4, "level": "error", "message": "Recall: 0.27"}
+                    ]
+                },
+                request_only=True,
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_INGEST_BODY_BYTES:
@@ -118,8 +223,25 @@ class SeedLogsView(LogsAPIView):
     nothing matches. Unlike the seed, it needs a login or an API token."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("keyword", str, description="case-insensitive text in the message")],
-        responses={200: SeedLogSerializer(many=True), 400: OpenApiResponse(), 404: OpenApiResponse()},
+        parameters=[
+            OpenApiParameter(
+                "day", OpenApiTypes.DATE, OpenApiParameter.PATH, description="A UTC day.", examples=[DAY_EXAMPLE]
+            ),
+            OpenApiParameter("user_id", USER_ID, OpenApiParameter.PATH, examples=[OpenApiExample("A user", 4)]),
+            OpenApiParameter(
+                "level", str, OpenApiParameter.PATH, enum=Level.values, examples=[OpenApiExample("Errors", "error")]
+            ),
+            KEYWORD_PARAMETER,
+        ],
+        responses={
+            200: SeedLogSerializer(many=True),
+            400: OpenApiResponse(
+                ERRORS_SCHEMA, description=f"Names each invalid parameter (`day` as `date`). {OUT_OF_RANGE}"
+            ),
+            401: UNAUTHORIZED,
+            404: OpenApiResponse(DetailSerializer, description="No logs found."),
+            503: OpenApiResponse(DetailSerializer, description="A storage could not answer; ask again later."),
+        },
     )
     def get(self, request: Request, day: str, user_id: str, level: str) -> Response | StreamingHttpResponse:
         unknown = set(request.query_params) - {"keyword", *API_PARAMETERS}

@@ -6,8 +6,8 @@ or the form's errors name the parameter that is wrong. Parameters:
     user_id    one or several integers: user_id=4, user_id=1,4 or user_id=1&user_id=4
     date       a whole UTC day, YYYY-MM-DD (or from/to, not both)
     from, to   ISO 8601 datetimes, half-open [from, to); UTC unless an offset is given
-    level      one or several of debug/info/warning/error/critical (or min_level, not both)
-    min_level  that level and the more severe ones
+    level      one or several of debug/info/warning/error/critical
+    min_level  that level and the more severe ones (with level: those of its levels)
     keyword    case-insensitive literal substring of the message
     order      newest (default) or oldest
     page_size  1 to 1000 (default 100)
@@ -40,7 +40,8 @@ from retrieval.query import (
     decode_cursor,
 )
 
-DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+# [0-9], not \d: \d also matches other scripts' digits ("١" is 1 to int()).
+DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_USER_IDS = 100
 MAX_USER_ID = 2**31 - 1  # user_id is a 32-bit integer field
 # The range a search may cover. Beyond it, converting an offset to UTC or adding a span
@@ -82,7 +83,7 @@ class IntegerListField(forms.Field):
     def to_python(self, value) -> tuple[int, ...]:
         ids = []
         for item in value or []:
-            if not re.fullmatch(r"\d{1,10}", item) or int(item) > MAX_USER_ID:
+            if not re.fullmatch(r"[0-9]{1,10}", item) or int(item) > MAX_USER_ID:
                 raise forms.ValidationError(f"“{item[:50]}” is not a user id (a whole number from 0 to {MAX_USER_ID}).")
             ids.append(int(item))
         if len(ids) > MAX_USER_IDS:
@@ -124,8 +125,8 @@ class LogSearchForm(forms.Form):
             # Keyed by the parameter itself so that the API names it; not a field, hence _errors.
             self._errors[name[:50]] = self.error_class([f"Unknown parameter “{name[:50]}”."])
         self._clean_time(data)
-        if data.get("level") and data.get("min_level"):
-            self.add_error("min_level", "Give level or min_level, not both.")
+        if data.get("level") and data.get("min_level") and not selected_levels(data):
+            self.add_error("level", f"None of these levels is “{data['min_level']}” or more severe (min_level).")
         if data.get("cursor"):
             try:
                 decode_cursor(data["cursor"], newest_first=(data.get("order") or "newest") == "newest")
@@ -161,6 +162,14 @@ class LogSearchForm(forms.Form):
             field = "date" if day else ("from" if data.get("from") else "to")
             self.add_error(field, f"The time range may span at most {max_span().days} days.")
         data["start"], data["end"] = start.astimezone(UTC), end.astimezone(UTC)
+
+
+def selected_levels(data: dict) -> tuple[str, ...]:
+    """The levels `level` lists (all when none) that are at or above `min_level` (when given), least severe first."""
+    levels = set(data.get("level") or ALL_LEVELS)
+    if data.get("min_level"):
+        levels &= set(Level.at_least(data["min_level"]))
+    return tuple(level for level in ALL_LEVELS if level in levels)
 
 
 class IntegerListFilter(django_filters.Filter):
@@ -215,12 +224,11 @@ class LogFilterSet(django_filters.FilterSet):
     def log_query(self) -> LogQuery:
         """The validated query; call only when `is_valid()`."""
         data = self.form.cleaned_data
-        levels = data.get("level") or (Level.at_least(data["min_level"]) if data.get("min_level") else ALL_LEVELS)
         return LogQuery(
             user_ids=data.get("user_id") or (),
             start=data["start"],
             end=data["end"],
-            levels=tuple(level for level in ALL_LEVELS if level in levels),
+            levels=selected_levels(data),
             keyword=data.get("keyword") or "",
             newest_first=(data.get("order") or "newest") == "newest",
             limit=int(data.get("page_size") or DEFAULT_PAGE_SIZE),

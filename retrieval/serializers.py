@@ -1,8 +1,24 @@
-"""The JSON shape of a log row: one definition for the API, JSON Lines exports and the seed route."""
+"""The JSON shape of a log row: one definition for the API, JSON Lines exports and the seed route.
 
+The serializers here only declare the OpenAPI schema (drf-spectacular): rows are written by
+`row_record` / `seed_record`, and what a sent log may hold is checked by `retrieval.ingest`,
+whose limits they import.
+"""
+
+from typing import Any, ClassVar
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
+from retrieval.filters import MAX_USER_ID
+from retrieval.ingest import MAX_CONTEXT_DEPTH, MAX_CONTEXT_KEYS, MAX_LOGGER_LENGTH, MAX_MESSAGE_LENGTH, MAX_RECORDS
+from retrieval.models import Level
 from retrieval.query import LogRow, isoformat
+
+# Text the API refuses: NUL characters (MongoDB and the search form reject them).
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+STORED_ID_PATTERN = r"^[0-9a-f]{24}$"  # str(ObjectId)
 
 
 def row_record(row: LogRow) -> dict:
@@ -28,17 +44,37 @@ def seed_record(row: LogRow) -> dict:
     }
 
 
+class SchemaSerializer(serializers.Serializer):
+    """A serializer whose schema adds `schema_extra`: what DRF fields cannot declare (see RefinedSchema)."""
+
+    # Merged into the component: top-level keys replace, "properties" are merged per property.
+    schema_extra: ClassVar[dict[str, Any]] = {}
+
+
+class RefinedSchema(OpenApiSerializerExtension):
+    target_class = SchemaSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        extra = dict(self.target.schema_extra)
+        for name, addition in extra.pop("properties", {}).items():
+            schema["properties"][name].update(addition)
+        return {**schema, **extra}
+
+
 class LogRowSerializer(serializers.Serializer):
     """Declares the fields for the OpenAPI schema; the values come from `row_record`."""
 
-    id = serializers.CharField(help_text="MongoDB ObjectId, hex")
+    id = serializers.RegexField(STORED_ID_PATTERN, help_text="MongoDB ObjectId, hex")
     timestamp = serializers.DateTimeField(help_text="UTC, ISO 8601, microseconds")
-    user_id = serializers.IntegerField()
-    level = serializers.ChoiceField(choices=["debug", "info", "warning", "error", "critical"])
+    user_id = serializers.IntegerField(min_value=0, max_value=MAX_USER_ID)
+    level = serializers.ChoiceField(choices=Level.values)
     message = serializers.CharField()
-    logger = serializers.CharField()
-    context = serializers.JSONField(allow_null=True)
-    source = serializers.ChoiceField(choices=["hot", "cold"], help_text="where the row was read")
+    logger = serializers.CharField(allow_blank=True)
+    # DRF's stubs type Field.context and Field.source; here they are fields of the row.
+    context = serializers.DictField(allow_null=True)  # type: ignore[assignment]
+    source = serializers.ChoiceField(choices=["hot", "cold"], help_text="where the row was read")  # type: ignore[assignment]
 
     def to_representation(self, instance: LogRow) -> dict:
         return row_record(instance)
@@ -47,13 +83,75 @@ class LogRowSerializer(serializers.Serializer):
 class SearchPageSerializer(serializers.Serializer):
     results = LogRowSerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True, help_text="pass as `cursor` for the next page")
-    next = serializers.CharField(allow_null=True, help_text="URL of the next page")
+    next = serializers.URLField(allow_null=True, help_text="URL of the next page")
     sources = serializers.DictField(child=serializers.CharField(), help_text='"ok" or "unavailable: <why>"')
-    partial = serializers.BooleanField(help_text="true when a source could not answer")
+    partial = serializers.BooleanField(help_text="true when a source could not answer")  # type: ignore[assignment]
 
 
 class SeedLogSerializer(serializers.Serializer):
-    date = serializers.CharField()
-    log_level = serializers.CharField()
-    user_id = serializers.IntegerField()
+    date = serializers.DateTimeField(help_text="UTC, ISO 8601, microseconds")
+    log_level = serializers.ChoiceField(choices=Level.values)
+    user_id = serializers.IntegerField(min_value=0, max_value=MAX_USER_ID)
     log_message = serializers.CharField()
+
+
+class LogRecordSerializer(SchemaSerializer):
+    """One log sent to POST /api/v1/logs (checked by `retrieval.ingest.validate_record`)."""
+
+    id = serializers.RegexField(
+        r"^[0-9a-fA-F]{24}$",
+        required=False,
+        help_text="24 hex digits (e.g. a BSON ObjectId); without it, an id derived from the content.",
+    )
+    timestamp = serializers.DateTimeField(
+        help_text="ISO 8601 with a time zone; from 2000-01-01 to a day from now (else a 400 naming it)."
+    )
+    user_id = serializers.IntegerField(min_value=0, max_value=MAX_USER_ID)
+    level = serializers.ChoiceField(choices=Level.values, help_text="Case-insensitive.")
+    message = serializers.CharField(max_length=MAX_MESSAGE_LENGTH)
+    logger = serializers.CharField(required=False, allow_blank=True, max_length=MAX_LOGGER_LENGTH)
+    context = serializers.DictField(  # type: ignore[assignment]  # a field, not Field.context
+        required=False,
+        allow_null=True,
+        help_text=(
+            f"JSON object, nested at most {MAX_CONTEXT_DEPTH} deep, at most {MAX_CONTEXT_KEYS} keys per object; "
+            "keys may not be empty, start with $ or contain dots or NUL; integers fit in 64 bits "
+            "(else a 400 naming it)."
+        ),
+    )
+    schema_extra: ClassVar[dict[str, Any]] = {
+        "additionalProperties": False,  # an unknown field is a 400 naming it
+        "properties": {
+            "message": {"minLength": 1, "pattern": NO_NUL_PATTERN},  # DRF declares it only with COMPONENT_SPLIT_REQUEST
+            "logger": {"pattern": NO_NUL_PATTERN},
+            "context": {"maxProperties": MAX_CONTEXT_KEYS},
+        },
+    }
+
+
+class LogBatchSerializer(SchemaSerializer):
+    """The body of POST /api/v1/logs."""
+
+    logs = LogRecordSerializer(many=True)
+    schema_extra: ClassVar[dict[str, Any]] = {"properties": {"logs": {"minItems": 1, "maxItems": MAX_RECORDS}}}
+
+
+class IngestResultSerializer(serializers.Serializer):
+    inserted = serializers.IntegerField(min_value=0, help_text="records stored now")
+    duplicates = serializers.IntegerField(min_value=0, help_text="records whose id was already stored")
+    ids = serializers.ListField(
+        child=serializers.RegexField(STORED_ID_PATTERN), help_text="every record's id, in the order sent"
+    )
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+# A 400 (and 413) body: each wrong parameter or field (`date`, `logs[3].level`, `body`) with its
+# messages; a body that is not JSON is DRF's `{"detail": "JSON parse error - ..."}`.
+ERRORS_SCHEMA = {
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]},
+}

@@ -53,6 +53,11 @@ def test_levels_can_be_listed_or_given_as_a_minimum():
     assert query("").levels == ALL_LEVELS
 
 
+def test_levels_with_a_minimum_are_those_listed_at_or_above_it():
+    assert query("level=debug,error,critical&min_level=warning").levels == ("error", "critical")
+    assert query("level=info&min_level=info").levels == ("info",)
+
+
 def test_keyword_order_and_page_size():
     q = query("keyword=Recall&order=oldest&page_size=1000")
     assert (q.keyword, q.newest_first, q.limit) == ("Recall", False, 1000)
@@ -81,7 +86,9 @@ def test_keyword_order_and_page_size():
         ("to=0001-01-01T01:00:00", "to"),
         ("from=yesterday", "from"),
         ("date=2023-08-27&from=2023-08-27T01:00", "date"),
-        ("level=error&min_level=warning", "min_level"),
+        ("level=debug,info&min_level=error", "level"),
+        ("user_id=\u0661", "user_id"),
+        ("date=\u0662\u0660\u0662\u0663-08-27", "date"),
         ("page_size=100000", "page_size"),
         ("page_size=0", "page_size"),
         ("page_size=1.5", "page_size"),
