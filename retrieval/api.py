@@ -11,13 +11,13 @@ from drf_spectacular.plumbing import ComponentRegistry
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from retrieval import planner
+from retrieval.bodies import BodyError, read_records
 from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, OUT_OF_RANGE, LogFilterSet
 from retrieval.ingest import MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
 from retrieval.models import Level
@@ -128,16 +128,6 @@ ERRORS = OpenApiResponse(ERRORS_SCHEMA, description="Names each invalid paramete
 UNAUTHORIZED = OpenApiResponse(DetailSerializer, description="No or a wrong token, and no session.")
 
 
-class BodyJSONParser(JSONParser):
-    """DRF's JSON parser; JSON nested deeper than Python's parser recurses is a 400 naming the body."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:  # e.g. [[[[...]]]] 100,000 deep; DRF catches only ValueError
-            raise ParseError({"body": ["JSON nested too deeply."]}) from None
-
-
 class LogsAPIView(APIView):
     # Token first, so that a missing or wrong token is a 401 with WWW-Authenticate: Token.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
@@ -146,8 +136,6 @@ class LogsAPIView(APIView):
 
 class LogSearchView(LogsAPIView):
     """GET searches logs (the same parameters and meaning as the search page); POST sends logs."""
-
-    parser_classes = [BodyJSONParser]
 
     @extend_schema(
         parameters=filter_parameters(),
@@ -173,7 +161,8 @@ class LogSearchView(LogsAPIView):
         )
 
     @extend_schema(
-        request=LogBatchSerializer,
+        # JSON is what the schema can describe; NDJSON and gzip are in the description.
+        request={"application/json": LogBatchSerializer},
         responses={
             201: IngestResultSerializer,
             400: OpenApiResponse(
@@ -182,14 +171,21 @@ class LogSearchView(LogsAPIView):
                 "batch) or `body`; nothing is written.",
             ),
             401: UNAUTHORIZED,
-            413: OpenApiResponse(ERRORS_SCHEMA, description="Body larger than 16 MB, named `body`: split the batch."),
+            413: OpenApiResponse(
+                ERRORS_SCHEMA,
+                description="Body larger than 16 MB (after gzip inflation), named `body`: split the batch.",
+            ),
+            415: OpenApiResponse(ERRORS_SCHEMA, description="Neither JSON nor NDJSON, or an encoding other than gzip."),
             503: OpenApiResponse(
                 DetailSerializer, description="Storage did not confirm the write; send the same batch again."
             ),
         },
         description=(
             f"Send up to {MAX_RECORDS:,} logs. A record without `id` gets one derived from its content, so a "
-            "re-sent batch stores nothing twice: ids already stored are counted as `duplicates`."
+            "re-sent batch stores nothing twice: ids already stored are counted as `duplicates`. The body may "
+            "also be NDJSON (`Content-Type: application/x-ndjson`, one record a line; `logs[i]` in errors is "
+            "the i-th record, from 0), gzip-compressed (`Content-Encoding: gzip`; at most 16 MB inflated) and "
+            "chunked."
         ),
         examples=[
             OpenApiExample(
@@ -204,10 +200,11 @@ class LogSearchView(LogsAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_INGEST_BODY_BYTES:
-            return Response({"body": [f"Larger than {MAX_INGEST_BODY_BYTES:,} bytes; split the batch."]}, status=413)
-        body = request.data
-        records = body.get("logs") if isinstance(body, dict) else body
+        try:
+            # Read here rather than by DRF's parsers: they see no chunked body and inflate no gzip.
+            records = read_records(request._request, MAX_INGEST_BODY_BYTES)
+        except BodyError as exc:
+            return Response({"body": [str(exc)]}, status=exc.status)
         try:
             result = ingest_logs(records)
         except IngestError as exc:

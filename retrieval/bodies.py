@@ -1,4 +1,5 @@
-"""Request bodies of the ingest endpoints: with a length or chunked, gzip or not, never past a limit.
+"""Request bodies of the ingest endpoints: with a length or chunked, gzip or not, never past a limit;
+and the records of a JSON or NDJSON body.
 
 Django reads a body only as far as its Content-Length says, so a chunked body (no
 length) would read as empty. Gunicorn de-chunks the body and says so with
@@ -7,6 +8,7 @@ whether the body is gzip or not, reading stops once the limit is passed: neither
 compressed nor the inflated body is ever held beyond it.
 """
 
+import json
 import zlib
 from collections.abc import Iterator
 
@@ -61,3 +63,43 @@ def _raw_chunks(request: HttpRequest, limit: int) -> Iterator[bytes]:
         if received > limit:
             raise too_large
         yield chunk
+
+
+JSON = "application/json"
+# NDJSON under its common names: one JSON record a line.
+NDJSON = {"application/x-ndjson", "application/jsonl"}
+
+
+def read_records(request: HttpRequest, limit: int) -> object:
+    """The log records of an ingest body, for `retrieval.ingest` to check.
+
+    `application/json`: `{"logs": [...]}` (or a bare list); NDJSON: one record a line,
+    blank lines skipped. BodyError for another media type (415), a body past `limit`
+    (413), or text that is not UTF-8 JSON (400).
+    """
+    media_type = request.content_type or ""
+    if media_type != JSON and media_type not in NDJSON:
+        raise BodyError(f"Send {JSON} or application/x-ndjson, not {media_type[:60] or 'no Content-Type'}.", 415)
+    try:
+        text = read_body(request, limit).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BodyError("The body is not UTF-8 text.") from None
+    if media_type == JSON:
+        data = _load_json(text, "The body")
+        return data.get("logs") if isinstance(data, dict) else data
+    # Split on "\n" only: str.splitlines would also split inside a JSON string holding U+2028.
+    lines = (line for line in text.split("\n") if line.strip())
+    return [_load_json(line, f"Line {number}") for number, line in enumerate(lines, 1)]
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _load_json(text: str, what: str) -> object:
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:  # e.g. [[[[...]]]] 100,000 deep
+        raise BodyError(f"{what} is JSON nested too deeply.") from None
+    except ValueError as exc:
+        raise BodyError(f"{what} is not valid JSON: {exc}"[:300]) from None

@@ -152,7 +152,7 @@ def test_api_post_stores_logs_that_the_search_api_then_returns(token_client, log
         ),
         ('{"logs": "everything"}', "logs"),
         ("[]", "logs"),
-        ('{"logs": [', "detail"),
+        ('{"logs": [', "body"),
         # A lone surrogate as the JSON escape \ud800; the error answer must still be valid UTF-8.
         (
             '{"logs": [{"timestamp": "2023-08-27T00:00:00Z", "user_id": 1, "level": "info", "message": "\\ud800"}]}',
@@ -184,7 +184,7 @@ def test_api_post_stores_logs_that_the_search_api_then_returns(token_client, log
         ),
         (
             '{"logs": [{"timestamp": "2023-08-27T00:00:00Z", "user_id": 1, "level": "info", "message": "m", "context": {"x": NaN}}]}',
-            "detail",
+            "body",
         ),
         # Deeper than Python's JSON parser recurses (RecursionError, a 500, before).
         ('{"logs": ' + "[" * 100_000 + "]" * 100_000 + "}", "body"),
