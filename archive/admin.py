@@ -1,10 +1,14 @@
 """Read-only admin pages for the archive ledger, with totals and compression ratios, and a "run now" button."""
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Sum
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.urls import path, reverse
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import SimpleTemplateResponse
+from django.urls import URLPattern, path, reverse
 from kombu.exceptions import OperationalError
 
 from archive import rehydrate
@@ -21,18 +25,20 @@ def ratio(raw: int | None, compressed: int | None) -> str:
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The ledger is written by the archiver only."""
 
-    actions = None
+    actions: Sequence[str] | None = None
     logs_field = "logs"
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
-        if changelist is not None:
-            totals = changelist.queryset.aggregate(
-                logs=Sum(self.logs_field), raw_bytes=Sum("raw_bytes"), compressed_bytes=Sum("compressed_bytes")
-            )
-            totals["ratio"] = ratio(totals["raw_bytes"], totals["compressed_bytes"])
-            response.context_data["totals"] = totals
+        # The list is a TemplateResponse, its context still open; a redirect (after a bad lookup) has none.
+        if isinstance(response, SimpleTemplateResponse) and response.context_data:
+            changelist = response.context_data.get("cl")
+            if changelist is not None:
+                totals = changelist.queryset.aggregate(
+                    logs=Sum(self.logs_field), raw_bytes=Sum("raw_bytes"), compressed_bytes=Sum("compressed_bytes")
+                )
+                totals["ratio"] = ratio(totals["raw_bytes"], totals["compressed_bytes"])
+                response.context_data["totals"] = totals
         return response
 
 
@@ -71,11 +77,11 @@ class ArchiveRunAdmin(ReadOnlyAdmin):
     def ratio(self, run: ArchiveRun) -> str:
         return ratio(run.raw_bytes, run.compressed_bytes)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         start = self.admin_site.admin_view(self.start_run_view)
         return [path("start/", start, name="archive_archiverun_start"), *super().get_urls()]
 
-    def start_run_view(self, request):
+    def start_run_view(self, request: HttpRequest) -> HttpResponse:
         """Queue the same task the beat schedule runs; the run shows up here when a worker takes it."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
@@ -144,7 +150,7 @@ class ArchivePartAdmin(ReadOnlyAdmin):
     @admin.action(
         permissions=["rehydrate"], description=f"Rehydrate: load into MongoDB for {settings.REHYDRATION_HOURS:g} hours"
     )
-    def rehydrate_parts(self, request, queryset):
+    def rehydrate_parts(self, request: HttpRequest, queryset: QuerySet[ArchivePart]) -> None:
         try:
             inserted = rehydrate.rehydrate(queryset, settings.REHYDRATION_HOURS)
         except ColdReadError as exc:
@@ -157,5 +163,5 @@ class ArchivePartAdmin(ReadOnlyAdmin):
             messages.SUCCESS,
         )
 
-    def has_rehydrate_permission(self, request) -> bool:
+    def has_rehydrate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("archive.change_archivepart")

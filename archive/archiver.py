@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -61,6 +62,7 @@ class ArchiveStorageError(RuntimeError):
 
 
 Progress = Callable[[int], None]
+_T = TypeVar("_T")
 
 
 def due_before(now: datetime | None = None) -> date:
@@ -98,7 +100,7 @@ class _Heartbeat:
             self.last = time.monotonic()
 
 
-def _storage_call(what: str, call: Callable, *args):
+def _storage_call(what: str, call: Callable[..., _T], *args: object) -> _T:
     try:
         return call(*args)
     except STORAGE_ERRORS as exc:

@@ -27,6 +27,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +36,14 @@ LEDGER_KEY = "cold-part:v1:ledger"
 LOCK_KEY = "cold-part:v1:lock"
 
 
-def _cache():
+def _cache() -> BaseCache:
     return caches[settings.COLD_CACHE_ALIAS]
 
 
 class _LocalLayer:
     """This process's most recently used values, by pickled size, least recently used evicted first."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.entries: OrderedDict[str, tuple[Any, int, float]] = OrderedDict()
         self.bytes = 0
         self.lock = threading.Lock()

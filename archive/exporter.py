@@ -24,9 +24,12 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from io import BufferedReader
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
+from pymongo.collection import Collection
 
 from archive import jsonl, reader
 from archive.models import ArchivePart
@@ -57,11 +60,11 @@ def day_filter(day: date) -> dict:
     return {"timestamp": {"$gte": start, "$lt": end}, "rehydrated_until": {"$exists": False}}
 
 
-def server_is_ferretdb(collection) -> bool:
+def server_is_ferretdb(collection: Collection) -> bool:
     return "ferretdbVersion" in collection.database.client.admin.command("buildInfo")
 
 
-def sorts_on_server(collection) -> bool:
+def sorts_on_server(collection: Collection) -> bool:
     if settings.ARCHIVE_EXPORT_SORT == "auto":
         return not server_is_ferretdb(collection)
     return settings.ARCHIVE_EXPORT_SORT == "server"
@@ -84,12 +87,12 @@ def _counted(documents: Iterable[dict], on_batch: Progress) -> Iterator[dict]:
     on_batch(seen % CURSOR_BATCH)
 
 
-def server_sorted(collection, day: date, on_batch: Progress) -> Iterator[Record]:
+def server_sorted(collection: Collection, day: date, on_batch: Progress) -> Iterator[Record]:
     cursor = collection.find(day_filter(day), batch_size=CURSOR_BATCH).sort(SERVER_ORDER).hint(SERVER_INDEX)
     return map(to_record, _counted(cursor, on_batch))
 
 
-def _write_run(records: list[Record], directory: Path, number: int) -> Path:
+def _write_run(records: Iterable[Record], directory: Path, number: int) -> Path:
     """A sorted run on disk: one `user_id TAB level TAB key TAB line` per log (lines hold no raw tab or newline)."""
     path = directory / f"run-{number}"
     with open(path, "wb") as file:
@@ -117,7 +120,7 @@ def _merge_runs(runs: list[Path], directory: Path) -> list[Path]:
     return runs
 
 
-def locally_sorted(collection, day: date, on_batch: Progress, directory: Path) -> Iterator[Record]:
+def locally_sorted(collection: Collection, day: date, on_batch: Progress, directory: Path) -> Iterator[Record]:
     """The day in export order, sorted here: an external merge sort with runs of SORT_RUN_BYTES."""
     runs: list[Path] = []
     batch: list[Record] = []
@@ -140,7 +143,7 @@ def locally_sorted(collection, day: date, on_batch: Progress, directory: Path) -
 class _HashingWriter:
     """A file wrapper that hashes and counts the (compressed) bytes written through it."""
 
-    def __init__(self, file):
+    def __init__(self, file: IO[bytes]) -> None:
         self.file = file
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -169,7 +172,7 @@ class PartFile:
     first_timestamp: datetime
     last_timestamp: datetime
 
-    def open(self):
+    def open(self) -> BufferedReader:
         return open(self.path, "rb")
 
     def ledger_fields(self) -> dict:
@@ -190,7 +193,7 @@ class _PartWriter:
     buffer: list[bytes] = field(default_factory=list)
     buffered: int = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.file = open(self.path, "wb")  # noqa: SIM115 (closed by finish or close)
         self.hashing = _HashingWriter(self.file)
         # mtime=0 and no file name: the same logs always give the same bytes.
@@ -262,7 +265,7 @@ class DayExport:
         self.directory.cleanup()
 
 
-def export_day(collection, day: date, on_batch: Progress = lambda n: None) -> DayExport:
+def export_day(collection: Collection, day: date, on_batch: Progress = lambda n: None) -> DayExport:
     """Write every log of `day` now in `collection` into part files, one per (user, level).
 
     `on_batch(n)` is called after every CURSOR_BATCH documents read (progress, lock renewal).

@@ -22,12 +22,13 @@ The day lock is renewed before every command; if it was lost, LockLost stops the
 """
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, timedelta
 
 from bson import ObjectId
 from django.conf import settings
 from django.utils import timezone
+from pymongo.collection import Collection
 
 from archive import jsonl
 from archive.exporter import day_bounds
@@ -119,7 +120,7 @@ def window_filter(day: date, window: list[tuple[int, int, list[ObjectId]]]) -> d
     return match
 
 
-def delete_window_of_ids(collection, match: dict) -> int:
+def delete_window_of_ids(collection: Collection, match: dict) -> int:
     return collection.delete_many(match).deleted_count
 
 
@@ -135,7 +136,7 @@ def purge(day: date, ids: DayIds, renew: Callable[[], None]) -> int:
 
 def purge_parts(
     day: date,
-    parts: list[tuple[ArchivePart, Iterable[bytes]]],
+    parts: Sequence[tuple[ArchivePart, Iterable[bytes]]],
     renew: Callable[[], None],
     also: Iterable[tuple[str, str]] = (),
 ) -> int:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import accumulate, chain, islice
 from operator import gt, itemgetter
+from typing import IO, TYPE_CHECKING, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 from bson import ObjectId
@@ -37,6 +38,10 @@ from archive.metrics import COLD_CACHE_LOOKUPS
 from archive.models import ArchivePart
 from archive.storage import archive_storage
 from retrieval.compression import TruncatedGzip
+from retrieval.query import LogQuery
+
+if TYPE_CHECKING:
+    from storages.backends.s3 import S3Storage
 
 # The archive's timestamp format, fixed width so that string order is time order.
 TS_WIDTH = jsonl.TIMESTAMP_WIDTH
@@ -180,13 +185,14 @@ def _haystack(messages: list[str]) -> dict:
     return {"haystack": haystack, "message_starts": _starts(messages)}
 
 
-def open_object(key: str):
+def open_object(key: str) -> IO[bytes]:
     """A binary stream of the stored object: for S3, the body of one GET, as a bare client reads it."""
     storage = archive_storage()
     if hasattr(storage, "bucket_name"):
-        client = storage.connection.meta.client
-        name = storage._normalize_name(clean_name(key))
-        return client.get_object(Bucket=storage.bucket_name, Key=name)["Body"]
+        s3 = cast("S3Storage", storage)
+        client = s3.connection.meta.client
+        name = s3._normalize_name(clean_name(key))
+        return client.get_object(Bucket=s3.bucket_name, Key=name)["Body"]
     return storage.open(key, "rb")
 
 
@@ -210,7 +216,7 @@ def parse_part(key: str) -> Iterator[PartIndex]:
         raise ColdReadError(f"archive part {key} is not valid JSON Lines: {exc}") from exc
 
 
-def part_blocks(part) -> Iterable[PartIndex]:
+def part_blocks(part: ArchivePart) -> Iterable[PartIndex]:
     """The parsed blocks of a ledger part: from the cache, or pulled (and cached if it fits)."""
     cache_key = f"{part.key}:{part.sha256}"
     blocks = cache.get(cache_key)
@@ -224,7 +230,7 @@ def part_blocks(part) -> Iterable[PartIndex]:
     return blocks
 
 
-def parts_for(query) -> list[ArchivePart]:
+def parts_for(query: LogQuery) -> list[ArchivePart]:
     """The ledger's parts that may hold rows of `query`: its days, users and levels."""
     parts = ArchivePart.objects.filter(
         day__gte=query.start.astimezone(UTC).date(),
@@ -239,7 +245,7 @@ def parts_for(query) -> list[ArchivePart]:
     return list(parts)
 
 
-def fetch(query, after: tuple[datetime, str] | None, limit: int) -> list[dict]:
+def fetch(query: LogQuery, after: tuple[datetime, str] | None, limit: int) -> list[dict]:
     """Up to `limit` archived log documents matching `query`, strictly after `after`, in query order.
 
     Parts are read in query order of their time bounds, and reading stops at the
@@ -273,7 +279,7 @@ def fetch(query, after: tuple[datetime, str] | None, limit: int) -> list[dict]:
     return [jsonl.decode(line) for _, line in page]
 
 
-def matches(query, parts: list[ArchivePart]) -> Iterator[tuple[ArchivePart, str, str]]:
+def matches(query: LogQuery, parts: list[ArchivePart]) -> Iterator[tuple[ArchivePart, str, str]]:
     """(part, timestamp, id) of every row of `parts` matching `query`, timestamps in the archive's format."""
     start, end = jsonl.format_timestamp(query.start), jsonl.format_timestamp(query.end)
     for part in parts:

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from archive import jsonl, reader
@@ -67,7 +68,7 @@ def rehydrate(parts: Iterable[ArchivePart], hours: float) -> int:
     return inserted
 
 
-def _insert_new(collection, documents: list[dict]) -> int:
+def _insert_new(collection: Collection, documents: list[dict]) -> int:
     """Insert what MongoDB does not hold yet (a log archived but not yet deleted is kept as it is)."""
     if not documents:
         return 0

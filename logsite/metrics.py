@@ -148,7 +148,7 @@ def _encode(sample: Sample) -> str:
     return json.dumps([("+Inf" if part == INF else part) for part in sample])
 
 
-def _decode(field: bytes) -> Sample:
+def _decode(field: bytes | str) -> Sample:
     return tuple(INF if part == "+Inf" else part for part in json.loads(field))
 
 

@@ -104,7 +104,7 @@ TEMPLATES = [
 MONGODB_URI = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017")
 MONGODB_NAME = os.environ.get("MONGODB_NAME", "logretrieval")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-DATABASES = {
+DATABASES: dict[str, dj_database_url.DBConfig] = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=60,
@@ -216,6 +216,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Cache: Redis when configured (shared by web and workers), else a bounded
 # in-process cache. Parsed cold archive parts are cached here.
+CACHES: dict[str, dict[str, object]]
 if REDIS_URL:
     CACHES = {
         "default": {

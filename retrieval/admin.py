@@ -1,7 +1,13 @@
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR
+from django.contrib.admin.views.main import ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR, ChangeList
 from django.core.paginator import InvalidPage
-from django.http import HttpResponseRedirect, QueryDict
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -19,7 +25,7 @@ TIME_PARAMETERS = {"date", "from", "to"}
 CHANGELIST_PARAMETERS = frozenset({*SIDEBAR_PARAMETERS, SEARCH_VAR, PAGE_VAR, ORDER_VAR, ERROR_FLAG})
 
 
-def search_data(request) -> QueryDict:
+def search_data(request: HttpRequest) -> QueryDict:
     """The shared search parameters in an admin request, under the search page's names."""
     data = QueryDict(mutable=True)
     for name in SIDEBAR_PARAMETERS:
@@ -39,7 +45,7 @@ def changelist_params(search_params: dict[str, str]) -> dict[str, str]:
     return params
 
 
-def refused_parameters(request) -> dict[str, str]:
+def refused_parameters(request: HttpRequest) -> dict[str, str]:
     """The parameters of a changelist request that the log list does not take, with the reason."""
     refused = {name: "not a filter of this list" for name in request.GET if name not in CHANGELIST_PARAMETERS}
     if PAGE_VAR in request.GET:
@@ -60,7 +66,13 @@ class SearchFilter(admin.ListFilter):
     title = "search"
     template = "retrieval/admin_filter.html"
 
-    def __init__(self, request, params, model, model_admin):
+    def __init__(
+        self,
+        request: HttpRequest,
+        params: dict[str, list[str]],
+        model: type[Model],
+        model_admin: admin.ModelAdmin[Any],
+    ) -> None:
         super().__init__(request, params, model, model_admin)
         for name in SIDEBAR_PARAMETERS:
             if name in params:
@@ -70,16 +82,16 @@ class SearchFilter(admin.ListFilter):
     def has_output(self) -> bool:
         return True
 
-    def choices(self, changelist):
-        return []
+    def choices(self, changelist: ChangeList) -> Iterator[Mapping[str, object]]:
+        return iter(())
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return list(SIDEBAR_PARAMETERS)
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[LogEntry]) -> QuerySet[LogEntry]:
         if not self.filterset.is_valid():
             for name, errors in self.filterset.form.errors.items():
-                messages.error(request, f"{name}: {' '.join(errors)}")
+                messages.error(request, f"{name}: {' '.join(map(str, errors))}")
             return queryset.none()
         with_time = bool(TIME_PARAMETERS & set(request.GET))
         return queryset.filter(self.filterset.log_query().orm_q(with_time=with_time))
@@ -101,20 +113,29 @@ class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = None
     change_list_template = "retrieval/admin_change_list.html"
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[LogEntry], search_term: str
+    ) -> tuple[QuerySet[LogEntry], bool]:
         # SearchFilter has already applied the keyword with the search page's meaning
         # (one literal substring), not the admin's default (every word separately).
         return queryset, False
 
-    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+    def get_paginator(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[LogEntry],
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> WindowPaginator:
         # The changelist's page parameter is "p", counted from 1.
         return WindowPaginator(queryset, per_page, page_number=request.GET.get("p", 1))
 
-    def lookup_allowed(self, lookup, value, request=None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # Only SearchFilter's own parameters; it validates them and builds the query itself.
         return lookup in SIDEBAR_PARAMETERS
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         refused = refused_parameters(request)
         if refused:
             # Said in the page (not a bare 400), and the same list without the refused parameters.

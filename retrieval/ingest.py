@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -137,7 +138,7 @@ def validate_record(record: object) -> tuple[dict, dict[str, str]]:
     for unknown in sorted(set(record) - FIELDS):
         errors[printable(str(unknown))] = "Unknown field."
 
-    def check(field: str, parse, required: bool = True) -> None:
+    def check(field: str, parse: Callable[[object], object], required: bool = True) -> None:
         if field not in record:
             if required:
                 errors[field] = "This field is required."

@@ -1,6 +1,11 @@
+from typing import TYPE_CHECKING, cast
+
 from django.db import connections, models
 from django_mongodb_backend.fields import ObjectIdAutoField
 from pymongo.collection import Collection
+
+if TYPE_CHECKING:
+    from logsite.mongodb.base import DatabaseWrapper as MongoDatabaseWrapper
 
 
 class Level(models.TextChoices):
@@ -49,7 +54,8 @@ class LogEntry(models.Model):
     @classmethod
     def collection(cls) -> Collection:
         """The pymongo collection behind the model, for bulk paths the ORM makes slow."""
-        return connections["logs"].get_collection(cls._meta.db_table)
+        # connections[] is typed as any backend's wrapper; "logs" is always the MongoDB one.
+        return cast("MongoDatabaseWrapper", connections["logs"]).get_collection(cls._meta.db_table)
 
 
 def check_mongodb() -> None:

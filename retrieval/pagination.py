@@ -5,7 +5,10 @@ refused by FerretDB), so a page fetches one row more than it shows: that row
 says whether a next page exists, and the count is "rows up to here".
 """
 
+from typing import Any
+
 from django.core.paginator import EmptyPage, InvalidPage, Page, PageNotAnInteger, Paginator
+from django.db.models import Model, QuerySet
 from django.utils.functional import cached_property
 
 # Deeper pages are refused, not sent: MongoDB's skip is a 64-bit integer (p=10**23 was a
@@ -25,7 +28,9 @@ def parse_page_number(value: object) -> int:
 
 
 class WindowPaginator(Paginator):
-    def __init__(self, object_list, per_page, page_number=1, **kwargs):
+    def __init__(
+        self, object_list: QuerySet[Model], per_page: int | str, page_number: object = 1, **kwargs: Any
+    ) -> None:
         super().__init__(object_list, per_page, **kwargs)
         try:
             self.page_number = parse_page_number(page_number)
@@ -34,7 +39,7 @@ class WindowPaginator(Paginator):
             self.page_number = 1
 
     @cached_property
-    def _window(self) -> list:
+    def _window(self) -> list[Model]:
         bottom = (self.page_number - 1) * self.per_page
         return list(self.object_list[bottom : bottom + self.per_page + 1])
 
@@ -43,11 +48,12 @@ class WindowPaginator(Paginator):
         """Rows before this page, plus this page, plus one if a next page exists."""
         return (self.page_number - 1) * self.per_page + len(self._window)
 
-    def validate_number(self, number):
+    def validate_number(self, number: int | float | str) -> int:
         return parse_page_number(number)
 
-    def page(self, number) -> Page:
+    def page(self, number: int | str) -> Page:
         number = self.validate_number(number)
         if number != self.page_number:
             raise EmptyPage("This paginator serves one page only")
-        return self._get_page(self._window[: self.per_page], number, self)
+        # Page, as Paginator._get_page makes it (django-stubs do not declare that hook).
+        return Page(self._window[: self.per_page], number, self)

@@ -16,9 +16,10 @@ import itertools
 import math
 import random
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
 from bson import ObjectId
 
@@ -41,6 +42,7 @@ NO_CONTEXT = 0.1
 CHUNK = 2048
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _OID = struct.Struct(">IQ")  # 4 bytes of seconds, 8 bytes of tail
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def _demo(r: random.Random, user: int, model: str, step: int, loss: float) -> st
     return f"{_pick(r, ACTIONS)}, {_pick(r, WORDS)}. User: {user}, {_pick(r, METRICS)}: {r.random()}"
 
 
-def _pick(r: random.Random, options: tuple | list):
+def _pick(r: random.Random, options: Sequence[_T]) -> _T:
     return options[int(r.random() * len(options))]
 
 
@@ -88,7 +90,8 @@ def _bits(r: random.Random, k: int, low: int = 0) -> int:
     return low + r.getrandbits(k)
 
 
-TEMPLATES = {
+Template = Callable[[random.Random, int, str, int, float], str]
+TEMPLATES: dict[Level, tuple[Template, ...]] = {
     Level.DEBUG: (
         lambda r, u, m, s, loss: f"step {s}: loss={loss:.4f} lr={_bits(r, 9, 1)}e-5 grad_norm={r.random() * 5:.3f}",
         lambda r, u, m, s, loss: f"Batch {s} loaded in {_bits(r, 8, 2)} ms (prefetch=4, workers={_pick(r, (2, 4, 8))})",
@@ -159,7 +162,7 @@ def _generate(
     zipf = zipf_user_ids(users)
     levels = [str(level) for level in LEVEL_WEIGHTS]
     level_cum = list(itertools.accumulate(LEVEL_WEIGHTS.values()))
-    templates = {level: TEMPLATES[level] for level in levels}
+    templates = {str(level): TEMPLATES[level] for level in LEVEL_WEIGHTS}
     base = _EPOCH + timedelta(milliseconds=lo)
     one_ms = timedelta(milliseconds=1)  # base + one_ms * n is the cheapest datetime arithmetic
     span = hi - lo

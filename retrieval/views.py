@@ -1,7 +1,7 @@
 """The search page and its exports. Thin: parsing is `LogFilterSet`, searching is `planner`."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -46,7 +46,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def export(request: HttpRequest, fmt: str) -> HttpResponse:
+def export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
     if fmt not in FORMATS:
         return JsonResponse({"format": ["Use csv or jsonl."]}, status=404)
     filterset = LogFilterSet(request.GET)

@@ -1,10 +1,13 @@
 """Let object storage delete archives older than N days, with a bucket lifecycle rule."""
 
+from typing import Any
+
+from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from archive.storage import archive_storage
+from archive.storage import s3_archive_storage
 
 RULE_ID = "logretrieval-archive-expiry"
 # Answers of S3 APIs that have no lifecycle rules (some S3-compatible servers).
@@ -33,19 +36,21 @@ class Command(BaseCommand):
         action.add_argument("--days", type=int, help="expire archive objects this many days after upload (>= 1)")
         action.add_argument("--remove", action="store_true", help="remove the rule; archives are kept forever")
 
-    def handle(self, *args, days: int | None, remove: bool, **options) -> None:
+    def handle(self, *args: Any, days: int | None, remove: bool, **options: Any) -> None:
         if days is not None and days < 1:
             raise CommandError("--days must be 1 or more.")
+        if days is None and not remove:
+            raise CommandError("Give --days N or --remove.")
         if settings.ARCHIVE_STORAGE != "s3":
             raise CommandError(
                 f"ARCHIVE_STORAGE={settings.ARCHIVE_STORAGE} does not support lifecycle rules; "
                 "only object storage (ARCHIVE_STORAGE=s3) does. Delete old folders under the archive yourself."
             )
-        storage = archive_storage()
+        storage = s3_archive_storage()
         client, bucket = storage.connection.meta.client, storage.bucket_name
         try:
             rules = [rule for rule in current_rules(client, bucket) if rule.get("ID") != RULE_ID]
-            if not remove:
+            if days is not None and not remove:
                 rules.append(expiry_rule(settings.ARCHIVE_PREFIX, days))
             if rules:
                 client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
@@ -69,7 +74,7 @@ class Command(BaseCommand):
             )
 
 
-def current_rules(client, bucket: str) -> list[dict]:
+def current_rules(client: BaseClient, bucket: str) -> list[dict]:
     try:
         return client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     except ClientError as exc:

@@ -1,6 +1,7 @@
 from datetime import date
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from pymongo.errors import PyMongoError
 from tqdm import tqdm
@@ -17,7 +18,7 @@ class Command(BaseCommand):
         "to object storage, as the daily Celery beat task does."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--before",
             type=date.fromisoformat,
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--dry-run", action="store_true", help="only say how many logs would be archived")
 
-    def handle(self, *args, before, dry_run, **options):
+    def handle(self, *args: Any, before: date | None, dry_run: bool, **options: Any) -> None:
         before = before or due_before()
         if before > timezone.now().date():
             raise CommandError(f"--before {before}: only complete UTC days can be archived (at most today's date)")

@@ -1,7 +1,8 @@
 from datetime import date
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from archive import rehydrate
 from archive.reader import ColdReadError
@@ -13,7 +14,7 @@ class Command(BaseCommand):
         "Searches count each log once meanwhile; the hourly expiry task deletes them afterwards."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("day", type=date.fromisoformat, help="the archived day, YYYY-MM-DD")
         parser.add_argument("--user", type=int, default=None, help="only this user_id's logs")
         parser.add_argument(
@@ -23,7 +24,7 @@ class Command(BaseCommand):
             help="how long they stay in MongoDB (default: REHYDRATION_HOURS)",
         )
 
-    def handle(self, *args, day, user, hours, **options):
+    def handle(self, *args: Any, day: date, user: int | None, hours: float, **options: Any) -> None:
         if hours <= 0:
             raise CommandError("--hours must be more than 0")
         parts = list(rehydrate.parts_of(day, user))

@@ -1,8 +1,9 @@
 import itertools
 import time
 from datetime import UTC, date, datetime
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from retrieval.demo import demo_days, generate_demo_logs
@@ -12,7 +13,7 @@ from retrieval.models import LogEntry
 class Command(BaseCommand):
     help = "Insert demo logs (users 1-5, all levels) spread over the last N UTC days."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=int, default=7, help="how many days, ending today (default 7)")
         parser.add_argument("--per-day", type=int, default=5000, help="logs per day (default 5000)")
         parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
@@ -22,7 +23,17 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=10_000)
         parser.add_argument("--if-empty", action="store_true", help="do nothing when the collection has logs")
 
-    def handle(self, *args, days, per_day, seed, until, batch_size, if_empty, **options):
+    def handle(
+        self,
+        *args: Any,
+        days: int,
+        per_day: int,
+        seed: int | None,
+        until: date | None,
+        batch_size: int,
+        if_empty: bool,
+        **options: Any,
+    ) -> None:
         if days < 1 or per_day < 0 or batch_size < 1:
             raise CommandError("--days and --batch-size must be at least 1, --per-day at least 0")
         collection = LogEntry.collection()
