@@ -190,6 +190,8 @@ LOG_SOURCES = ["retrieval.sources.HotSource", "archive.source.ColdSource"]
 # Search: the longest time range one query may cover, and the range when none is given.
 SEARCH_MAX_SPAN_DAYS = int(os.environ.get("SEARCH_MAX_SPAN_DAYS", "31"))
 SEARCH_DEFAULT_SPAN_HOURS = int(os.environ.get("SEARCH_DEFAULT_SPAN_HOURS", "24"))
+# The OTLP receiver (POST /v1/logs) takes a log's user id from this attribute: the record's, else the resource's.
+OTLP_USER_ID_ATTRIBUTE = os.environ.get("OTLP_USER_ID_ATTRIBUTE", "user.id")
 # The archiver renews its per-day lock while it works; a dead holder's lock lapses after this.
 ARCHIVE_LOCK_SECONDS = int(os.environ.get("ARCHIVE_LOCK_SECONDS", "300"))
 # Parts uploaded and verified at once (each is a few round trips to object storage).

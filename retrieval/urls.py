@@ -1,12 +1,14 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from retrieval import api, views
+from retrieval import api, otlp_api, views
 
 urlpatterns = [
     path("", views.search_page, name="search"),
     path("export.<str:fmt>", views.export, name="export"),
     path("api/v1/logs", api.LogSearchView.as_view(), name="api-logs"),
+    # OpenTelemetry's own path for OTLP/HTTP logs, so that an exporter needs only the site's URL.
+    path("v1/logs", otlp_api.OTLPLogsView.as_view(), name="otlp-logs"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # The Flask seed app's route; path segments are validated by the filterset (400, not 404).
