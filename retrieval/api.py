@@ -44,7 +44,9 @@ def parse(data: QueryDict, extra_parameters: Iterable[str] = API_PARAMETERS) -> 
     """A valid filterset, or a 400 whose body names each wrong parameter."""
     filterset = LogFilterSet(data, extra_parameters=extra_parameters)
     if not filterset.is_valid():
-        raise ValidationError(filterset.form.errors)
+        raise ValidationError(
+            {name: [str(message) for message in messages] for name, messages in filterset.form.errors.items()}
+        )
     return filterset
 
 

@@ -20,13 +20,16 @@ SEARCH_MAX_SPAN_DAYS. Unknown parameters are errors, so that
 """
 
 import re
-from collections.abc import Iterable
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import django_filters
 from django import forms
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from django_filters.fields import IsoDateTimeField
 
 from retrieval.models import Level, LogEntry
@@ -63,14 +66,16 @@ def default_span() -> timedelta:
 class ListWidgetMixin:
     """Accept a parameter repeated (a=1&a=2) or comma-separated (a=1,2), or both."""
 
-    def value_from_datadict(self, data, files, name):
-        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+    def value_from_datadict(self, data: Mapping[str, Any], files: Mapping[str, Any], name: str) -> list[str]:
+        values = data.getlist(name) if isinstance(data, MultiValueDict) else [data.get(name)]
         return [item.strip() for value in values if value for item in str(value).split(",") if item.strip()]
 
 
 class CommaListInput(ListWidgetMixin, forms.TextInput):
-    def format_value(self, value):
-        return ",".join(str(v) for v in value) if isinstance(value, list | tuple) else value
+    def format_value(self, value: object) -> str | None:
+        if isinstance(value, list | tuple):
+            return ",".join(str(v) for v in value)
+        return None if value is None else str(value)
 
 
 class LevelCheckboxes(ListWidgetMixin, forms.CheckboxSelectMultiple):
@@ -80,7 +85,7 @@ class LevelCheckboxes(ListWidgetMixin, forms.CheckboxSelectMultiple):
 class IntegerListField(forms.Field):
     widget = CommaListInput
 
-    def to_python(self, value) -> tuple[int, ...]:
+    def to_python(self, value: list[str] | None) -> tuple[int, ...]:
         ids = []
         for item in value or []:
             if not re.fullmatch(r"[0-9]{1,10}", item) or int(item) > MAX_USER_ID:
@@ -94,18 +99,18 @@ class IntegerListField(forms.Field):
 class StrictDateField(forms.DateField):
     """Only YYYY-MM-DD: Python's fromisoformat would also take 20230827 and 2023-W34."""
 
-    def to_python(self, value):
+    def to_python(self, value: object) -> date | None:
         if value in self.empty_values:
             return None
         if not DATE_PATTERN.fullmatch(str(value)):
             raise forms.ValidationError("Enter a date as YYYY-MM-DD.")
-        return super().to_python(value)
+        return super().to_python(str(value))
 
 
 class UtcDateTimeField(IsoDateTimeField):
     """An ISO 8601 datetime, converted to UTC (LogSearchForm checks the range)."""
 
-    def to_python(self, value):
+    def to_python(self, value: object) -> datetime | None:
         moment = super().to_python(value)
         try:
             return moment and moment.astimezone(UTC)
@@ -118,12 +123,12 @@ class LogSearchForm(forms.Form):
     # Parameters a front door accepts besides the filters (e.g. DRF's "format").
     extra_parameters: frozenset[str] = frozenset()
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data  # what super().clean() returns
         known = set(self.fields) | self.extra_parameters
         for name in sorted(set(self.data) - known):
-            # Keyed by the parameter itself so that the API names it; not a field, hence _errors.
-            self._errors[name[:50]] = self.error_class([f"Unknown parameter “{name[:50]}”."])
+            # Keyed by the parameter itself so that the API names it; not a field, hence errors.
+            self.errors[name[:50]] = self.error_class([f"Unknown parameter “{name[:50]}”."])
         self._clean_time(data)
         if data.get("level") and data.get("min_level") and not selected_levels(data):
             self.add_error("level", f"None of these levels is “{data['min_level']}” or more severe (min_level).")
@@ -134,8 +139,10 @@ class LogSearchForm(forms.Form):
                 self.add_error("cursor", str(exc))
         return data
 
-    def _clean_time(self, data) -> None:
-        day, start, end = data.get("date"), data.get("from"), data.get("to")
+    def _clean_time(self, data: dict[str, Any]) -> None:
+        day: date | None = data.get("date")
+        start: datetime | None = data.get("from")
+        end: datetime | None = data.get("to")
         if day and (start or end):
             self.add_error("date", "Give date or from/to, not both.")
             return
@@ -148,12 +155,12 @@ class LogSearchForm(forms.Form):
                 start = start or end - default_span()
         except OverflowError:  # a day or span crossing year 1 or 9999
             start = end = None
-        if start is None or start < EARLIEST or end > LATEST:
+        if start is None or end is None or start < EARLIEST or end > LATEST:
             if day or not (data.get("from") and data.get("to")):
                 # The parameter given; the other end of the range is derived from it.
                 field = "date" if day else ("from" if data.get("from") else "to")
             else:
-                field = "from" if start < EARLIEST else "to"
+                field = "from" if start is None or start < EARLIEST else "to"
             self.add_error(field, OUT_OF_RANGE)
             return
         if start >= end:
@@ -211,7 +218,14 @@ class LogFilterSet(django_filters.FilterSet):
         fields: list[str] = []
         form = LogSearchForm
 
-    def __init__(self, data=None, queryset=None, *, extra_parameters: Iterable[str] = (), **kwargs):
+    def __init__(
+        self,
+        data: Mapping[str, Any] | None = None,
+        queryset: QuerySet[LogEntry] | None = None,
+        *,
+        extra_parameters: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(data, queryset if queryset is not None else LogEntry.objects.none(), **kwargs)
         self.extra_parameters = frozenset(extra_parameters)
 
@@ -238,7 +252,7 @@ class LogFilterSet(django_filters.FilterSet):
     def cursor_token(self) -> str | None:
         return self.form.cleaned_data.get("cursor") or None
 
-    def filter_queryset(self, queryset):
+    def filter_queryset(self, queryset: QuerySet[LogEntry]) -> QuerySet[LogEntry]:
         return queryset.filter(self.log_query().orm_q())
 
 
