@@ -65,9 +65,10 @@ class UnmappableRecord(ValueError):
 
 @dataclass
 class Mapped:
-    """The ingest records of one request, and a problem for each log record that cannot be stored."""
+    """The documents of one request's valid records (from ingest's validate_record), and a problem for each log
+    record that cannot be stored."""
 
-    records: list[dict] = field(default_factory=list)
+    documents: list[dict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -131,12 +132,12 @@ def map_request(request: ExportLogsServiceRequest, user_id_attribute: str) -> Ma
                 except UnmappableRecord as exc:
                     mapped.problems.append(f"{path}: {exc}")
                     continue
-                _, errors = validate_record(record)
+                document, errors = validate_record(record)
                 if errors:
                     names = {**OTLP_NAMES, "user_id": f"{user_id_attribute} attribute"}
                     mapped.problems.append(f"{path}: " + "; ".join(_describe(record, names, errors)))
                 else:
-                    mapped.records.append(record)
+                    mapped.documents.append(document)
     return mapped
 
 

@@ -1,7 +1,7 @@
 """POST /v1/logs: the OpenTelemetry OTLP/HTTP logs receiver (protobuf or JSON), a front door to ingest.
 
-The same authentication as the JSON API (its LogsAPIView), and the same entry point for writes
-(`retrieval.ingest.ingest_logs`); decoding and mapping are `retrieval.otlp`'s.
+The same authentication as the JSON API (its LogsAPIView), and the same write path
+(`retrieval.ingest.store`, which `ingest_logs` ends in); decoding and mapping are `retrieval.otlp`'s.
 """
 
 from django.conf import settings
@@ -10,10 +10,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
-from retrieval import otlp
+from retrieval import ingest, otlp
 from retrieval.api import MAX_INGEST_BODY_BYTES, LogsAPIView
 from retrieval.bodies import BodyError, read_body
-from retrieval.ingest import IngestError, IngestUnavailable, ingest_logs
+from retrieval.ingest import IngestError, IngestUnavailable
 
 # OTLP exporters retry a 503 (as 429, 502, 504), after Retry-After when given.
 RETRY_AFTER_SECONDS = 5
@@ -42,9 +42,10 @@ class OTLPLogsView(LogsAPIView):
         except otlp.UndecodableBody as exc:
             return status_response(400, str(exc), encoding)
         mapped = otlp.map_request(export, settings.OTLP_USER_ID_ATTRIBUTE)
-        if mapped.records:
+        if mapped.documents:
             try:
-                ingest_logs(mapped.records)
+                # Checked once, by map_request: the documents go straight to ids and storage.
+                ingest.store(ingest.with_ids(mapped.documents))
             except IngestError as exc:  # the batch as a whole, e.g. more records than ingest takes at once
                 return status_response(
                     400, "; ".join(f"{name}: {' '.join(errors)}" for name, errors in exc.errors.items()), encoding

@@ -341,3 +341,34 @@ def test_api_post_answers_503_with_the_retry_advice_when_hot_storage_is_down(tok
     assert response.status_code == 503
     assert "send the same batch again" in response.json()["detail"]
     assert LogEntry.collection().count_documents({}) == 0
+
+
+def nested(depth: int, leaf: object) -> object:
+    """A context `depth` objects deep around `leaf`: nested(1, 5) == {"k": 5}."""
+    value = leaf
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("leaf", ["ascii", "naïve", 7, 1.5, True, None])
+def test_context_nesting_is_allowed_up_to_the_limit_whatever_the_leaf(leaf):
+    from retrieval.ingest import MAX_CONTEXT_DEPTH, validate_record
+
+    _, errors = validate_record(record(context=nested(MAX_CONTEXT_DEPTH, leaf)))
+    assert errors == {}
+
+    _, errors = validate_record(record(context=nested(MAX_CONTEXT_DEPTH + 1, leaf)))
+    assert "Nested deeper" in errors["context"]
+
+
+@pytest.mark.parametrize(
+    ("leaf", "says"),
+    [("\ud800", "lone surrogate"), (2**63, "64 bits"), (float("inf"), "finite"), (object(), "JSON values")],
+)
+def test_a_bad_leaf_in_a_context_is_named_however_deep(leaf, says):
+    from retrieval.ingest import validate_record
+
+    for depth in (1, 3):
+        _, errors = validate_record(record(context=nested(depth, leaf)))
+        assert says in errors["context"]

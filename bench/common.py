@@ -1,0 +1,66 @@
+"""What the benches share: their own throwaway services and settings, and a local HTTP server for the app."""
+
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+
+def run_with_services(main: Callable[[], int], services: tuple[str, ...] = ("mongodb",), **environ: str) -> int:
+    """Run `main` with Django set up on throwaway servers (unless MONGODB_URI and friends are set).
+
+    MongoDB's database is `logretrieval_bench` (dropped by the bench), SQL a temporary SQLite file.
+    """
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    started = None
+    if not os.environ.get("MONGODB_URI"):
+        from devservices.localservices import LocalServices
+
+        started = LocalServices(names=services, data_root=work / "services", ephemeral=True)
+        os.environ.update(started.start())
+    os.environ.update(
+        MONGODB_NAME="logretrieval_bench",
+        DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
+        VAR_DIR=str(work),
+        DEBUG="false",
+        HTTPS_ONLY="false",  # plain HTTP on loopback
+        SECRET_KEY="bench-only-secret",
+        ALLOWED_HOSTS="127.0.0.1",
+        LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="logsite.settings",
+        **environ,
+    )
+    try:
+        import django
+
+        django.setup()
+        return main()
+    finally:
+        if started:
+            started.stop()
+
+
+def start_http_server() -> Any:
+    """The app on a threaded WSGI server on a free loopback port (as runserver serves it)."""
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler)
+    server.set_app(WSGIHandler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
