@@ -13,9 +13,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pymongo
 from bson import ObjectId
+from bson.errors import InvalidId
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from retrieval import planner
@@ -149,26 +151,18 @@ def validate_record(record: object) -> tuple[dict, dict[str, str]]:
         return {}, {"": "Expected an object."}
     errors: dict[str, str] = {}
     document: dict = {}
-    for unknown in sorted(set(record) - FIELDS):
-        errors[printable(str(unknown))] = "Unknown field."
-
-    def check(field: str, parse: Callable[[object], object], required: bool = True) -> None:
+    if not record.keys() <= FIELDS:
+        for unknown in sorted(set(record) - FIELDS):
+            errors[printable(str(unknown))] = "Unknown field."
+    for field, parse, required in RECORD_FIELDS:
         if field not in record:
             if required:
                 errors[field] = "This field is required."
-            return
+            continue
         try:
             document[field] = parse(record[field])
         except ValueError as exc:
             errors[field] = str(exc)
-
-    check("id", parse_object_id, required=False)
-    check("timestamp", parse_timestamp)
-    check("user_id", parse_user_id)
-    check("level", parse_level)
-    check("message", lambda v: parse_text(v, MAX_MESSAGE_LENGTH, allow_empty=False))
-    check("logger", lambda v: parse_text(v, MAX_LOGGER_LENGTH, allow_empty=True), required=False)
-    check("context", parse_context, required=False)
     if "id" in document:
         document["_id"] = document.pop("id")
     return document, errors
@@ -201,9 +195,12 @@ def content_id(document: dict, occurrence: int) -> ObjectId:
 
 
 def parse_object_id(value: object) -> ObjectId:
-    if not isinstance(value, str) or not ObjectId.is_valid(value) or len(value) != 24:
+    if not isinstance(value, str) or len(value) != 24:
         raise ValueError("Expected 24 hexadecimal characters.")
-    return ObjectId(value)
+    try:
+        return ObjectId(value)
+    except InvalidId:
+        raise ValueError("Expected 24 hexadecimal characters.") from None
 
 
 def parse_user_id(value: object) -> int:
@@ -237,6 +234,18 @@ def parse_context(value: object) -> dict | None:
         raise ValueError("Expected an object.")
     check_context(value)
     return value
+
+
+# Each field of a record: its parser (ValueError names what is wrong) and whether it is required.
+RECORD_FIELDS: tuple[tuple[str, Callable[[object], object], bool], ...] = (
+    ("id", parse_object_id, False),
+    ("timestamp", parse_timestamp, True),
+    ("user_id", parse_user_id, True),
+    ("level", parse_level, True),
+    ("message", partial(parse_text, max_length=MAX_MESSAGE_LENGTH, allow_empty=False), True),
+    ("logger", partial(parse_text, max_length=MAX_LOGGER_LENGTH, allow_empty=True), False),
+    ("context", parse_context, False),
+)
 
 
 def validate_batch(records: object) -> list[dict]:
