@@ -39,12 +39,13 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from archive import jsonl, locks, purge
 from archive.exporter import PartFile, day_bounds, export_day
 from archive.metrics import count_archive_run
-from archive.models import ArchivePart, ArchiveRun, PendingUpload
+from archive.models import ArchivedDay, ArchivePart, ArchiveRun, PendingUpload
 from archive.reader import open_object
 from archive.storage import archive_storage
 from retrieval.compression import TruncatedGzip
@@ -251,6 +252,9 @@ def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Pro
         progress(count)
         heartbeat()
 
+    # Before the export reads MongoDB: every log stored for the day before this moment is exported now
+    # (or was in a recorded part already), so once the purge is done searches may skip the day there.
+    exported_from = sql_now(run)
     export = export_day(LogEntry.collection(), day, on_batch)
     try:
         uploaded = upload_parts(run, day, export.parts, heartbeat)
@@ -263,7 +267,15 @@ def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Pro
             purge.purge_parts(day, parts, heartbeat, also=export.already_archived)
     finally:
         export.close()
+    if archived or recovered or export.already_archived:
+        ArchivedDay.objects.update_or_create(day=day, defaults={"exported_from": exported_from})
     return export.count
+
+
+def sql_now(run: ArchiveRun) -> datetime:
+    """The SQL server's clock (read along the run's row): ingest stamps late writes with it too
+    (retrieval.ingest.note_late_writes), so the two times compare without clock skew."""
+    return ArchiveRun.objects.filter(pk=run.pk).annotate(now=Now()).values_list("now", flat=True).get()
 
 
 def next_day(after: date | None, before: date) -> date | None:

@@ -75,6 +75,18 @@ class ArchivePart(models.Model):
         return self.raw_bytes / self.compressed_bytes if self.compressed_bytes else None
 
 
+class ArchivedDay(models.Model):
+    """A day the archiver emptied from MongoDB: every log stored for it before `exported_from` is in a
+    purged part. A search reads the day in MongoDB again only if logs came later (retrieval.LateWrite),
+    a part is not purged yet, or a part is rehydrated (archive.hot)."""
+
+    day = models.DateField(unique=True)
+    exported_from = models.DateTimeField(help_text="SQL server time just before the export that emptied the day.")
+
+    def __str__(self) -> str:
+        return f"{self.day} (archived from {self.exported_from:%Y-%m-%d %H:%M:%S} UTC)"
+
+
 class PendingUpload(models.Model):
     """An object key a run may have uploaded but not yet verified and recorded.
 

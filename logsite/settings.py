@@ -113,7 +113,10 @@ DATABASES: dict[str, dj_database_url.DBConfig] = {
         "ENGINE": "logsite.mongodb",
         "HOST": MONGODB_URI,
         "NAME": MONGODB_NAME,
-        "OPTIONS": {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000},
+        # socketTimeoutMS: a backstop against a server that stops answering mid-command; searches
+        # (SEARCH_TIMEOUT_SECONDS) and ingest have their own, shorter deadlines. Generous, since
+        # one archiver delete command scans the collection on FerretDB (docs/ferretdb.md).
+        "OPTIONS": {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000, "socketTimeoutMS": 300_000},
     },
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -185,11 +188,16 @@ HOT_RETENTION_DAYS = int(os.environ.get("HOT_RETENTION_DAYS", "1"))
 # the order of preference for a log two sources hold. Hot strictly before cold: the
 # archiver records a part before it purges its logs, so reading MongoDB and then the
 # ledger sees every log at least once (retrieval/planner.py says why). Keep this order.
-LOG_SOURCES = ["retrieval.sources.HotSource", "archive.source.ColdSource"]
+# archive.hot.HotSource is retrieval's HotSource that skips the days the archiver emptied;
+# without the archive app, "retrieval.sources.HotSource" alone.
+LOG_SOURCES = ["archive.hot.HotSource", "archive.source.ColdSource"]
 
 # Search: the longest time range one query may cover, and the range when none is given.
 SEARCH_MAX_SPAN_DAYS = int(os.environ.get("SEARCH_MAX_SPAN_DAYS", "31"))
 SEARCH_DEFAULT_SPAN_HOURS = int(os.environ.get("SEARCH_DEFAULT_SPAN_HOURS", "24"))
+# How long MongoDB may take for its part of one search page or histogram (sent as maxTimeMS);
+# past it the page is partial, saying so, rather than a web thread waiting on a full scan.
+SEARCH_TIMEOUT_SECONDS = float(os.environ.get("SEARCH_TIMEOUT_SECONDS", "10"))
 # The OTLP receiver (POST /v1/logs) takes a log's user id from this attribute: the record's, else the resource's.
 OTLP_USER_ID_ATTRIBUTE = os.environ.get("OTLP_USER_ID_ATTRIBUTE", "user.id")
 # The archiver renews its per-day lock while it works; a dead holder's lock lapses after this.

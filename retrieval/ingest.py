@@ -18,11 +18,15 @@ from functools import partial
 import pymongo
 from bson import ObjectId
 from bson.errors import InvalidId
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models.functions import Now
+from django.utils import timezone
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from retrieval import planner
 from retrieval.metrics import INGESTED_LOGS
-from retrieval.models import LogEntry
+from retrieval.models import LateWrite, LogEntry
 from retrieval.query import ALL_LEVELS
 from retrieval.sources import SourceUnavailable
 
@@ -297,6 +301,21 @@ def ingest_logs(records: object) -> IngestResult:
     return store(validate_batch(records))
 
 
+def note_late_writes(documents: list[dict]) -> None:
+    """Record, for each day of `documents` that the archiver may have emptied already, that MongoDB holds
+    logs of it again: searches then read that day in MongoDB too (archive.hot).
+
+    The archiver takes days older than HOT_RETENTION_DAYS; one day more covers clocks that disagree.
+    Late logs are rare, so this is usually no write at all. The time is the SQL server's, as the
+    archiver's `ArchivedDay.exported_from` is: one clock, nothing to skew.
+    """
+    newest_archivable = timezone.now().date() - timedelta(days=settings.HOT_RETENTION_DAYS)
+    for day in sorted(
+        {document["timestamp"].date() for document in documents if document["timestamp"].date() <= newest_archivable}
+    ):
+        LateWrite.objects.update_or_create(day=day, defaults={"last_write": Now()})
+
+
 def store(documents: list[dict]) -> IngestResult:
     """Write `documents` (from validate_batch, or validate_record then with_ids) to hot storage, each id once."""
     try:
@@ -317,6 +336,11 @@ def store(documents: list[dict]) -> IngestResult:
         duplicates += len(failures)
     except PyMongoError as exc:
         raise IngestUnavailable(f"Hot storage did not confirm the write; {RETRY_ADVICE}") from exc
+    try:
+        note_late_writes(documents)
+    except DatabaseError as exc:
+        # Stored, but searches could skip the day in MongoDB: not acknowledged, so the sender re-sends.
+        raise IngestUnavailable(f"The SQL database did not confirm the write; {RETRY_ADVICE}") from exc
     inserted = len(documents) - duplicates
     INGESTED_LOGS.inc(amount=inserted)
     return IngestResult(ids=[str(document["_id"]) for document in documents], inserted=inserted, duplicates=duplicates)

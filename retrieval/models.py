@@ -58,6 +58,20 @@ class LogEntry(models.Model):
         return cast("MongoDatabaseWrapper", connections["logs"]).get_collection(cls._meta.db_table)
 
 
+class LateWrite(models.Model):
+    """When ingest last stored logs of a day that the archiver may have moved to object storage already.
+
+    Written (with the SQL server's clock) after the insert and before the answer: a search asked
+    after the answer knows that MongoDB holds logs of that day again (archive.hot). In SQL.
+    """
+
+    day = models.DateField(unique=True)
+    last_write = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.day}: logs stored at {self.last_write:%Y-%m-%d %H:%M:%S} UTC"
+
+
 def check_mongodb() -> None:
     """/healthz: raise unless MongoDB (hot storage) answers a ping."""
     connection = connections["logs"]

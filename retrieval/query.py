@@ -40,6 +40,9 @@ class LogQuery:
     keyword: str = ""  # case-insensitive literal substring of the message; "" matches all
     newest_first: bool = True
     limit: int = DEFAULT_PAGE_SIZE
+    # The part of [start, end) a source reads, when it knows it holds nothing outside it
+    # (None: all of it). Only the MongoDB filter narrows; buckets and cursors keep [start, end).
+    read_range: tuple[datetime, datetime] | None = None
 
     @property
     def direction(self) -> int:
@@ -54,7 +57,8 @@ class LogQuery:
         if self.user_ids:
             clauses["user_id"] = {"$in": list(self.user_ids)}
         clauses["level"] = {"$in": list(self.levels)}
-        time_range = {"$gte": self.start, "$lt": self.end}
+        first, last = self.read_range or (self.start, self.end)
+        time_range = {"$gte": first, "$lt": last}
         filters = [clauses]
         if after is not None:
             stamp, oid = after[0], ObjectId(after[1])
@@ -64,7 +68,7 @@ class LogQuery:
                 time_range["$lte"] = stamp
                 filters.append({"$or": [{"timestamp": {"$lt": stamp}}, {"_id": {"$lt": oid}}]})
             else:
-                time_range["$gte"] = max(stamp, self.start)
+                time_range["$gte"] = max(stamp, first)
                 filters.append({"$or": [{"timestamp": {"$gt": stamp}}, {"_id": {"$gt": oid}}]})
         clauses["timestamp"] = time_range
         if self.keyword:

@@ -8,14 +8,17 @@ the same log. Hot storage (`HotSource`, here) comes first; apps add theirs there
 """
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
 
+import pymongo
 from bson import ObjectId
 from django.conf import settings
 from django.utils.module_loading import import_string
-from pymongo.errors import ConnectionFailure, OperationFailure
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from retrieval.models import LogEntry
 from retrieval.query import LogQuery, LogRow, Position
@@ -60,6 +63,29 @@ def _instantiate(paths: tuple[str, ...]) -> list[LogSource]:
     return [import_string(path)() for path in paths]
 
 
+@contextmanager
+def answered_in_time() -> Iterator[None]:
+    """MongoDB's part of a search within SEARCH_TIMEOUT_SECONDS, or SourceUnavailable.
+
+    pymongo's deadline sends maxTimeMS with each command (the server stops the query)
+    and bounds the wait for the answer, so a full scan or a hung server cannot hold a
+    page (and the web thread) for longer: the page comes back partial instead.
+    """
+    seconds = settings.SEARCH_TIMEOUT_SECONDS
+    try:
+        with pymongo.timeout(seconds):
+            yield
+    except PyMongoError as exc:
+        if exc.timeout:
+            raise SourceUnavailable(
+                f"MongoDB did not answer within {seconds:g} s; narrow the search (a user, a level, a shorter "
+                "range) or try again"
+            ) from exc
+        if isinstance(exc, ConnectionFailure):
+            raise SourceUnavailable(f"MongoDB did not answer: {exc}") from exc
+        raise
+
+
 def utc(moment: datetime) -> datetime:
     # pymongo hands back naive datetimes that are UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -82,10 +108,8 @@ class HotSource:
             .limit(limit)
             .batch_size(limit)
         )
-        try:
+        with answered_in_time():
             return [self.row(document) for document in cursor]
-        except ConnectionFailure as exc:
-            raise SourceUnavailable(f"MongoDB did not answer: {exc}") from exc
 
     def held_ids(self, documents: list[dict[str, Any]]) -> set[ObjectId]:
         # Nothing to ask: MongoDB itself refuses a second insert of an `_id` (duplicate key).
@@ -105,7 +129,7 @@ class HotSource:
         )
 
     def volume(self, query: LogQuery) -> Volume:
-        try:
+        with answered_in_time():
             if self.server_buckets is not False:
                 try:
                     counts = self._volume_on_server(query)
@@ -116,8 +140,6 @@ class HotSource:
                         raise
                     self.server_buckets = False
             return self._volume_in_python(query)
-        except ConnectionFailure as exc:
-            raise SourceUnavailable(f"MongoDB did not answer: {exc}") from exc
 
     def _volume_on_server(self, query: LogQuery) -> Volume:
         """MongoDB: bucket with date arithmetic in $group (no $dateTrunc, so 4.x works too)."""

@@ -1,5 +1,7 @@
-"""Real faults for the tests: the logs database pointed at another server (a closed port, a proxy)."""
+"""Real faults for the tests: the logs database pointed at another server (a closed port, a proxy that hangs)."""
 
+import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,3 +27,43 @@ def logs_database_at(uri: str, **options) -> Iterator[None]:
     finally:
         connection.close_pool()
         connection.settings_dict.update(saved)
+
+
+class AnswerDroppingProxy:
+    """A real TCP proxy to the test MongoDB. Once `drop` is set it still forwards requests but no
+    answers: the write lands and the driver never hears back, as with a hung server. It closes
+    every connection after `give_up` seconds so that a driver without a deadline is not stuck forever."""
+
+    def __init__(self, target: tuple[str, int], give_up: float = 12):
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.uri = f"mongodb://127.0.0.1:{self.listener.getsockname()[1]}/?directConnection=true"
+        self.drop = threading.Event()
+        self.sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+        self.timer = threading.Timer(give_up, self.close)
+        self.timer.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client = self.listener.accept()[0]
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.sockets += [client, server]
+            threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, answers: bool) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if not (answers and self.drop.is_set()):
+                    sink.sendall(chunk)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.timer.cancel()
+        for sock in self.sockets:
+            sock.close()

@@ -1,5 +1,3 @@
-import socket
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -11,7 +9,7 @@ from pymongo.uri_parser import parse_uri
 from retrieval import ingest
 from retrieval.ingest import MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
 from retrieval.models import LogEntry
-from tests.faults import logs_database_at
+from tests.faults import AnswerDroppingProxy, logs_database_at
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 
@@ -256,46 +254,6 @@ def test_a_sender_id_and_a_derived_id_in_one_batch_are_both_kept(logs_db):
     given = str(ObjectId())
     result = ingest_logs([record(id=given), record()])
     assert result.ids[0] == given and result.inserted == 2
-
-
-class AnswerDroppingProxy:
-    """A real TCP proxy to the test MongoDB. Once `drop` is set it still forwards requests but no
-    answers: the write lands and the driver never hears back, as with a hung server. It closes
-    every connection after `give_up` seconds so that a driver without a deadline is not stuck forever."""
-
-    def __init__(self, target: tuple[str, int], give_up: float = 12):
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.uri = f"mongodb://127.0.0.1:{self.listener.getsockname()[1]}/?directConnection=true"
-        self.drop = threading.Event()
-        self.sockets: list[socket.socket] = [self.listener]
-        threading.Thread(target=self._accept, daemon=True).start()
-        self.timer = threading.Timer(give_up, self.close)
-        self.timer.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client = self.listener.accept()[0]
-            except OSError:
-                return
-            server = socket.create_connection(self.target)
-            self.sockets += [client, server]
-            threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, sink: socket.socket, answers: bool) -> None:
-        try:
-            while chunk := source.recv(65536):
-                if not (answers and self.drop.is_set()):
-                    sink.sendall(chunk)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.timer.cancel()
-        for sock in self.sockets:
-            sock.close()
 
 
 def test_a_write_hot_storage_does_not_confirm_fails_fast_and_the_resend_stores_nothing_twice(logs_db, monkeypatch):

@@ -1,0 +1,83 @@
+"""Hot storage, asked only for the days MongoDB may hold.
+
+Once the archiver has emptied a day from MongoDB (archive.models.ArchivedDay), a search
+of that day finds nothing there: reading MongoDB anyway costs a query (a scan on
+FerretDB) for no row. `HotSource` here is retrieval's, with the query's range narrowed to
+the days MongoDB may still hold:
+
+- days never archived (recent ones), and days whose archiving is not finished (a part
+  not purged yet);
+- days with a rehydrated part (its logs are back in MongoDB);
+- days that received logs after the archiver read them (retrieval.LateWrite is later
+  than the day's `exported_from`).
+
+The decision reads the ledger before MongoDB, and the cold source reads the ledger after
+it, so the planner's order (hot strictly before cold) still holds: a day skipped here was
+wholly in recorded parts when this source looked. If the SQL database cannot answer, the
+whole range is read, as without the archive.
+"""
+
+import logging
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db import DatabaseError
+from django.db.models import Q
+
+from archive.models import ArchivedDay, ArchivePart
+from retrieval import sources
+from retrieval.models import LateWrite
+from retrieval.query import LogQuery, LogRow, Position
+
+logger = logging.getLogger(__name__)
+
+
+class HotSource(sources.HotSource):
+    def fetch(self, query: LogQuery, after: Position | None, limit: int) -> list[LogRow]:
+        narrowed = hot_part(query)
+        return [] if narrowed is None else super().fetch(narrowed, after, limit)
+
+    def volume(self, query: LogQuery) -> sources.Volume:
+        narrowed = hot_part(query)
+        return Counter() if narrowed is None else super().volume(narrowed)
+
+
+def hot_part(query: LogQuery) -> LogQuery | None:
+    """`query` reading only from the first to the last day MongoDB may hold (None: it holds none of them)."""
+    first_day, last_day = query.start.date(), (query.end - timedelta(microseconds=1)).date()
+    try:
+        cold_only = emptied_days(first_day, last_day)
+    except DatabaseError as exc:
+        logger.warning("Reading MongoDB for the whole range: the archive ledger did not answer (%s)", exc)
+        return query
+    days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    hot_days = [day for day in days if day not in cold_only]
+    if not hot_days:
+        return None
+    start = max(query.start, midnight(hot_days[0]))
+    end = min(query.end, midnight(hot_days[-1] + timedelta(days=1)))
+    # Only the ends narrow: an emptied day between two hot ones is read (one range keeps one index scan).
+    return query if (start, end) == (query.start, query.end) else replace(query, read_range=(start, end))
+
+
+def emptied_days(first: date, last: date) -> set[date]:
+    """The days in [first, last] that MongoDB holds no log of (as far as the ledger knows)."""
+    archived = dict(ArchivedDay.objects.filter(day__range=(first, last)).values_list("day", "exported_from"))
+    if not archived:
+        return set()  # recent days, not archived: the usual search, one query
+    late = dict(LateWrite.objects.filter(day__in=archived).values_list("day", "last_write"))
+    in_hot = set(
+        ArchivePart.objects.filter(day__in=archived)
+        .filter(Q(purged__isnull=True) | Q(rehydrated_until__isnull=False))
+        .values_list("day", flat=True)
+    )
+    return {
+        day
+        for day, exported_from in archived.items()
+        if day not in in_hot and not (day in late and late[day] >= exported_from)
+    }
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
