@@ -172,6 +172,10 @@ def validate_record(record: object) -> tuple[dict, dict[str, str]]:
     return document, errors
 
 
+# What content ids hash (one encoder, built once: json.dumps would build it for every record).
+CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def content_id(document: dict, occurrence: int) -> ObjectId:
     """The id of a record sent without one, derived from its content so that a re-sent batch
     derives the same ids and stores nothing twice.
@@ -193,7 +197,7 @@ def content_id(document: dict, occurrence: int) -> ObjectId:
         document.get("context"),
         occurrence,
     ]
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    canonical = CANONICAL_JSON.encode(content)
     digest = hashlib.sha256(canonical.encode()).digest()
     return ObjectId((since_epoch // timedelta(seconds=1)).to_bytes(4, "big") + digest[:8])
 
@@ -281,18 +285,20 @@ def with_ids(documents: list[dict]) -> list[dict]:
     IngestError if there are more than MAX_RECORDS, or an id repeats.
     """
     check_size(len(documents))
-    occurrences: Counter[ObjectId] = Counter()
+    # Keyed by the ids' bytes: an ObjectId hashes in Python, its bytes in C.
+    occurrences: Counter[bytes] = Counter()
     for document in documents:
         if "_id" not in document:
             # Identical content derives the same first id; the occurrence keeps the copies apart.
             first = content_id(document, 0)
-            document["_id"] = content_id(document, occurrences[first]) if occurrences[first] else first
-            occurrences[first] += 1
-    seen: set[ObjectId] = set()
+            copies = occurrences[first.binary]
+            document["_id"] = content_id(document, copies) if copies else first
+            occurrences[first.binary] = copies + 1
+    seen: set[bytes] = set()
     for index, document in enumerate(documents):
-        if document["_id"] in seen:
+        if document["_id"].binary in seen:
             raise IngestError({f"logs[{index}].id": ["The same id appears twice in this batch."]})
-        seen.add(document["_id"])
+        seen.add(document["_id"].binary)
     return documents
 
 

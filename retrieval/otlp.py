@@ -200,12 +200,14 @@ def nest(pairs: Iterable[KeyValue]) -> dict:
     (MongoDB reads `context.code.file.path` back by the attribute's own name). OTel's naming rules keep a name from
     also being a namespace; a record that breaks them (`a` and `a.b`, or one key twice) is UnmappableRecord,
     whatever the order of its attributes."""
-    flat: dict[tuple[str, ...], object] = {}
+    by_key: dict[str, object] = {}
     for pair in pairs:
-        path = tuple(pair.key.split("."))
-        if path in flat:
+        if pair.key in by_key:
             raise UnmappableRecord(f"attribute {pair.key[:50]!r} appears twice.")
-        flat[path] = plain(pair.value)
+        by_key[pair.key] = plain(pair.value)
+    if not any("." in key for key in by_key):
+        return by_key  # no paths: the context is the attributes as they are
+    flat = {tuple(key.split(".")): value for key, value in by_key.items()}  # one path per key: split is reversible
     tree: dict = {}
     for path, value in flat.items():
         for depth in range(1, len(path)):
