@@ -106,3 +106,14 @@ def empty_cold_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def app_server(tmp_path):
+    """The app under gunicorn, not started yet (`app_server.start()`), on this test's databases: data the test
+    writes must be committed (`django_db(transaction=True)`) for the server to see it."""
+    from tests.app_server import AppServer
+
+    server = AppServer(tmp_path)
+    yield server
+    server.stop()

@@ -5,7 +5,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import connections
+from pymongo.uri_parser import parse_uri
 
 from devservices.localservices import free_port
 
@@ -67,3 +69,17 @@ class AnswerDroppingProxy:
         self.timer.cancel()
         for sock in self.sockets:
             sock.close()
+
+
+@contextmanager
+def hung_mongodb() -> Iterator[AnswerDroppingProxy]:
+    """The `logs` database, connected, then hung: requests still reach the server, answers no longer come
+    back. No heartbeat meanwhile, so only the caller's own deadline can end a wait."""
+    proxy = AnswerDroppingProxy(parse_uri(settings.MONGODB_URI)["nodelist"][0])
+    try:
+        with logs_database_at(proxy.uri, heartbeatFrequencyMS=60_000):
+            connections["logs"].get_collection("logs").database.command("ping")  # connected before the hang
+            proxy.drop.set()
+            yield proxy
+    finally:
+        proxy.close()

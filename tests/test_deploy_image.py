@@ -1,6 +1,5 @@
 """What the image runs, run here without Docker: collectstatic, then gunicorn with gunicorn.conf.py."""
 
-import os
 import re
 import subprocess
 import sys
@@ -10,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from devservices.localservices import free_port, wait_until
+from tests.app_server import AppServer
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -43,39 +41,30 @@ def test_dockerfile_is_slim_non_root_gunicorn_with_a_healthz_healthcheck():
 
 
 @pytest.fixture
-def gunicorn(tmp_path):
+def gunicorn(tmp_path, db):
     """The image's CMD on a free port, with production settings and the test services."""
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "HTTPS_ONLY"},
-        "DEBUG": "false",
-        "SECRET_KEY": "gunicorn-test-key-long-enough-and-random-enough-for-the-checks-0f3a9",
-        "ALLOWED_HOSTS": "logs.example.com",
-        "TRUST_X_FORWARDED_PROTO": "true",
-        "LOG_FORMAT": "json",
-        "VAR_DIR": str(tmp_path / "var"),
-        "PORT": str(free_port()),
-        "WEB_CONCURRENCY": "1",
-        "WEB_THREADS": "2",
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-    }
+    server = AppServer(
+        tmp_path,
+        DEBUG="false",
+        SECRET_KEY="gunicorn-test-key-long-enough-and-random-enough-for-the-checks-0f3a9",
+        ALLOWED_HOSTS="logs.example.com",
+        TRUST_X_FORWARDED_PROTO="true",
+        LOG_FORMAT="json",
+        HTTPS_ONLY=None,  # its production default: on
+    )
     # As the Dockerfile does at build time (staticfiles/ is git-ignored).
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
         cwd=BASE_DIR,
-        env=env,
+        env=server.env,
         check=True,
         timeout=120,
     )
-    log = (tmp_path / "gunicorn.log").open("w")
-    process = subprocess.Popen(["gunicorn", "logsite.wsgi"], cwd=BASE_DIR, env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{env['PORT']}"
     try:
-        wait_until(lambda: process.poll() is None and get(f"{base}/metrics").status == 200, "gunicorn", timeout=60)
-        yield base
+        server.start()
+        yield server.base
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        server.stop()
 
 
 def get(url: str, **headers: str):

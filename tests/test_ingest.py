@@ -3,13 +3,11 @@ from datetime import UTC, datetime
 
 import pytest
 from bson import ObjectId
-from django.conf import settings
-from pymongo.uri_parser import parse_uri
 
 from retrieval import ingest
 from retrieval.ingest import MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
 from retrieval.models import LogEntry
-from tests.faults import AnswerDroppingProxy, logs_database_at
+from tests.faults import hung_mongodb, logs_database_at
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 
@@ -259,18 +257,11 @@ def test_a_sender_id_and_a_derived_id_in_one_batch_are_both_kept(logs_db):
 def test_a_write_hot_storage_does_not_confirm_fails_fast_and_the_resend_stores_nothing_twice(logs_db, monkeypatch):
     monkeypatch.setattr(ingest, "INSERT_TIMEOUT_SECONDS", 1)
     batch = [record(message=f"line {n}") for n in range(3)]
-    proxy = AnswerDroppingProxy(parse_uri(settings.MONGODB_URI)["nodelist"][0])
-    try:
-        # No heartbeat during the test: only the insert's own deadline can end the wait.
-        with logs_database_at(proxy.uri, heartbeatFrequencyMS=60_000):
-            LogEntry.collection().database.command("ping")  # connected before the hang
-            proxy.drop.set()
-            started = time.monotonic()
-            with pytest.raises(IngestUnavailable, match="send the same batch again") as caught:
-                ingest_logs(batch)
-            elapsed = time.monotonic() - started
-    finally:
-        proxy.close()
+    with hung_mongodb():
+        started = time.monotonic()
+        with pytest.raises(IngestUnavailable, match="send the same batch again") as caught:
+            ingest_logs(batch)
+        elapsed = time.monotonic() - started
 
     assert elapsed < 3, f"the sender waited {elapsed:.1f} s for a 1 s deadline"
     assert "records already stored are answered as duplicates" in str(caught.value)

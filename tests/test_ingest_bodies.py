@@ -3,16 +3,10 @@
 import gzip
 import http.client
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.db import connections
-
-from devservices.localservices import free_port, wait_until
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -93,46 +87,6 @@ def test_a_content_length_that_is_not_a_number_is_400(api, logs_db):
     assert response.status_code == 400 and "Content-Length" in response.json()["body"][0]
 
 
-@pytest.fixture
-def app_under_gunicorn(tmp_path, transactional_db, logs_db):
-    """The app under gunicorn (as in the image), on the test databases, and a token it accepts."""
-    from django.contrib.auth.models import User
-    from rest_framework.authtoken.models import Token
-
-    token = Token.objects.create(user=User.objects.create_user("chunked-sender")).key
-    sql = connections["default"].settings_dict
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "gunicorn-test-key-long-enough-and-random-enough-for-the-checks-0f3a9",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "HTTPS_ONLY": "false",
-        "VAR_DIR": str(tmp_path / "var"),
-        "PORT": str(free_port()),
-        "WEB_CONCURRENCY": "1",
-        "MONGODB_NAME": connections["logs"].settings_dict["NAME"],
-        # The test process's own SQL database, so that the token above is known there.
-        "DATABASE_URL": f"sqlite:///{sql['NAME']}" if sql["ENGINE"].endswith("sqlite3") else os.environ["DATABASE_URL"],
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-    }
-    log = (tmp_path / "gunicorn.log").open("w")
-    process = subprocess.Popen(["gunicorn", "logsite.wsgi"], cwd=BASE_DIR, env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{env['PORT']}"
-
-    def answers() -> bool:
-        connection = http.client.HTTPConnection("127.0.0.1", int(env["PORT"]), timeout=5)
-        connection.request("GET", "/healthz")
-        return connection.getresponse().status in (200, 503)
-
-    try:
-        wait_until(lambda: process.poll() is None and answers(), "gunicorn", timeout=60)
-        yield base, token
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-
-
 def post_chunked(base: str, token: str, pieces: list[bytes], **headers: str) -> tuple[int, dict]:
     """POST with Transfer-Encoding: chunked (no Content-Length), one chunk per piece."""
     url = urlsplit(base)
@@ -148,8 +102,14 @@ def post_chunked(base: str, token: str, pieces: list[bytes], **headers: str) -> 
     return response.status, json.loads(response.read())
 
 
-def test_a_chunked_body_under_gunicorn_is_read_whole_plain_and_gzip(app_under_gunicorn, logs_db):
-    base, token = app_under_gunicorn
+@pytest.mark.django_db(databases=["default", "logs"], transaction=True)
+def test_a_chunked_body_under_gunicorn_is_read_whole_plain_and_gzip(app_server, logs_db):
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=User.objects.create_user("chunked-sender")).key
+    app_server.start()
+    base = app_server.base
     body = ndjson(records(300, "chunked"))
     compressed = gzip.compress(body)
 

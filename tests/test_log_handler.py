@@ -2,29 +2,21 @@
 
 import json
 import logging
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, timedelta
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import connections
 from logretrieval_handler import LogRetrievalHandler, wire
 from rest_framework.authtoken.models import Token
 
 from devservices.localservices import free_port, wait_until
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"], transaction=True)
-BASE_DIR = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
@@ -97,58 +89,14 @@ def test_records_arrive_once_with_level_logger_user_and_context(live_server, tok
         assert abs(document["_id"].generation_time - stamp) < timedelta(seconds=1)
 
 
-@pytest.fixture
-def gunicorn_app(tmp_path):
-    """Start/kill the app under gunicorn on one port, writing to this test's SQL file and MongoDB database."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{connections['default'].settings_dict['NAME']}",
-        "MONGODB_NAME": connections["logs"].settings_dict["NAME"],
-        "VAR_DIR": str(tmp_path / "var"),
-        "WEB_CONCURRENCY": "1",
-        "WEB_THREADS": "2",
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-    }
-    processes: list[subprocess.Popen] = []
-    log = (tmp_path / "gunicorn.log").open("w")
-
-    def start() -> None:
-        command = ["gunicorn", "logsite.wsgi", "--bind", f"127.0.0.1:{port}"]
-        # A session of its own: killing its group kills the master and its worker at once, like a crash.
-        process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=log, start_new_session=True)
-        processes.append(process)
-        wait_until(lambda: process.poll() is None and healthy(port), "gunicorn", timeout=60)
-
-    def kill() -> None:
-        os.killpg(processes[-1].pid, signal.SIGKILL)
-        processes[-1].wait(timeout=10)
-
-    start.kill = kill  # type: ignore[attr-defined]
-    start.url = f"http://127.0.0.1:{port}/api/v1/logs"  # type: ignore[attr-defined]
-    try:
-        yield start
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        log.close()
-
-
-def healthy(port: int) -> bool:
-    import urllib.request
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        return response.status == 200
-
-
 @pytest.mark.slow
 def test_a_server_killed_and_restarted_while_sending_loses_and_doubles_nothing(
-    gunicorn_app, token, logs_db, isolated_logger, posts
+    app_server, token, logs_db, isolated_logger, posts
 ):
-    gunicorn_app()
-    handler = LogRetrievalHandler(gunicorn_app.url, token, user_id=2, batch_size=100, flush_interval=0.05)
+    app_server.start()
+    handler = LogRetrievalHandler(
+        f"{app_server.base}/api/v1/logs", token, user_id=2, batch_size=100, flush_interval=0.05
+    )
     isolated_logger.addHandler(handler)
     total = 3000
 
@@ -161,10 +109,10 @@ def test_a_server_killed_and_restarted_while_sending_loses_and_doubles_nothing(
     writer = threading.Thread(target=write)
     writer.start()
     wait_until(lambda: handler.sent >= 800, "a third of the records sent", timeout=60)
-    gunicorn_app.kill()
+    app_server.kill()
     # Down long enough for attempts to fail (refused connections), then back on the same port.
     wait_until(lambda: any(status is None for _, status in posts), "a failed attempt", timeout=30)
-    gunicorn_app()
+    app_server.start()
     writer.join(timeout=60)
     assert handler.flush(timeout=120)
 
