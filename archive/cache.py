@@ -1,156 +1,208 @@
-"""A byte-bounded, TTL-bound cache of parsed archive parts, in two layers.
+"""The cold part cache: archive objects as local files, bounded in bytes, shared by the processes of one host.
 
-1. Per process, the most recently used parts, unpickled (`COLD_CACHE_LOCAL_MAX_BYTES`):
-   a hit costs nothing, where copying a part of tens of megabytes out of Redis
-   and unpickling it costs a good part of what pulling it from S3 does.
-2. Shared by every web and worker process: Django's cache (see below).
+A part is kept as its object, byte for byte (gzip JSON Lines), in `COLD_CACHE_DIR`
+under its sha256, which the download checks while it streams. Several processes
+(gunicorn workers, Celery) and threads may use the directory at once:
 
-Django's cache (Redis when configured, local memory otherwise) bounds entries by
-count at best, and a parsed part can be tens of megabytes, so this module keeps
-its own ledger of what it stored and how many bytes each entry takes: adding an
-entry evicts the oldest ones until the total fits `COLD_CACHE_MAX_BYTES`.
-Entries also expire after `COLD_CACHE_TTL` seconds.
-
-Values are pickled here (not by the cache backend) so that the size counted is
-the size stored.
+- a download goes to a temporary file in the same directory, then `os.replace`:
+  nobody ever sees half a part;
+- a download holds an exclusive `flock` on the part's lock file (one of 4096,
+  by sha256 prefix): a second process wanting the same part waits for the first
+  instead of downloading it again;
+- a reader holds a shared `flock` on the part's file for as long as it queries it;
+  eviction takes an exclusive one without waiting, so it skips every file in use;
+- least recently used goes first: a hit sets the file's mtime, and after a query
+  that downloaded parts, eviction deletes the oldest until the directory fits
+  `COLD_CACHE_MAX_BYTES`. Parts in use are never evicted, so while queries run the
+  directory may hold their parts on top of the bound.
 """
 
 from __future__ import annotations
 
-import logging
-import pickle
-import threading
+import fcntl
+import hashlib
+import os
+import tempfile
 import time
-from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
 
-import redis
 from django.conf import settings
-from django.core.cache import caches
-from django.core.cache.backends.base import BaseCache
 
-logger = logging.getLogger(__name__)
+from archive.metrics import COLD_CACHE_LOOKUPS
+from archive.models import ArchivePart
 
-PREFIX = "cold-part:v1:"
-LEDGER_KEY = "cold-part:v1:ledger"
-LOCK_KEY = "cold-part:v1:lock"
+SUFFIX = ".jsonl.gz"
+TEMP_PREFIX = ".download-"
+# Download locks are named by the sha256's first 3 hex digits: two parts share one of the 4096
+# with odds 1/4096, and then download one after the other.
+LOCK_HEX_DIGITS = 3
+# A temporary file this old belongs to a download that died with its process.
+STALE_TEMP_SECONDS = 3600
+# Parts downloaded at once: each GET mostly waits on the network.
+DOWNLOAD_THREADS = 8
 
-
-def _cache() -> BaseCache:
-    return caches[settings.COLD_CACHE_ALIAS]
-
-
-class _LocalLayer:
-    """This process's most recently used values, by pickled size, least recently used evicted first."""
-
-    def __init__(self) -> None:
-        self.entries: OrderedDict[str, tuple[Any, int, float]] = OrderedDict()
-        self.bytes = 0
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> Any | None:
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is None:
-                return None
-            if entry[2] < time.monotonic():
-                self._drop(key)
-                return None
-            self.entries.move_to_end(key)
-            return entry[0]
-
-    def put(self, key: str, value: Any, size: int) -> None:
-        limit = settings.COLD_CACHE_LOCAL_MAX_BYTES
-        with self.lock:
-            self._drop(key)
-            if size > limit:
-                return
-            while self.bytes + size > limit:
-                self._drop(next(iter(self.entries)))
-            self.entries[key] = (value, size, time.monotonic() + settings.COLD_CACHE_TTL)
-            self.bytes += size
-
-    def _drop(self, key: str) -> None:
-        entry = self.entries.pop(key, None)
-        if entry is not None:
-            self.bytes -= entry[1]
-
-    def clear(self) -> None:
-        with self.lock:
-            self.entries.clear()
-            self.bytes = 0
+Chunks = Callable[[str], Iterable[bytes]]  # an object key -> its bytes
 
 
-local = _LocalLayer()
+class CorruptPart(ValueError):
+    """The downloaded object is not the one the ledger recorded (sha256 differs)."""
 
 
-def get(key: str) -> Any | None:
-    """The cached value, or None; a cache outage is a miss (the archive still answers)."""
-    value = local.get(key)
-    if value is not None:
-        return value
+def directory() -> Path:
+    path = Path(settings.COLD_CACHE_DIR)
+    (path / "locks").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def held(parts: Sequence[ArchivePart], chunks: Chunks) -> Iterator[list[str]]:
+    """Local paths of `parts`' objects, in order, downloaded through `chunks` where missing.
+
+    None of them is evicted before the block ends. Raises CorruptPart, or what `chunks` raises.
+    """
+    root = directory()
+    downloaded = 0
     try:
-        blob = _cache().get(PREFIX + key)
-    except redis.RedisError as exc:
-        logger.warning("cold part cache unavailable: %s", exc)
-        return None
-    if blob is None:
-        return None
-    value = pickle.loads(blob)
-    local.put(key, value, len(blob))
-    return value
+        with ExitStack() as stack:
+            found = [_open_shared(_path(root, part)) for part in parts]
+            for fd in found:
+                if fd is not None:
+                    stack.callback(os.close, fd)
+            missing = [part for part, fd in zip(parts, found, strict=True) if fd is None]
+            if missing:
+                with ThreadPoolExecutor(min(DOWNLOAD_THREADS, len(missing)), thread_name_prefix="cold-get") as pool:
+                    futures = [pool.submit(_fetch, root, part, chunks) for part in missing]
+                for future in futures:  # all have finished: keep every descriptor for closing, then raise
+                    if future.exception() is None:
+                        fd, was_downloaded = future.result()
+                        stack.callback(os.close, fd)
+                        downloaded += was_downloaded
+            # A part another process downloaded while this one waited for its lock is a hit.
+            for result, amount in (("hit", len(parts) - downloaded), ("miss", downloaded)):
+                if amount:
+                    COLD_CACHE_LOOKUPS.inc(result, amount=amount)
+            for future in futures if missing else ():
+                future.result()
+            yield [str(_path(root, part)) for part in parts]
+    finally:
+        if downloaded:
+            make_room(root)  # once released: this query's parts may go too
 
 
-def put(key: str, value: Any) -> bool:
-    """Store `value` in both layers where it fits; False if the shared layer did not take it."""
-    blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    local.put(key, value, len(blob))
+def _path(root: Path, part: ArchivePart) -> Path:
+    return root / f"{part.sha256}{SUFFIX}"
+
+
+def _open_shared(path: Path) -> int | None:
+    """A descriptor of `path` under a shared lock, or None if it is not there (or was evicted meanwhile)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    if _same_file(path, fd):
+        os.utime(path)  # this use makes it the most recent
+        return fd
+    os.close(fd)
+    return None
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    """Does `path` still name the file `fd` was opened on (eviction may have unlinked it)?"""
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _fetch(root: Path, part: ArchivePart, chunks: Chunks) -> tuple[int, bool]:
+    """(a shared-locked descriptor of the part's file, whether this call downloaded it)."""
+    path = _path(root, part)
+    stripe = root / "locks" / f"{part.sha256[:LOCK_HEX_DIGITS]}.lock"
+    lock = os.open(stripe, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fd = _open_shared(path)
+        if fd is not None:
+            return fd, False
+        return _download(root, path, part, chunks), True
+    finally:
+        os.close(lock)  # closing releases the lock
+
+
+def _download(root: Path, path: Path, part: ArchivePart, chunks: Chunks) -> int:
+    fd, temp = tempfile.mkstemp(dir=root, prefix=TEMP_PREFIX)
+    try:
+        digest = hashlib.sha256()
+        with open(fd, "wb", closefd=False) as file:
+            for chunk in chunks(part.key):
+                digest.update(chunk)
+                file.write(chunk)
+        if digest.hexdigest() != part.sha256:
+            raise CorruptPart(f"archive part {part.key}: sha256 {digest.hexdigest()}, the ledger says {part.sha256}")
+        # Locked before it gets its name: eviction can never catch it unused.
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        os.replace(temp, path)
+    except BaseException:
+        os.close(fd)
+        with suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    return fd
+
+
+def make_room(root: Path) -> None:
+    """Evict least recently used parts not in use until the directory fits COLD_CACHE_MAX_BYTES."""
     limit = settings.COLD_CACHE_MAX_BYTES
-    if len(blob) > limit:
-        return False
-    try:
-        return _put(key, blob, limit)
-    except redis.RedisError as exc:
-        logger.warning("cold part not cached: %s", exc)
-        return False
+    now = time.time()
+    total, parts = 0, []
+    for entry in os.scandir(root):
+        if entry.name.startswith(TEMP_PREFIX):
+            stat = entry.stat()
+            if now - stat.st_mtime > STALE_TEMP_SECONDS:
+                with suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+            else:
+                total += stat.st_size
+        elif entry.name.endswith(SUFFIX):
+            with suppress(FileNotFoundError):
+                stat = entry.stat()
+                total += stat.st_size
+                parts.append((stat.st_mtime, stat.st_size, entry.path))
+    for _, size, path in sorted(parts):
+        if total <= limit:
+            return
+        if evict(Path(path)):
+            total -= size
 
 
-def _put(key: str, blob: bytes, limit: int) -> bool:
-    cache = _cache()
-    # One writer at a time edits the ledger; a writer that cannot get the lock
-    # skips caching (the next query will try again) rather than overshoot the bound.
-    if not cache.add(LOCK_KEY, 1, timeout=10):
+def evict(path: Path) -> bool:
+    """Delete a cached part unless someone holds it; True if it is gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
         return False
     try:
-        ledger: dict[str, int] = cache.get(LEDGER_KEY) or {}
-        ledger.pop(key, None)
-        total = sum(ledger.values())
-        evicted = []
-        for old_key in list(ledger):  # insertion order: oldest first
-            if total + len(blob) <= limit:
-                break
-            total -= ledger.pop(old_key)
-            evicted.append(PREFIX + old_key)
-        if evicted:
-            cache.delete_many(evicted)
-        ttl = settings.COLD_CACHE_TTL
-        cache.set(PREFIX + key, blob, timeout=ttl)
-        ledger[key] = len(blob)
-        # The ledger outlives no entry by more than a TTL; an entry that expired
-        # on its own is still counted until evicted, which errs on the small side.
-        cache.set(LEDGER_KEY, ledger, timeout=ttl)
+        if _same_file(path, fd):
+            os.unlink(path)
         return True
     finally:
-        cache.delete(LOCK_KEY)
+        os.close(fd)
 
 
 def stored_bytes() -> int:
-    """Bytes of parsed parts this module has in the shared cache (by its ledger)."""
-    return sum((_cache().get(LEDGER_KEY) or {}).values())
+    return sum(path.stat().st_size for path in directory().glob(f"*{SUFFIX}"))
 
 
 def clear() -> None:
-    local.clear()
-    cache = _cache()
-    ledger = cache.get(LEDGER_KEY) or {}
-    cache.delete_many([PREFIX + key for key in ledger] + [LEDGER_KEY])
+    """Evict every part not in use (tests, and an operator freeing the disk)."""
+    for path in directory().glob(f"*{SUFFIX}"):
+        evict(path)

@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import heapq
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,7 +32,7 @@ from typing import IO
 from django.conf import settings
 from pymongo.collection import Collection
 
-from archive import jsonl, reader
+from archive import jsonl, minutes, reader
 from archive.models import ArchivePart
 
 MAX_PART_LOGS = 1_000_000
@@ -171,6 +172,7 @@ class PartFile:
     sha256: str
     first_timestamp: datetime
     last_timestamp: datetime
+    minute_counts: list[list[int]]  # archive.minutes.encode
 
     def open(self) -> BufferedReader:
         return open(self.path, "rb")
@@ -192,6 +194,7 @@ class _PartWriter:
     last: str = ""
     buffer: list[bytes] = field(default_factory=list)
     buffered: int = 0
+    minutes: Counter[int] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.file = open(self.path, "wb")  # noqa: SIM115 (closed by finish or close)
@@ -206,6 +209,7 @@ class _PartWriter:
         # Records come in (timestamp, _id) order within a part.
         self.first = self.first or key[: jsonl.TIMESTAMP_WIDTH]
         self.last = key[: jsonl.TIMESTAMP_WIDTH]
+        self.minutes[minutes.minute_of_day(key)] += 1
         if self.buffered >= BUFFER_BYTES:
             self._flush()
 
@@ -233,6 +237,7 @@ class _PartWriter:
             sha256=self.hashing.sha256.hexdigest(),
             first_timestamp=jsonl.parse_timestamp(self.first),
             last_timestamp=jsonl.parse_timestamp(self.last),
+            minute_counts=minutes.encode(self.minutes),
         )
 
 

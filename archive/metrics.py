@@ -2,7 +2,11 @@
 
 from logsite.metrics import Counter
 
-COLD_CACHE_LOOKUPS = Counter("cold_cache_lookups", "Lookups of parsed cold parts in the cache.", labels=("result",))
+COLD_CACHE_LOOKUPS = Counter(
+    "cold_cache_lookups",
+    "Lookups of cold archive parts in the local disk cache (a miss downloads the part).",
+    labels=("result",),
+)
 ARCHIVE_RUNS = Counter("archive_runs", "Archive runs ended, by status.", labels=("status",))
 ARCHIVED_LOGS = Counter("archived_logs", "Logs archived to object storage, by run status.", labels=("status",))
 

@@ -58,6 +58,13 @@ class ArchivePart(models.Model):
     last_timestamp = models.DateTimeField()
     created = models.DateTimeField(auto_now_add=True)
     purged = models.DateTimeField(null=True, blank=True, help_text="When its logs were deleted from MongoDB.")
+    # The histogram of archived days without a keyword is summed from these, reading no object (archive.minutes).
+    minute_counts = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Logs per minute of the day: [[minute, logs], ...] in minute order, no zeros. "
+        "Empty for parts archived before it was recorded (they are read instead).",
+    )
     # Set while the part's logs are loaded back into MongoDB (archive.rehydrate).
     rehydrated_until = models.DateTimeField(
         null=True, blank=True, help_text="Its logs are back in MongoDB until then (rehydrated)."

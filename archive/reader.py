@@ -1,199 +1,87 @@
-"""The cold reader: answer a query from the archive parts it needs, and only those.
+"""The cold reader: answer a query from the archive parts it needs, and only those, with DuckDB.
 
-A part (one `.jsonl.gz` object for a day, user and level) is fetched with one
-streamed GET through the archive storage, decompressed block by block and parsed
-once into a `PartIndex`: flat columns (timestamps, ids, lower-cased messages,
-the raw lines) that filter with `str.find` and bisection, and pickle fast. The
-index goes to the part cache (`archive.cache`), so a repeated query on the same
-archived day does not touch object storage. Parts too large for the cache are
-still streamed and filtered block by block, never held whole.
+The ledger names the parts of the query's days, users and levels (one part holds
+one day, user and level, so rows need no user or level filter). Their objects are
+streamed into the on-disk part cache (`archive.cache`, sha256 checked) and DuckDB
+reads the gzip JSON Lines files there with `read_json` and explicit columns and
+types (no detection): time range, keyword, order by (timestamp, _id), limit.
+Parts are read one day at a time, in the query's order, so a page that is full
+stops before older (or newer) days are pulled at all.
 
-Filtering matches the hot side's meaning: time in [start, end), keyword as a
-case-insensitive literal substring of the message (plain `in`, never a regex).
-Only the rows a page returns are decoded into documents (`archive.jsonl`).
+Timestamps stay text: the archive's fixed-width format sorts as time does. The
+keyword is matched as RE2 `(?i)` with every ASCII symbol escaped, so it is a
+literal, compared by simple case folding: the meaning MongoDB's escaped `$regex`
+gives it on the hot side (`retrieval.textfold` says more).
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
 import json
+import os
+import threading
 import zlib
-from array import array
-from collections.abc import Iterable, Iterator
-from contextlib import closing
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from itertools import accumulate, chain, islice
-from operator import gt, itemgetter
-from typing import IO, TYPE_CHECKING, cast
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from typing import IO, TYPE_CHECKING, Any, cast
 
+import duckdb
 from botocore.exceptions import BotoCoreError, ClientError
 from bson import ObjectId
 from django.conf import settings
 from storages.utils import clean_name
 
 from archive import cache, jsonl
-from archive.metrics import COLD_CACHE_LOOKUPS
 from archive.models import ArchivePart
 from archive.storage import archive_storage
 from retrieval.compression import TruncatedGzip
-from retrieval.query import LogQuery
+from retrieval.query import LogQuery, Position
+from retrieval.sources import Volume
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from storages.backends.s3 import S3Storage
 
-# The archive's timestamp format, fixed width so that string order is time order.
-TS_WIDTH = jsonl.TIMESTAMP_WIDTH
-ID_WIDTH = jsonl.ID_WIDTH
-# Joins messages in the search haystack; a keyword containing it is matched per message.
-SEP = "\x00"
 READ_BYTES = 1 << 20
-# Decompressed bytes per index block: bounds memory for parts the cache will not hold.
+# Decompressed bytes per block of `read_part` (rehydration).
 BLOCK_BYTES = 16 << 20
-
-
-KEY_WIDTH = TS_WIDTH + ID_WIDTH
-_DECODER = json.JSONDecoder()
+ROW_COLUMNS = {
+    "_id": "VARCHAR",
+    "timestamp": "VARCHAR",
+    "user_id": "BIGINT",
+    "level": "VARCHAR",
+    "message": "VARCHAR",
+    "logger": "VARCHAR",
+    "context": "JSON",
+}
+COUNT_COLUMNS = {name: ROW_COLUMNS[name] for name in ("_id", "timestamp", "level", "message")}
+ONE_MICROSECOND = timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ColdReadError(Exception):
     """The archive could not be read (storage down, slow, object missing or corrupt)."""
 
 
-class _Keys:
-    """The fixed-width keys blob as a sequence of (timestamp + id) strings, for `bisect`."""
+def object_opener() -> Callable[[str], IO[bytes]]:
+    """key -> a binary stream of the stored object: for S3, the body of one GET, as a bare client reads it.
 
-    def __init__(self, blob: str):
-        self.blob = blob
-
-    def __len__(self) -> int:
-        return len(self.blob) // KEY_WIDTH
-
-    def __getitem__(self, row: int) -> str:
-        return self.blob[row * KEY_WIDTH : (row + 1) * KEY_WIDTH]
-
-
-@dataclass
-class PartIndex:
-    """A block of archive lines, parsed once into columns sorted by (timestamp, id).
-
-    A row's key is its timestamp followed by its id, both fixed width, so string
-    order is the planner's (timestamp, id) order: time bounds and the cursor are
-    found by bisection, and keyword hits come out in order, so a page stops after
-    `limit` hits instead of scanning the block.
+    Built on the calling thread (django-storages keeps a connection per thread); boto3
+    clients may then be used from any thread, as the cache's downloads are.
     """
-
-    text: str  # the JSON lines, in row order
-    line_starts: array  # offset of each row's line in `text`, then len(text)
-    keys: str  # KEY_WIDTH characters per row: timestamp then id
-    haystack: str  # lower-cased messages joined by SEP, in row order
-    message_starts: array  # offset of each row's message in `haystack`, then len(haystack) + 1
-
-    @classmethod
-    def parse(cls, text: str) -> PartIndex:
-        keys, lines, messages = [], [], []
-        # Archive lines are compact JSON objects: raw_decode skips json.loads' whitespace handling.
-        decode = _DECODER.raw_decode
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            document, end = decode(line)
-            stamp, log_id = document["timestamp"], document["_id"]
-            if end != len(line) or len(stamp) != TS_WIDTH or len(log_id) != ID_WIDTH:
-                raise ValueError(f"line {line[:200]!r} is not in the archive's format")
-            keys.append(stamp + log_id)
-            lines.append(line)
-            messages.append(document["message"])
-        # Parts are written about in time order: usually nothing to sort.
-        if any(map(gt, keys, islice(keys, 1, None))):
-            order = sorted(range(len(keys)), key=keys.__getitem__)
-            keys, lines, messages = ([column[i] for i in order] for column in (keys, lines, messages))
-        return cls(text="\n".join(lines), line_starts=_starts(lines), keys="".join(keys), **_haystack(messages))
-
-    def __len__(self) -> int:
-        return len(self.line_starts) - 1
-
-    def timestamp(self, row: int) -> str:
-        return self.keys[row * KEY_WIDTH : row * KEY_WIDTH + TS_WIDTH]
-
-    def sort_key(self, row: int) -> str:
-        return self.keys[row * KEY_WIDTH : (row + 1) * KEY_WIDTH]
-
-    def key(self, row: int) -> tuple[str, str]:
-        """The row's position in time order: (timestamp, id), as the planner's cursor orders."""
-        at = row * KEY_WIDTH
-        return self.keys[at : at + TS_WIDTH], self.keys[at + TS_WIDTH : at + KEY_WIDTH]
-
-    def line(self, row: int) -> str:
-        return self.text[self.line_starts[row] : self.line_starts[row + 1] - 1]
-
-    def span(self, start: str, end: str, after: str | None, descending: bool) -> tuple[int, int]:
-        """Rows [low, high) with start <= timestamp < end and strictly after the cursor key in query order."""
-        keys = _Keys(self.keys)
-        # A key (timestamp + id) sorts after its timestamp alone: bisect_left finds the first row at a time.
-        low, high = bisect.bisect_left(keys, start), bisect.bisect_left(keys, end)
-        if after is not None:
-            if descending:
-                high = min(high, bisect.bisect_left(keys, after))
-            else:
-                low = max(low, bisect.bisect_right(keys, after))
-        return low, max(low, high)
-
-    def rows(self, low: int, high: int, keyword: str, descending: bool = False) -> Iterator[int]:
-        """Rows in [low, high) whose message contains `keyword` (case-insensitive), in the given order."""
-        needle = keyword.lower()
-        if low >= high:
-            return
-        if not needle:
-            yield from (range(high - 1, low - 1, -1) if descending else range(low, high))
-        elif SEP in needle:
-            haystack, starts = self.haystack, self.message_starts
-            for row in range(high - 1, low - 1, -1) if descending else range(low, high):
-                if needle in haystack[starts[row] : starts[row + 1] - 1]:
-                    yield row
-        elif descending:
-            rfind, starts, until = self.haystack.rfind, self.message_starts, self.message_starts[high] - 1
-            while until > starts[low] and (found := rfind(needle, starts[low], until)) != -1:
-                row = bisect.bisect_right(starts, found) - 1
-                yield row
-                until = starts[row] - 1
-        else:
-            find, starts, position, until = (
-                self.haystack.find,
-                self.message_starts,
-                self.message_starts[low],
-                self.message_starts[high] - 1,
-            )
-            while (found := find(needle, position, until)) != -1:
-                row = bisect.bisect_right(starts, found) - 1
-                yield row
-                position = starts[row + 1]
-
-
-def _starts(pieces: list[str]) -> array:
-    """Offsets of `pieces` joined by one separator character, then the total + 1."""
-    return array("Q", accumulate(map((1).__add__, map(len, pieces)), initial=0))
-
-
-def _haystack(messages: list[str]) -> dict:
-    haystack = SEP.join(messages).lower()
-    if len(haystack) != sum(map(len, messages)) + len(messages) - 1 and messages:
-        # Lower-casing changed some lengths (e.g. "İ" -> "i̇"): offsets must follow the lowered messages.
-        messages = [message.lower() for message in messages]
-        haystack = SEP.join(messages)
-    return {"haystack": haystack, "message_starts": _starts(messages)}
-
-
-def open_object(key: str) -> IO[bytes]:
-    """A binary stream of the stored object: for S3, the body of one GET, as a bare client reads it."""
     storage = archive_storage()
     if hasattr(storage, "bucket_name"):
         s3 = cast("S3Storage", storage)
         client = s3.connection.meta.client
-        name = s3._normalize_name(clean_name(key))
-        return client.get_object(Bucket=s3.bucket_name, Key=name)["Body"]
-    return storage.open(key, "rb")
+        return lambda key: client.get_object(Bucket=s3.bucket_name, Key=s3._normalize_name(clean_name(key)))["Body"]
+    return lambda key: storage.open(key, "rb")
+
+
+def open_object(key: str) -> IO[bytes]:
+    return object_opener()(key)
 
 
 def read_part(key: str) -> Iterator[str]:
@@ -208,31 +96,100 @@ def read_part(key: str) -> Iterator[str]:
         raise ColdReadError(f"archive part {key}: {exc}") from exc
 
 
-def parse_part(key: str) -> Iterator[PartIndex]:
+class _Database:
+    """One DuckDB database per process, a cursor per thread: a DuckDB connection is not for
+    several threads at once, and gunicorn serves requests on threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        self.pid = 0
+        self.connection: duckdb.DuckDBPyConnection | None = None
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        if self.pid != os.getpid():  # never use a database across fork
+            with self.lock:
+                if self.pid != os.getpid():
+                    self.connection = duckdb.connect(":memory:")
+                    self.connection.execute(f"SET threads = {int(settings.COLD_DUCKDB_THREADS)}")
+                    self.connection.execute("SET memory_limit = ?", [settings.COLD_DUCKDB_MEMORY_LIMIT])
+                    self.local = threading.local()
+                    self.pid = os.getpid()
+        cursor = getattr(self.local, "cursor", None)
+        if cursor is None:
+            cursor = self.local.cursor = cast(duckdb.DuckDBPyConnection, self.connection).cursor()
+        return cursor
+
+
+database = _Database()
+
+
+def read_json(columns: dict[str, str]) -> str:
+    """The table expression of the cached files (the first parameter): their columns as given, nothing guessed."""
+    spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
+    return (
+        "read_json(?, format = 'newline_delimited', compression = 'gzip', auto_detect = false, "
+        f"hive_partitioning = false, columns = {{{spec}}})"
+    )
+
+
+def keyword_pattern(keyword: str) -> str:
+    """RE2 for `keyword` as a literal, case-insensitive: every ASCII symbol escaped (RE2 reads `\\` + symbol as it)."""
+    return "(?i)" + "".join(f"\\{char}" if char.isascii() and not char.isalnum() else char for char in keyword)
+
+
+def _filters(query: LogQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause of the query's time range and keyword, and its parameters."""
+    sql, params = (
+        "timestamp >= ? AND timestamp < ?",
+        [jsonl.format_timestamp(query.start), jsonl.format_timestamp(query.end)],
+    )
+    if query.keyword:
+        sql += " AND regexp_matches(message, ?)"
+        params.append(keyword_pattern(query.keyword))
+    return sql, params
+
+
+def object_chunks() -> cache.Chunks:
+    """key -> the stored object's bytes, in reads of READ_BYTES; a failure is a ColdReadError naming the key."""
+    opener = object_opener()
+
+    def chunks(key: str) -> Iterator[bytes]:
+        try:
+            with closing(opener(key)) as stream:
+                yield from iter(lambda: stream.read(READ_BYTES), b"")
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise ColdReadError(f"archive part {key}: {exc}") from exc
+
+    return chunks
+
+
+@contextmanager
+def _reading(parts: Sequence[ArchivePart]) -> Iterator[list[str]]:
+    """The parts' cached files; any failure to get or read them is a ColdReadError."""
     try:
-        for text in read_part(key):
-            yield PartIndex.parse(text)
-    except (ValueError, KeyError, TypeError) as exc:  # a line that is not an archived log
-        raise ColdReadError(f"archive part {key} is not valid JSON Lines: {exc}") from exc
+        with cache.held(parts, object_chunks()) as paths:
+            try:
+                yield paths
+            except duckdb.Error as exc:
+                message = str(exc)
+                for part, path in zip(parts, paths, strict=True):
+                    message = message.replace(path, part.key)  # name the object, not the cached copy
+                raise ColdReadError(f"archive parts could not be read: {message}") from exc
+    except (cache.CorruptPart, OSError) as exc:  # a wrong object, or the cache's disk
+        raise ColdReadError(str(exc)) from exc
 
 
-def part_blocks(part: ArchivePart) -> Iterable[PartIndex]:
-    """The parsed blocks of a ledger part: from the cache, or pulled (and cached if it fits)."""
-    cache_key = f"{part.key}:{part.sha256}"
-    blocks = cache.get(cache_key)
-    COLD_CACHE_LOOKUPS.inc("hit" if blocks is not None else "miss")
-    if blocks is not None:
-        return blocks
-    if part.raw_bytes > settings.COLD_CACHE_MAX_BYTES // 2:
-        return parse_part(part.key)  # too big to cache: stream it, one block in memory at a time
-    blocks = list(parse_part(part.key))
-    cache.put(cache_key, blocks)
-    return blocks
+def _days(parts: Iterable[ArchivePart], descending: bool) -> Iterator[list[ArchivePart]]:
+    """The parts grouped by day, days in the query's order."""
+    ordered = sorted(parts, key=lambda part: part.day, reverse=descending)
+    for _, day in groupby(ordered, key=lambda part: part.day):
+        yield list(day)
 
 
 def parts_for(query: LogQuery) -> list[ArchivePart]:
     """The ledger's parts that may hold rows of `query`: its days, users and levels."""
-    parts = ArchivePart.objects.filter(
+    parts = ArchivePart.objects.defer("minute_counts").filter(
         day__gte=query.start.astimezone(UTC).date(),
         day__lte=query.end.astimezone(UTC).date(),
         first_timestamp__lt=query.end,
@@ -245,56 +202,93 @@ def parts_for(query: LogQuery) -> list[ArchivePart]:
     return list(parts)
 
 
-def fetch(query: LogQuery, after: tuple[datetime, str] | None, limit: int) -> list[dict]:
+def fetch(query: LogQuery, after: Position | None, limit: int) -> list[dict]:
     """Up to `limit` archived log documents matching `query`, strictly after `after`, in query order.
 
-    Parts are read in query order of their time bounds, and reading stops at the
-    first part that cannot hold a row earlier (in query order) than the page's last.
+    Days are read in the query's order; reading stops at the first day that cannot
+    hold a row earlier (in query order) than the page's last.
     """
     descending = query.newest_first
-    start, end = jsonl.format_timestamp(query.start), jsonl.format_timestamp(query.end)
-    after_key = jsonl.format_timestamp(after[0]) + after[1] if after else None
-    parts = sorted(
-        parts_for(query),
-        key=lambda part: part.last_timestamp if descending else part.first_timestamp,
-        reverse=descending,
-    )
-    best = heapq.nlargest if descending else heapq.nsmallest
-    page: list[tuple[str, str]] = []  # (sort key, line): no block stays referenced once its rows are out
-    for part in parts:
+    page: list[tuple] = []  # rows as selected (ROW_COLUMNS), in query order
+    for parts in _days(parts_for(query), descending):
         if len(page) == limit:
-            bound, last = (
-                jsonl.format_timestamp(part.last_timestamp if descending else part.first_timestamp),
-                page[-1][0],
-            )
-            if (bound < last[:TS_WIDTH]) if descending else (bound > last[:TS_WIDTH]):
+            bound = max(p.last_timestamp for p in parts) if descending else min(p.first_timestamp for p in parts)
+            stamp, last = jsonl.format_timestamp(bound), page[-1][1]
+            if (stamp < last) if descending else (stamp > last):
                 break
-        for block in part_blocks(part):
-            low, high = block.span(start, end, after_key, descending)
-            hits = islice(block.rows(low, high, query.keyword, descending), limit)
-            # Keyed by (timestamp, id): a log that an older archiver wrote into two parts counts once,
-            # so a page of `limit` rows is `limit` distinct logs and the planner's next-page test holds.
-            rows = dict(chain(page, ((block.sort_key(row), block.line(row)) for row in hits)))
-            page = best(limit, rows.items(), key=itemgetter(0))
-    return [jsonl.decode(line) for _, line in page]
+        with _reading(parts) as paths:
+            page = _best(page + _select(paths, query, after, limit), limit, descending)
+    return [_document(row) for row in page]
 
 
-def matches(query: LogQuery, parts: list[ArchivePart]) -> Iterator[tuple[ArchivePart, str, str]]:
-    """(part, timestamp, id) of every row of `parts` matching `query`, timestamps in the archive's format."""
-    start, end = jsonl.format_timestamp(query.start), jsonl.format_timestamp(query.end)
-    for part in parts:
-        for block in part_blocks(part):
-            for row in block.rows(*block.span(start, end, None, False), query.keyword):
-                yield (part, *block.key(row))
+def _select(paths: list[str], query: LogQuery, after: Position | None, limit: int) -> list[tuple]:
+    where, params = _filters(query)
+    if after is not None:
+        where += f" AND (timestamp {'<' if query.newest_first else '>'} ? OR (timestamp = ? AND _id {'<' if query.newest_first else '>'} ?))"
+        stamp = jsonl.format_timestamp(after[0])
+        params += [stamp, stamp, after[1]]
+    order = "DESC" if query.newest_first else "ASC"
+    wanted = limit
+    while True:
+        # LIMIT as a literal: with a parameter DuckDB sorts every match instead of keeping the top rows.
+        sql = (
+            f"SELECT {', '.join(ROW_COLUMNS)} FROM {read_json(ROW_COLUMNS)} WHERE {where} "
+            f"ORDER BY timestamp {order}, _id {order} LIMIT {int(wanted)}"
+        )
+        rows = database.cursor().execute(sql, [paths, *params]).fetchall()
+        # A log an older archiver wrote into two parts is one row: a page of `limit` rows is `limit` logs.
+        distinct = list({(row[1], row[0]): row for row in rows}.values())
+        if len(distinct) >= limit or len(rows) < wanted:
+            return distinct
+        wanted *= 2
+
+
+def _best(rows: list[tuple], limit: int, descending: bool) -> list[tuple]:
+    distinct = {(row[1], row[0]): row for row in rows}
+    return [distinct[key] for key in sorted(distinct, reverse=descending)[:limit]]
+
+
+def _document(row: tuple) -> dict:
+    """A selected row -> a log document as MongoDB stores it (ObjectId `_id`, aware UTC `timestamp`)."""
+    log_id, stamp, user_id, level, message, logger, context = row
+    document = {
+        "_id": ObjectId(log_id),
+        "timestamp": jsonl.parse_timestamp(stamp),
+        "user_id": user_id,
+        "level": level,
+        "message": message,
+    }
+    if logger is not None:
+        document["logger"] = logger
+    if context is not None:
+        document["context"] = json.loads(context)
+    return document
+
+
+def volume(query: LogQuery, parts: list[ArchivePart], leave_out: set[str]) -> Volume:
+    """Rows of `parts` matching `query`, per (bucket start, level), but for the ids in `leave_out`."""
+    where, params = _filters(query)
+    if leave_out:
+        where += " AND _id NOT IN (SELECT unnest(?::VARCHAR[]))"
+        params.append(sorted(leave_out))
+    start_us, width_us = (query.start - EPOCH) // ONE_MICROSECOND, query.bucket_width // ONE_MICROSECOND
+    sql = (
+        f"SELECT (epoch_us(timestamp::TIMESTAMP) - ?) // ? AS bucket, level, count(*) "
+        f"FROM {read_json(COUNT_COLUMNS)} WHERE {where} GROUP BY ALL"
+    )
+    counts: Volume = Counter()
+    for day in _days(parts, descending=False):
+        with _reading(day) as paths:
+            for bucket, level, n in database.cursor().execute(sql, [start_us, width_us, paths, *params]).fetchall():
+                counts[(query.start + bucket * query.bucket_width, level)] += n
+    return counts
 
 
 def part_ids(part: ArchivePart) -> set[str]:
     """Every `_id` (hex) a ledger part holds, read through the part cache."""
-    ids: set[str] = set()
-    for block in part_blocks(part):
-        keys = block.keys
-        ids.update(keys[at + TS_WIDTH : at + KEY_WIDTH] for at in range(0, len(keys), KEY_WIDTH))
-    return ids
+    with _reading([part]) as paths:
+        rows = database.cursor().execute(f"SELECT _id FROM {read_json({'_id': 'VARCHAR'})}", [paths]).fetchall()
+    return {log_id for (log_id,) in rows}
 
 
 def archived_ids(documents: Iterable[dict]) -> set[ObjectId]:
@@ -312,7 +306,8 @@ def archived_ids(documents: Iterable[dict]) -> set[ObjectId]:
         return set()
     days, users, levels = (set(column) for column in zip(*wanted, strict=True))
     found: set[str] = set()
-    for part in ArchivePart.objects.filter(day__in=days, user_id__in=users, level__in=levels):
+    parts = ArchivePart.objects.defer("minute_counts").filter(day__in=days, user_id__in=users, level__in=levels)
+    for part in parts:
         if ids := wanted.get((part.day, part.user_id, part.level)):
             found |= ids & part_ids(part)
     return {ObjectId(log_id) for log_id in found}

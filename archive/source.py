@@ -2,13 +2,12 @@
 
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 from pymongo.errors import ConnectionFailure
 
-from archive import reader
+from archive import minutes, reader
 from archive.models import ArchivePart
 from retrieval.models import LogEntry
 from retrieval.query import LogQuery, LogRow, Position
@@ -34,22 +33,23 @@ class ColdSource:
             raise SourceUnavailable(UNAVAILABLE.format(exc)) from exc
 
     def volume(self, query: LogQuery) -> Volume:
-        """Archived logs per (bucket, level), leaving out those MongoDB still holds (the hot source counts them)."""
+        """Archived logs per (bucket, level), leaving out those MongoDB still holds (the hot source counts them).
+
+        Without a keyword, parts MongoDB cannot hold are counted from the ledger's per-minute
+        counts (archive.minutes), reading no object; the rest is counted by reading the parts.
+        """
         parts = reader.parts_for(query)
-        in_hot = hot_ids([part for part in parts if may_be_hot(part)], query)
-        # Bucket per distinct second, not per row: parsing 100,000 timestamps costs more than counting them.
-        width = 19 if query.start.microsecond == 0 else len("2023-08-27T12:30:15.123456")
+        in_hot_parts = [part for part in parts if may_be_hot(part)]
+        in_hot = hot_ids(in_hot_parts, query)
+        counts: Volume = Counter()
+        unread = parts
+        if not query.keyword:
+            counts, unread = minutes.ledger_volume(query, [part for part in parts if not may_be_hot(part)])
+            unread += in_hot_parts
         try:
-            seconds = Counter(
-                (timestamp[:width], part.level)
-                for part, timestamp, log_id in reader.matches(query, parts)
-                if log_id not in in_hot
-            )
+            counts.update(reader.volume(query, unread, in_hot))
         except reader.ColdReadError as exc:
             raise SourceUnavailable(UNAVAILABLE.format(exc)) from exc
-        counts: Volume = Counter()
-        for (second, level), n in seconds.items():
-            counts[(query.bucket_of(datetime.fromisoformat(second + "+00:00")), level)] += n
         return counts
 
 

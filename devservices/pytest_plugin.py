@@ -27,6 +27,8 @@ TEST_DEFAULTS = {
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     os.environ.setdefault("SQL_TEST_DB_NAME", str(_services.data_root / "test-db.sqlite3"))
+    # Not var/cold-cache: a test run empties its cache, and must not empty another run's.
+    os.environ.setdefault("COLD_CACHE_DIR", str(_services.data_root / "cold-cache"))
     for name, value in TEST_DEFAULTS.items():
         os.environ.setdefault(name, value)
     os.environ.update(_services.start())

@@ -241,12 +241,13 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 1000},
         }
     }
-# Parsed cold archive parts (archive.cache): a byte budget across all entries, and a lifetime.
-COLD_CACHE_ALIAS = "default"
-COLD_CACHE_MAX_BYTES = int(os.environ.get("COLD_CACHE_MAX_BYTES", str(256 * 2**20)))
-COLD_CACHE_TTL = int(os.environ.get("COLD_CACHE_TTL", "3600"))
-# Per process, in front of the shared cache: the most recently used parts, ready to filter.
-COLD_CACHE_LOCAL_MAX_BYTES = int(os.environ.get("COLD_CACHE_LOCAL_MAX_BYTES", str(128 * 2**20)))
+# Archive parts pulled for cold reads (archive.cache): a folder on local disk shared by the
+# host's processes, and its byte budget (least recently used parts not in use are evicted).
+COLD_CACHE_DIR = Path(os.environ.get("COLD_CACHE_DIR", VAR_DIR / "cold-cache"))
+COLD_CACHE_MAX_BYTES = int(os.environ.get("COLD_CACHE_MAX_BYTES", str(2 * 2**30)))
+# DuckDB, which queries the cached parts (archive.reader): one database per process.
+COLD_DUCKDB_THREADS = int(os.environ.get("COLD_DUCKDB_THREADS", "2"))
+COLD_DUCKDB_MEMORY_LIMIT = os.environ.get("COLD_DUCKDB_MEMORY_LIMIT", "1GB")
 # How long rehydrated logs stay in MongoDB (admin action default; the command takes --hours).
 REHYDRATION_HOURS = float(os.environ.get("REHYDRATION_HOURS", "24"))
 

@@ -16,6 +16,7 @@ from bson.errors import InvalidId
 from django.core import signing
 from django.db.models import Q
 
+from retrieval import textfold
 from retrieval.models import Level
 
 ALL_LEVELS: tuple[str, ...] = tuple(Level.values)
@@ -96,7 +97,7 @@ class LogQuery:
             self.start <= document["timestamp"] < self.end
             and document["level"] in self.levels
             and (not self.user_ids or document["user_id"] in self.user_ids)
-            and (not self.keyword or self.keyword.casefold() in document["message"].casefold())
+            and (not self.keyword or textfold.contains(document["message"], self.keyword))
         )
 
     @property

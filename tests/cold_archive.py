@@ -9,7 +9,7 @@ import hashlib
 import json
 import socket
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,8 +41,17 @@ def line(document: dict) -> bytes:
     return json.dumps(data).encode() + b"\n"
 
 
-def write_parts(documents: list[dict], run: ArchiveRun | None = None) -> list[ArchivePart]:
-    """Upload one part per (day, user, level) of `documents` (lines in the given order) and record it in the ledger."""
+def minute_counts(documents: list[dict]) -> list[list[int]]:
+    """[[minute of the day, logs], ...] as the archiver records them in the ledger."""
+    minutes = Counter(d["timestamp"].hour * 60 + d["timestamp"].minute for d in documents)
+    return [[minute, minutes[minute]] for minute in sorted(minutes)]
+
+
+def write_parts(
+    documents: list[dict], run: ArchiveRun | None = None, with_minutes: bool = True, purged: bool = False
+) -> list[ArchivePart]:
+    """Upload one part per (day, user, level) of `documents` (lines in the given order) and record it in the ledger:
+    with per-minute counts unless `with_minutes` is false (a part of an older archiver), purged if `purged`."""
     run = run or ArchiveRun.objects.create(before=datetime.now(UTC).date(), status=ArchiveRun.Status.SUCCEEDED)
     groups = defaultdict(list)
     for document in documents:
@@ -68,6 +77,8 @@ def write_parts(documents: list[dict], run: ArchiveRun | None = None) -> list[Ar
                 sha256=hashlib.sha256(compressed).hexdigest(),
                 first_timestamp=min(d["timestamp"] for d in group),
                 last_timestamp=max(d["timestamp"] for d in group),
+                minute_counts=minute_counts(group) if with_minutes else None,
+                purged=datetime.now(UTC) if purged else None,
             )
         )
     return parts

@@ -1,10 +1,12 @@
 """The cold reader against parts on the moto S3 server, written with plain gzip + json."""
 
 import gzip
-import pickle
+import hashlib
 import random
 import socket
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +16,8 @@ from django.core.files.base import ContentFile
 from django.test import override_settings
 
 from archive import cache, reader
+from archive.metrics import COLD_CACHE_LOOKUPS
+from archive.models import ArchivePart
 from archive.storage import archive_storage
 from tests.cold_archive import GetCounter, line, log, s3_storages, silent_server, write_parts
 
@@ -153,40 +157,106 @@ def test_only_the_parts_a_query_needs_are_fetched(day_logs):
     assert "user_id%3D2/level%3Dinfo" in gets.urls[0] or "user_id=2/level=info" in gets.urls[0]
 
 
-def test_repeated_query_is_answered_from_the_cache(day_logs):
+@pytest.fixture
+def lookups(monkeypatch):
+    """The cache lookups counted (COLD_CACHE_LOOKUPS), by result."""
+    counted: Counter = Counter()
+    monkeypatch.setattr(COLD_CACHE_LOOKUPS, "inc", lambda result, amount=1: counted.update({result: amount}))
+    return counted
+
+
+def test_repeated_query_is_answered_from_the_cache(day_logs, lookups):
     query = Query(keyword="recall")
     with GetCounter() as gets:
         first = reader.fetch(query, after=None, limit=1000)
         pulls = len(gets)
         again = reader.fetch(query, after=None, limit=1000)
-        cache.local.clear()  # as another web process would: only the shared (Redis) layer has it
         other_keyword = reader.fetch(Query(keyword="plain"), after=None, limit=1000)
 
     assert pulls == 4  # two users x two levels
     assert len(gets) == pulls
     assert ids(again) == ids(first)
     assert len(other_keyword) == 50
+    assert lookups == {"miss": 4, "hit": 8}
+    assert sorted(path.name for path in cache.directory().glob("*.jsonl.gz")) == sorted(
+        f"{part.sha256}.jsonl.gz" for part in ArchivePart.objects.all()
+    )
 
 
-def test_cache_size_bound_is_respected():
+def part_size() -> int:
+    return ArchivePart.objects.values_list("compressed_bytes", flat=True).first()
+
+
+def cached_users() -> set[int]:
+    names = {path.name for path in cache.directory().glob("*.jsonl.gz")}
+    return {part.user_id for part in ArchivePart.objects.all() if f"{part.sha256}.jsonl.gz" in names}
+
+
+def test_cache_size_bound_is_respected_least_recently_used_first():
     for user_id in range(1, 7):
-        write_parts([log(DAY + timedelta(seconds=s), user_id=user_id, message="x" * 200) for s in range(300)])
-    one_part = len(pickle.dumps(list(reader.parse_part(reader.parts_for(Query(user_ids=(1,)))[0].key))))
+        write_parts([log(DAY + timedelta(seconds=s), user_id=user_id, message=f"x{user_id}" * 100) for s in range(300)])
+    size = max(ArchivePart.objects.values_list("compressed_bytes", flat=True))
 
-    bounds = override_settings(COLD_CACHE_MAX_BYTES=int(one_part * 2.5), COLD_CACHE_LOCAL_MAX_BYTES=one_part * 3)
-    with bounds:
-        found = reader.fetch(Query(), after=None, limit=10_000)
-        stored, held = cache.stored_bytes(), cache.local.bytes
+    with override_settings(COLD_CACHE_MAX_BYTES=int(size * 2.5)):
+        found = reader.fetch(Query(), after=None, limit=10_000)  # all six parts, held at once, then evicted to fit
+        assert len(found) == 6 * 300
+        assert len(cached_users()) == 2 and cache.stored_bytes() <= size * 2.5
+        cache.clear()
+        for user_id in (1, 2, 1, 3):  # 1 was used after 2: 2 goes first
+            reader.fetch(Query(user_ids=(user_id,)), after=None, limit=1)
+            time.sleep(0.01)
+        assert cached_users() == {1, 3}
 
-    assert len(found) == 6 * 300
-    assert one_part * 2 <= stored <= one_part * 2.5
-    assert one_part * 3 == held
+
+def test_a_part_in_use_is_never_evicted():
+    write_parts([log(DAY + timedelta(seconds=s), user_id=1) for s in range(50)])
+    write_parts([log(DAY + timedelta(seconds=s), user_id=2) for s in range(50)])
+    first, second = ArchivePart.objects.order_by("user_id")
+
+    with override_settings(COLD_CACHE_MAX_BYTES=0):
+        with cache.held([first], reader.object_chunks()) as (path,):
+            assert len(reader.fetch(Query(user_ids=(2,)), after=None, limit=100)) == 50  # evicts, but not `first`
+            assert [p.name for p in cache.directory().glob("*.jsonl.gz")] == [f"{first.sha256}.jsonl.gz"]
+            with open(path, "rb") as file:
+                assert gzip.decompress(file.read()).count(b"\n") == 50
+        cache.make_room(cache.directory())
+
+    assert cache.stored_bytes() == 0
 
 
-def test_a_part_larger_than_the_cache_is_streamed_every_time():
+def test_concurrent_readers_of_a_missing_part_download_it_once():
+    # flock locks belong to an open file, not to a process: threads stand for processes here.
+    part = write_parts([log(DAY + timedelta(seconds=s)) for s in range(20)])[0]
+    chunks, pulls = reader.object_chunks(), []
+
+    def slow_chunks(key):
+        pulls.append(key)
+        time.sleep(0.3)  # the others arrive while this download runs
+        yield from chunks(key)
+
+    paths = []
+
+    def read():
+        with cache.held([part], slow_chunks) as (path,):
+            paths.append(path)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert pulls == [part.key]
+    assert len(set(paths)) == 1 and len(paths) == 4
+    with open(paths[0], "rb") as file:
+        assert hashlib.sha256(file.read()).hexdigest() == part.sha256
+    assert not [p for p in cache.directory().iterdir() if p.name.startswith(cache.TEMP_PREFIX)]
+
+
+def test_a_part_larger_than_the_cache_is_pulled_every_time():
     write_parts([log(DAY + timedelta(seconds=s), message="y" * 100) for s in range(500)])
 
-    with override_settings(COLD_CACHE_MAX_BYTES=10_000), GetCounter() as gets:
+    with override_settings(COLD_CACHE_MAX_BYTES=1000), GetCounter() as gets:
         first = reader.fetch(Query(), after=None, limit=600)
         second = reader.fetch(Query(), after=None, limit=600)
 
@@ -204,6 +274,7 @@ def test_several_gzip_members_in_one_part_are_read():
     storage = archive_storage()
     storage.delete(parts[0].key)
     storage.save(parts[0].key, ContentFile(body))
+    ArchivePart.objects.filter(pk=parts[0].pk).update(sha256=hashlib.sha256(body).hexdigest())
 
     assert ids(reader.fetch(Query(newest_first=False), after=None, limit=100)) == ids(documents)
 
@@ -298,14 +369,3 @@ def test_cursor_tells_rows_of_one_timestamp_apart_by_id(newest_first):
         after = (page[-1]["timestamp"], str(page[-1]["_id"]))
 
     assert ids(seen) == ids(ordered(documents, newest_first))
-
-
-def test_cached_parts_expire_after_the_ttl(day_logs):
-    with override_settings(COLD_CACHE_TTL=1), GetCounter() as gets:
-        reader.fetch(Query(user_ids=(1,), levels=("info",)), after=None, limit=10)
-        reader.fetch(Query(user_ids=(1,), levels=("info",)), after=None, limit=10)
-        assert len(gets) == 1
-        time.sleep(1.5)
-        reader.fetch(Query(user_ids=(1,), levels=("info",)), after=None, limit=10)
-
-    assert len(gets) == 2
