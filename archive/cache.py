@@ -58,10 +58,11 @@ def directory() -> Path:
 
 
 @contextmanager
-def held(parts: Sequence[ArchivePart], chunks: Chunks) -> Iterator[list[str]]:
-    """Local paths of `parts`' objects, in order, downloaded through `chunks` where missing.
+def held(parts: Sequence[ArchivePart], open_store: Callable[[], Chunks]) -> Iterator[list[str]]:
+    """Local paths of `parts`' objects, in order, downloaded where missing through `open_store()`,
+    called on this thread and only then (a hit touches no object storage client).
 
-    None of them is evicted before the block ends. Raises CorruptPart, or what `chunks` raises.
+    None of them is evicted before the block ends. Raises CorruptPart, or what the download raises.
     """
     root = directory()
     downloaded = 0
@@ -73,6 +74,7 @@ def held(parts: Sequence[ArchivePart], chunks: Chunks) -> Iterator[list[str]]:
                     stack.callback(os.close, fd)
             missing = [part for part, fd in zip(parts, found, strict=True) if fd is None]
             if missing:
+                chunks = open_store()
                 with ThreadPoolExecutor(min(DOWNLOAD_THREADS, len(missing)), thread_name_prefix="cold-get") as pool:
                     futures = [pool.submit(_fetch, root, part, chunks) for part in missing]
                 for future in futures:  # all have finished: keep every descriptor for closing, then raise

@@ -168,7 +168,7 @@ def object_chunks() -> cache.Chunks:
 def _reading(parts: Sequence[ArchivePart]) -> Iterator[list[str]]:
     """The parts' cached files; any failure to get or read them is a ColdReadError."""
     try:
-        with cache.held(parts, object_chunks()) as paths:
+        with cache.held(parts, object_chunks) as paths:
             try:
                 yield paths
             except duckdb.Error as exc:

@@ -214,7 +214,7 @@ def test_a_part_in_use_is_never_evicted():
     first, second = ArchivePart.objects.order_by("user_id")
 
     with override_settings(COLD_CACHE_MAX_BYTES=0):
-        with cache.held([first], reader.object_chunks()) as (path,):
+        with cache.held([first], reader.object_chunks) as (path,):
             assert len(reader.fetch(Query(user_ids=(2,)), after=None, limit=100)) == 50  # evicts, but not `first`
             assert [p.name for p in cache.directory().glob("*.jsonl.gz")] == [f"{first.sha256}.jsonl.gz"]
             with open(path, "rb") as file:
@@ -237,7 +237,7 @@ def test_concurrent_readers_of_a_missing_part_download_it_once():
     paths = []
 
     def read():
-        with cache.held([part], slow_chunks) as (path,):
+        with cache.held([part], lambda: slow_chunks) as (path,):
             paths.append(path)
 
     threads = [threading.Thread(target=read) for _ in range(4)]
