@@ -5,13 +5,12 @@ from dataclasses import replace
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import ConnectionFailure
 
 from archive import minutes, reader
 from archive.models import ArchivePart
 from retrieval.models import LogEntry
 from retrieval.query import LogQuery, LogRow, Position
-from retrieval.sources import HotSource, SourceUnavailable, Volume
+from retrieval.sources import HotSource, SourceUnavailable, Volume, answered_in_time
 
 UNAVAILABLE = "archived logs could not be read from object storage ({})"
 
@@ -68,11 +67,12 @@ def hot_ids(parts: list[ArchivePart], query: LogQuery) -> set[str]:
         return set()
     clauses = [{"user_id": part.user_id, "level": part.level} for part in parts]
     try:
-        found = LogEntry.collection().find(
-            {"timestamp": {"$gte": query.start, "$lt": query.end}, "$or": clauses}, {"_id": 1}, batch_size=10_000
-        )
-        return {str(document["_id"]) for document in found}
-    except ConnectionFailure as exc:
+        with answered_in_time():
+            found = LogEntry.collection().find(
+                {"timestamp": {"$gte": query.start, "$lt": query.end}, "$or": clauses}, {"_id": 1}, batch_size=10_000
+            )
+            return {str(document["_id"]) for document in found}
+    except SourceUnavailable as exc:
         raise SourceUnavailable(
-            f"archived logs could not be counted: MongoDB did not answer which of them it still holds ({exc})"
+            f"archived logs could not be counted: which of them MongoDB still holds ({exc})"
         ) from exc
