@@ -26,10 +26,14 @@ TEST_DEFAULTS = {
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
-    os.environ.setdefault("SQL_TEST_DB_NAME", str(_services.data_root / "test-db.sqlite3"))
     for name, value in TEST_DEFAULTS.items():
         os.environ.setdefault(name, value)
     os.environ.update(_services.start())
+    # With DATABASE_URL=sqlite:///... the test database is a file of this run's own;
+    # on PostgreSQL it is test_<name> in the cluster (this run's own unless DATABASE_URL is
+    # configured). Tests hand the test database to their subprocesses: tests/conftest.py.
+    if os.environ["DATABASE_URL"].startswith("sqlite:"):
+        os.environ.setdefault("SQL_TEST_DB_NAME", str(_services.data_root / "test-db.sqlite3"))
     return (yield)
 
 

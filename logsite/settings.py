@@ -116,12 +116,16 @@ DATABASES = {
         "OPTIONS": {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000},
     },
 }
+# The test database (pytest-django creates it): SQL_TEST_DB_NAME, if set, names it
+# (a file for SQLite, a database for PostgreSQL, where the default is test_<NAME>).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not ":memory:", so that a Celery worker started by the tests sees
     # the same test database as the test process.
     # SQL_TEST_DB_NAME keeps concurrent test runs apart.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQL_TEST_DB_NAME", str(VAR_DIR / "test-db.sqlite3"))}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+elif os.environ.get("SQL_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["SQL_TEST_DB_NAME"]}
 DATABASE_ROUTERS = ["logsite.routers.LogsRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from devservices.localservices import free_port, wait_until
+from tests.sql_support import sql_test_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -43,10 +44,11 @@ def test_dockerfile_is_slim_non_root_gunicorn_with_a_healthz_healthcheck():
 
 
 @pytest.fixture
-def gunicorn(tmp_path):
-    """The image's CMD on a free port, with production settings and the test services."""
+def gunicorn(tmp_path, transactional_db):
+    """The image's CMD on a free port, with production settings, the test services and the test SQL database."""
     env = {
         **{k: v for k, v in os.environ.items() if k != "HTTPS_ONLY"},
+        "DATABASE_URL": sql_test_database_url(),
         "DEBUG": "false",
         "SECRET_KEY": "gunicorn-test-key-long-enough-and-random-enough-for-the-checks-0f3a9",
         "ALLOWED_HOSTS": "logs.example.com",
