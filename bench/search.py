@@ -96,8 +96,11 @@ def plan_summary(explain: dict) -> str:
     pushdowns = {k: explain[k] for k in ("filterPushdown", "sortPushdown", "limitPushdown") if k in explain}
     plan = planner.get("Plan")
     if isinstance(plan, dict):  # FerretDB's PostgreSQL handler: PostgreSQL's EXPLAIN (FORMAT JSON)
-        where = f" filter {plan['Filter']}" if "Filter" in plan else " (no filter pushed down)"
-        plan = f"{plan.get('Node Type')}{where}"
+        nodes, node = [], plan
+        while node:  # e.g. Gather <- Parallel Seq Scan (Filter: ...)
+            nodes.append(node.get("Node Type", "?") + (f" (Filter: {node['Filter']})" if "Filter" in node else ""))
+            node = (node.get("Plans") or [None])[0]
+        plan = " <- ".join(nodes)
     return f"{plan} {pushdowns}"
 
 
