@@ -1,4 +1,5 @@
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +19,7 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup):
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
     """pytest-django's test databases; then every subprocess started with this environment uses them too.
 
     The services' DATABASE_URL names the development database (`logretrieval`); a Celery

@@ -1,4 +1,5 @@
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -17,7 +18,7 @@ from devservices.localservices import (
 
 
 @pytest.fixture
-def tmp_path(request) -> Path:
+def tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
     """A folder inside this run's service data: PostgreSQL's system user (as root) cannot reach pytest's tmp_path."""
     path = pytest_plugin._services.data_root / "localservices" / request.node.name
     shutil.rmtree(path, ignore_errors=True)
@@ -35,7 +36,7 @@ def ferretdb_tables(address: str) -> list[str]:
         return sorted({row[0] for row in rows})
 
 
-def test_local_services_start_real_servers_and_stop_them_on_exit(tmp_path):
+def test_local_services_start_real_servers_and_stop_them_on_exit(tmp_path: Path) -> None:
     services = LocalServices(names=("postgresql", "mongodb", "redis"), data_root=tmp_path / "svc", ephemeral=True)
     env = services.start(environ={})  # as on a machine where nothing is configured
     try:
@@ -65,7 +66,7 @@ def test_local_services_start_real_servers_and_stop_them_on_exit(tmp_path):
     assert not (tmp_path / "svc").exists()
 
 
-def test_the_run_commands_postgresql_cluster_is_kept_and_reused(tmp_path):
+def test_the_run_commands_postgresql_cluster_is_kept_and_reused(tmp_path: Path) -> None:
     def start() -> tuple[LocalServices, dict[str, str]]:
         services = LocalServices(names=("postgresql",), data_root=tmp_path / "run")
         return services, services.start(environ={})
@@ -91,7 +92,9 @@ def test_the_run_commands_postgresql_cluster_is_kept_and_reused(tmp_path):
         services.stop()
 
 
-def test_ferretdb_runs_on_sqlite_with_ferretdb_handler_sqlite_and_an_old_state_dir_does_not_matter(tmp_path):
+def test_ferretdb_runs_on_sqlite_with_ferretdb_handler_sqlite_and_an_old_state_dir_does_not_matter(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "run"
     sqlite_only = LocalServices(names=("mongodb",), data_root=root)
     env = sqlite_only.start(environ={"FERRETDB_HANDLER": "sqlite"})
@@ -119,7 +122,7 @@ def test_ferretdb_runs_on_sqlite_with_ferretdb_handler_sqlite_and_an_old_state_d
         on_postgresql.stop()
 
 
-def test_an_unknown_ferretdb_handler_is_refused(tmp_path):
+def test_an_unknown_ferretdb_handler_is_refused(tmp_path: Path) -> None:
     services = LocalServices(names=("mongodb",), data_root=tmp_path / "svc", ephemeral=True)
     with pytest.raises(ValueError, match="FERRETDB_HANDLER"):
         services.start(environ={"FERRETDB_HANDLER": "mysql"})

@@ -11,6 +11,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from django.http import QueryDict
+from pymongo.collection import Collection
 
 from devservices import pytest_plugin
 from retrieval.filters import LogFilterSet
@@ -40,7 +41,7 @@ def sql_filters(plan: dict) -> list[str]:
     return found
 
 
-def test_a_user_day_level_search_uses_the_servers_own_filter_or_index(logs_db):
+def test_a_user_day_level_search_uses_the_servers_own_filter_or_index(logs_db: Collection) -> None:
     logs_db.insert_many(
         [
             {"timestamp": DAY + timedelta(minutes=i), "user_id": 1 + i % 7, "level": ALL_LEVELS[i % 5], "message": "m"}

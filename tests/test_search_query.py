@@ -133,7 +133,7 @@ def test_histogram_buckets_cover_the_range_with_at_most_sixty_bars():
     assert len(month.buckets()) <= 60
 
 
-def test_one_user_or_one_level_is_a_plain_equality_and_several_an_in():
+def test_one_user_or_one_level_is_a_plain_equality_and_several_an_in() -> None:
     one = query("user_id=4&date=2023-08-27&level=error").mongo_filter()
     assert one == {"user_id": 4, "level": "error", "timestamp": {"$gte": DAY, "$lt": DAY + timedelta(days=1)}}
 
@@ -144,7 +144,7 @@ def test_one_user_or_one_level_is_a_plain_equality_and_several_an_in():
     assert "user_id" not in query("date=2023-08-27").mongo_filter()
 
 
-def test_a_cursor_keeps_the_filter_flat_with_its_tie_break_after_the_time_range():
+def test_a_cursor_keeps_the_filter_flat_with_its_tie_break_after_the_time_range() -> None:
     position = (DAY + timedelta(hours=3), "6b0a077aeb4753088777858b")
     after = query("user_id=4&date=2023-08-27&level=error&keyword=Recall").mongo_filter(position)
     assert list(after) == ["user_id", "level", "timestamp", "$or", "message"]

@@ -12,7 +12,8 @@ from django.db import connection
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def test_the_commands_default_sql_database_is_the_local_postgresql():
+@pytest.mark.django_db
+def test_the_test_sql_database_is_on_postgresql_unless_sqlite_is_chosen() -> None:
     if os.environ.get("SQL_TEST_DB_NAME"):  # DATABASE_URL=sqlite:///... chosen for this run
         assert connection.vendor == "sqlite"
     else:
@@ -21,7 +22,7 @@ def test_the_commands_default_sql_database_is_the_local_postgresql():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_subprocess_started_with_the_test_environment_uses_the_test_database():
+def test_a_subprocess_started_with_the_test_environment_uses_the_test_database() -> None:
     User.objects.create_user("seen-by-the-subprocess")
     code = (
         "import django; django.setup()\n"
