@@ -5,6 +5,7 @@ before every plain `pytest_load_initial_conftests` implementation, pytest-django
 included, so the settings module sees the services' URLs.
 """
 
+import atexit
 import os
 
 import pytest
@@ -29,6 +30,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
     for name, value in TEST_DEFAULTS.items():
         os.environ.setdefault(name, value)
     os.environ.update(_services.start())
+    # Also when pytest stops before pytest_unconfigure (a usage error in its arguments, say).
+    atexit.register(_services.stop)
     # With DATABASE_URL=sqlite:///... the test database is a file of this run's own;
     # on PostgreSQL it is test_<name> in the cluster (this run's own unless DATABASE_URL is
     # configured). Tests hand the test database to their subprocesses: tests/conftest.py.
