@@ -2,9 +2,14 @@
 
     .venv/bin/python bench/search.py --logs 1000000        # the issue's size (loads ~2 x 70 s on FerretDB)
     .venv/bin/python bench/search.py --logs 100000 --repeat 5   # a quick run
+    .venv/bin/python bench/search.py --logs 100000 --repeat 5 --shapes user+day+level \
+        --handlers sqlite,postgresql        # FerretDB's two handlers side by side
 
-Starts its own throwaway MongoDB-protocol server (FerretDB) unless MONGODB_URI is set;
-with MONGODB_URI it uses the database `logretrieval_bench` there and drops it at the end.
+Starts its own throwaway MongoDB-protocol server (FerretDB, on the handler FERRETDB_HANDLER
+names, default postgresql) unless MONGODB_URI is set; with MONGODB_URI it uses the database
+`logretrieval_bench` there and drops it at the end. With `--handlers a,b` it runs the
+whole benchmark once per FerretDB handler, each in a child process with its own fresh
+server and the same data, and ends with a table comparing them.
 Loads demo logs (30 days, users 1-5) twice: into `logs` (our indexes) and into
 `logs_seed_plan` (no secondary index: the Flask seed app's plan). Then, for each query
 shape, times repeated requests
@@ -17,7 +22,9 @@ and prints p50/p95 (ms), the ratios, and each plan's explain() summary.
 import argparse
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -87,7 +94,14 @@ def plan_summary(explain: dict) -> str:
             node = node.get("inputStage")
         return " <- ".join(stages)
     pushdowns = {k: explain[k] for k in ("filterPushdown", "sortPushdown", "limitPushdown") if k in explain}
-    return f"{planner.get('Plan')} {pushdowns}"
+    plan = planner.get("Plan")
+    if isinstance(plan, dict):  # FerretDB's PostgreSQL handler: PostgreSQL's EXPLAIN (FORMAT JSON)
+        nodes, node = [], plan
+        while node:  # e.g. Gather <- Parallel Seq Scan (Filter: ...)
+            nodes.append(node.get("Node Type", "?") + (f" (Filter: {node['Filter']})" if "Filter" in node else ""))
+            node = (node.get("Plans") or [None])[0]
+        plan = " <- ".join(nodes)
+    return f"{plan} {pushdowns}"
 
 
 def start_http_server():
@@ -104,17 +118,76 @@ def start_http_server():
     return server
 
 
+def compare_handlers(args: argparse.Namespace, handlers: list[str]) -> int:
+    """The benchmark once per FerretDB handler (child processes, one server each), then their ratios."""
+    results: dict[str, dict] = {}
+    for handler in handlers:
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            command = [sys.executable, __file__, "--logs", str(args.logs), "--repeat", str(args.repeat)]
+            command += ["--handlers", handler, "--json", out.name]
+            if args.shapes:
+                command += ["--shapes", args.shapes]
+            print(f"--- FerretDB on {handler}: {' '.join(command[1:])}", file=sys.stderr)
+            subprocess.run(command, check=True)
+            results[handler] = json.loads(Path(out.name).read_text())
+    first, *others = handlers
+    lines = [
+        f"{args.logs:,} logs over {DAYS} days, 5 users; medians of {args.repeat} timed requests per cell "
+        "after one warm-up; 100-row pages; times in ms; each handler on its own fresh FerretDB, one after the other",
+        "",
+        "| query shape | rows | "
+        + " | ".join(f"{h} API p50 | {h} raw p50" for h in handlers)
+        + " | "
+        + " | ".join(f"API {first} / {h} | raw {first} / {h}" for h in others)
+        + " |",
+        "|---|---|" + "---|" * (2 * len(handlers) + 2 * len(others)),
+    ]
+    for shape in results[first]["shapes"]:
+        cells = {h: results[h]["shapes"][shape] for h in handlers}
+        rows = {cells[h]["rows"] for h in handlers}
+        assert len(rows) == 1, f"{shape}: the handlers returned different row counts {rows}"
+        line = f"| {shape} | {rows.pop()} | "
+        line += " | ".join(f"{cells[h]['p50']['api']:.1f} | {cells[h]['p50']['raw']:.1f}" for h in handlers)
+        for h in others:
+            line += f" | {cells[first]['p50']['api'] / cells[h]['p50']['api']:.1f}x"
+            line += f" | {cells[first]['p50']['raw'] / cells[h]['p50']['raw']:.1f}x"
+        lines.append(line + " |")
+    plans = [
+        f"- {shape} on {h}: {results[h]['shapes'][shape]['plan']}" for h in handlers for shape in results[h]["shapes"]
+    ]
+    print("\n".join([*lines, "", "Plans (explain, `logs`):", *plans]))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--logs", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=15, help="timed requests per shape and method")
+    parser.add_argument("--shapes", default="", help=f"comma-separated, of: {', '.join(SHAPES)} (default all)")
+    parser.add_argument(
+        "--handlers",
+        default="",
+        help="FerretDB handlers to run on, comma-separated (sqlite,postgresql); default FERRETDB_HANDLER or postgresql",
+    )
+    parser.add_argument("--json", default="", help="also write the numbers to this file")
     args = parser.parse_args()
+    unknown = set(filter(None, args.shapes.split(","))) - set(SHAPES)
+    if unknown:
+        parser.error(f"unknown shapes: {', '.join(sorted(unknown))}")
+    handlers = [h for h in args.handlers.split(",") if h]
+    if handlers and os.environ.get("MONGODB_URI"):
+        parser.error("--handlers picks the FerretDB this benchmark starts; unset MONGODB_URI")
+    if len(handlers) > 1:
+        return compare_handlers(args, handlers)
 
     work = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    work.chmod(0o755)  # PostgreSQL's system user (when we are root) keeps its cluster in here
     services = None
     if not os.environ.get("MONGODB_URI"):
         from devservices.localservices import LocalServices
 
+        if handlers:
+            os.environ["FERRETDB_HANDLER"] = handlers[0]
         services = LocalServices(names=("mongodb",), data_root=work / "services", ephemeral=True)
         os.environ.update(services.start())
     os.environ.update(
@@ -133,6 +206,7 @@ def main() -> int:
     finally:
         if services:
             services.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def run(args) -> int:
@@ -156,7 +230,7 @@ def run(args) -> int:
     call_command("migrate", database="logs", verbosity=0)  # our indexes on `logs`
     server_info = database.client.server_info()
     server = (
-        f"FerretDB {server_info['ferretdbVersion']}"
+        f"FerretDB {server_info['ferretdbVersion']} ({os.environ.get('FERRETDB_HANDLER') or 'postgresql'} handler)"
         if "ferretdbVersion" in server_info
         else f"MongoDB {server_info['version']}"
     )
@@ -175,7 +249,10 @@ def run(args) -> int:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     plans = []
-    for shape, params in SHAPES.items():
+    numbers: dict = {"server": server, "logs": args.logs, "repeat": args.repeat, "shapes": {}}
+    shapes = [shape for shape in SHAPES if not args.shapes or shape in args.shapes.split(",")]
+    for shape in shapes:
+        params = SHAPES[shape]
         data = QueryDict(mutable=True)
         data.update(params)
         filterset = LogFilterSet(data)
@@ -204,12 +281,17 @@ def run(args) -> int:
             f"{p95['raw']:.1f} | {p50['seed']:.1f} | {p95['seed']:.1f} | {p50['api'] / p50['raw']:.2f}x | "
             f"{p50['seed'] / p50['raw']:.2f}x |"
         )
+        summaries = {}
         for name, collection in (("logs", logs), ("logs_seed_plan", seed_plan)):
             explain = collection.find(mongo_filter, ROW_FIELDS).sort(sort).limit(query.limit).explain()
-            plans.append(f"- {shape} on `{name}`: {plan_summary(explain)}")
+            summaries[name] = plan_summary(explain)
+            plans.append(f"- {shape} on `{name}`: {summaries[name]}")
+        numbers["shapes"][shape] = {"rows": len(body["results"]), "p50": p50, "p95": p95, "plan": summaries["logs"]}
         print(lines[-1], file=sys.stderr)
     http.shutdown()
     print("\n".join([*lines, "", "Plans (explain):", *plans]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(numbers))
     database.client.drop_database(database.name)
     return 0
 

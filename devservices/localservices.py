@@ -1,9 +1,15 @@
-"""Real local servers for development and tests: MongoDB (FerretDB), S3 (moto), Redis.
+"""Real local servers for development and tests: PostgreSQL, MongoDB (FerretDB), S3 (moto), Redis.
 
 One piece of code used by the run command, the test command and the pytest
 plugin. For each service, the configured URL wins (the service is then neither
 started nor stopped); otherwise a real server is started on a free loopback port
 with its data under `var/services/`, waited for, and stopped on exit.
+
+PostgreSQL (Debian's `postgresql`) serves two databases of one local cluster:
+`logretrieval`, Django's `default` database (exported as DATABASE_URL unless that
+is set), and `ferretdb`, the storage of FerretDB's PostgreSQL handler
+(FERRETDB_HANDLER=postgresql, the default; `sqlite` keeps FerretDB's data in SQLite
+files instead). It is started whenever either needs it.
 
     python -m devservices.localservices exec [--services mongodb,redis] -- CMD ARGS...
 
@@ -31,7 +37,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 BIN_DIR = BASE_DIR / ".local" / "bin"
 SERVICES_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var")) / "services"
 FERRETDB_VERSION = "v1.24.2"
-ALL_SERVICES = ("mongodb", "s3", "redis")
+ALL_SERVICES = ("postgresql", "mongodb", "s3", "redis")
+FERRETDB_HANDLERS = ("postgresql", "sqlite")
+# The local cluster's superuser (initdb --username) and its two databases.
+POSTGRES_USER = "postgres"
+SQL_DATABASE = "logretrieval"
+FERRETDB_DATABASE = "ferretdb"
+# PostgreSQL refuses to run as root; as root the cluster belongs to the system user
+# Debian's package creates.
+POSTGRES_SYSTEM_USER = "postgres"
 # moto accepts any credentials; set them so boto3 never looks elsewhere.
 MOTO_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -103,6 +117,13 @@ def mongodb_answers(uri: str) -> bool:
         client.close()
 
 
+def postgresql_answers(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=1) as connection:
+        return connection.execute("SELECT 1").fetchone() == (1,)
+
+
 def redis_answers(url: str) -> bool:
     import redis
 
@@ -122,28 +143,42 @@ class LocalService:
     process: subprocess.Popen
     env: dict[str, str]
     log_path: Path
+    # Where it answers, for the log line and for other services (FerretDB's PostgreSQL).
+    address: str = ""
+    # A clean shutdown command (PostgreSQL: pg_ctl stop -m fast), tried before SIGTERM.
+    stop_command: list[str] | None = None
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+        if self.process.poll() is not None:
+            return
+        if self.stop_command:
+            subprocess.run(self.stop_command, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=30)
+                return
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+                pass
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
     @property
     def running(self) -> bool:
         return self.process.poll() is None
 
 
-def _spawn(name: str, argv: list[str], data_root: Path) -> tuple[subprocess.Popen, Path, Path]:
+def _spawn(
+    name: str, argv: list[str], data_root: Path, command_prefix: list[str] | None = None
+) -> tuple[subprocess.Popen, Path, Path]:
     data_dir = data_root / name
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
     log = open(log_path, "ab")  # noqa: SIM115 - the child keeps it open
     process = subprocess.Popen(
-        [arg.replace("{dir}", str(data_dir)) for arg in argv],
+        [*(command_prefix or []), *(arg.replace("{dir}", str(data_dir)) for arg in argv)],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -154,14 +189,147 @@ def _spawn(name: str, argv: list[str], data_root: Path) -> tuple[subprocess.Pope
     return process, data_dir, log_path
 
 
-def start_mongodb(data_root: Path) -> LocalService:
+def postgresql_bin_dir() -> Path:
+    """The newest PostgreSQL installed by Debian (/usr/lib/postgresql/<major>/bin), else `pg_ctl` on PATH."""
+    installed = [
+        path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/postgres") if path.parent.parent.name.isdigit()
+    ]
+    if installed:
+        return max(installed, key=lambda bin_dir: int(bin_dir.parent.name))
+    pg_ctl = shutil.which("pg_ctl")
+    if pg_ctl:
+        return Path(pg_ctl).resolve().parent
+    raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+
+
+def _server_user_prefix() -> list[str]:
+    """Run PostgreSQL's programs as the `postgres` system user when we are root (it refuses root)."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", f"--reuid={POSTGRES_SYSTEM_USER}", f"--regid={POSTGRES_SYSTEM_USER}", "--init-groups", "--"]
+
+
+def _init_cluster(bin_dir: Path, pgdata: Path) -> None:
+    """initdb into `pgdata` unless a cluster of this major version is there already (kept between runs)."""
+    major = bin_dir.parent.name if bin_dir.parent.name.isdigit() else None
+    version_file = pgdata / "PG_VERSION"
+    if version_file.exists():
+        found = version_file.read_text().strip()
+        if major and found != major:
+            raise RuntimeError(
+                f"{pgdata} holds a PostgreSQL {found} cluster but PostgreSQL {major} is installed: "
+                f"delete {pgdata.parent} to start afresh (its SQL data and FerretDB's logs go with it)"
+            )
+        return
+    shutil.rmtree(pgdata, ignore_errors=True)  # a half-made cluster from an interrupted initdb
+    pgdata.mkdir(mode=0o700)
+    prefix = _server_user_prefix()
+    if prefix:
+        shutil.chown(pgdata, POSTGRES_SYSTEM_USER, POSTGRES_SYSTEM_USER)
+        reachable = subprocess.run([*prefix, "test", "-w", str(pgdata)], capture_output=True)
+        if reachable.returncode != 0:
+            raise RuntimeError(
+                f"the {POSTGRES_SYSTEM_USER} system user cannot reach {pgdata} (a parent folder is private); "
+                "keep the services' data under a folder it can traverse (VAR_DIR)"
+            )
+    result = subprocess.run(
+        [
+            *prefix,
+            str(bin_dir / "initdb"),
+            f"--pgdata={pgdata}",
+            f"--username={POSTGRES_USER}",
+            "--auth=trust",  # loopback only (listen_addresses) and the socket in the data dir
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        shutil.rmtree(pgdata, ignore_errors=True)
+        raise RuntimeError(f"initdb failed:\n{result.stdout}{result.stderr}")
+
+
+def _create_databases(address: str, names: tuple[str, ...]) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{address}/postgres", autocommit=True) as connection:
+        existing = {row[0] for row in connection.execute("SELECT datname FROM pg_database")}
+        for name in names:
+            if name not in existing:
+                connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def start_postgresql(data_root: Path, durable: bool = True) -> LocalService:
+    """Debian's PostgreSQL on a free loopback port, its cluster in `<data_root>/postgresql/data`.
+
+    The cluster is reused when it is there (the run command keeps it); `durable=False`
+    (throw-away test data) turns fsync off.
+    """
+    bin_dir = postgresql_bin_dir()
+    service_dir = data_root / "postgresql"
+    service_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = service_dir / "data"
+    _init_cluster(bin_dir, pgdata)
+    port = free_port()
+    # Clients here use TCP; the socket (for psql -h <data dir>) only where its path fits in
+    # a socket address (107 bytes), else none rather than a server that will not start.
+    socket_dir = str(pgdata) if len(f"{pgdata}/.s.PGSQL.{port}.lock") < 107 else ""
+    settings = [
+        "listen_addresses=127.0.0.1",
+        f"unix_socket_directories={socket_dir}",
+        "max_connections=200",
+        "shared_buffers=64MB",
+    ]
+    if not durable:
+        settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+    prefix = _server_user_prefix()
+    process, _, log_path = _spawn(
+        "postgresql",
+        [str(bin_dir / "postgres"), "-D", str(pgdata), "-p", str(port), *(f"--{setting}" for setting in settings)],
+        data_root,
+        command_prefix=prefix,
+    )
+    address = f"postgres://{POSTGRES_USER}@127.0.0.1:{port}"
+    service = LocalService(
+        "postgresql",
+        process,
+        {"DATABASE_URL": f"{address}/{SQL_DATABASE}"},
+        log_path,
+        address=address,
+        stop_command=[*prefix, str(bin_dir / "pg_ctl"), "stop", "-D", str(pgdata), "-m", "fast", "-w", "-t", "30"],
+    )
+    _wait_or_stop(service, lambda: postgresql_answers(f"{address}/postgres"))
+    try:
+        _create_databases(address, (SQL_DATABASE, FERRETDB_DATABASE))
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
+def ferretdb_handler(environ: dict[str, str] | os._Environ) -> str:
+    handler = environ.get("FERRETDB_HANDLER") or "postgresql"
+    if handler not in FERRETDB_HANDLERS:
+        raise ValueError(f"FERRETDB_HANDLER must be one of {', '.join(FERRETDB_HANDLERS)}, not {handler!r}")
+    return handler
+
+
+def start_mongodb(data_root: Path, postgresql_url: str | None = None) -> LocalService:
+    """FerretDB on a free loopback port: on PostgreSQL at `postgresql_url`, else on SQLite files."""
     port, debug_port = free_port(), free_port()
+    if postgresql_url:
+        storage = ["--handler=postgresql", f"--postgresql-url={postgresql_url}"]
+    else:
+        storage = ["--handler=sqlite", "--sqlite-url=file:{dir}/"]
     process, data_dir, log_path = _spawn(
         "mongodb",
         [
             str(ferretdb_binary()),
-            "--handler=sqlite",
-            "--sqlite-url=file:{dir}/",
+            *storage,
             "--state-dir={dir}",
             f"--listen-addr=127.0.0.1:{port}",
             f"--debug-addr=127.0.0.1:{debug_port}",
@@ -171,7 +339,7 @@ def start_mongodb(data_root: Path) -> LocalService:
         data_root,
     )
     uri = f"mongodb://127.0.0.1:{port}/"
-    service = LocalService("mongodb", process, {"MONGODB_URI": uri}, log_path)
+    service = LocalService("mongodb", process, {"MONGODB_URI": uri}, log_path, address=uri)
     _wait_or_stop(service, lambda: mongodb_answers(uri))
     return service
 
@@ -215,8 +383,8 @@ def _wait_or_stop(service: LocalService, check: Callable[[], bool]) -> None:
         raise
 
 
-STARTERS = {"mongodb": start_mongodb, "s3": start_s3, "redis": start_redis}
-CONFIGURED_BY = {"mongodb": "MONGODB_URI", "s3": "S3_ENDPOINT_URL", "redis": "REDIS_URL"}
+STARTERS = {"s3": start_s3, "redis": start_redis}
+CONFIGURED_BY = {"postgresql": "DATABASE_URL", "mongodb": "MONGODB_URI", "s3": "S3_ENDPOINT_URL", "redis": "REDIS_URL"}
 
 
 def is_configured(name: str, environ: dict[str, str] | os._Environ) -> bool:
@@ -237,11 +405,23 @@ class LocalServices:
     env: dict[str, str] = field(default_factory=dict)
 
     def start(self, environ: dict[str, str] | os._Environ = os.environ) -> dict[str, str]:
+        wanted = [name for name in self.names if not is_configured(name, environ)]
         try:
-            for name in self.names:
-                if is_configured(name, environ):
+            postgresql = None
+            ferretdb_on_postgresql = "mongodb" in wanted and ferretdb_handler(environ) == "postgresql"
+            if "postgresql" in wanted or ferretdb_on_postgresql:
+                postgresql = start_postgresql(self.data_root, durable=not self.ephemeral)
+                self.started.append(postgresql)
+                if "postgresql" in wanted:  # else DATABASE_URL is configured: FerretDB alone uses it
+                    self.env.update(postgresql.env)
+            for name in wanted:
+                if name == "postgresql":
                     continue
-                service = STARTERS[name](self.data_root)
+                if name == "mongodb":
+                    url = f"{postgresql.address}/{FERRETDB_DATABASE}" if postgresql and ferretdb_on_postgresql else None
+                    service = start_mongodb(self.data_root, postgresql_url=url)
+                else:
+                    service = STARTERS[name](self.data_root)
                 self.started.append(service)
                 self.env.update(service.env)
         except BaseException:
@@ -294,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     services = LocalServices(tuple(n for n in args.services.split(",") if n))
     with services:
         for service in services.started:
-            print(f"Started {service.name}: {service.env}", file=sys.stderr)
+            print(f"Started {service.name}: {service.env or service.address}", file=sys.stderr)
         child = subprocess.Popen(command, env={**os.environ, **services.env})
         try:
             return child.wait()

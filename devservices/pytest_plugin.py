@@ -5,6 +5,7 @@ before every plain `pytest_load_initial_conftests` implementation, pytest-django
 included, so the settings module sees the services' URLs.
 """
 
+import atexit
 import os
 
 import pytest
@@ -26,12 +27,18 @@ TEST_DEFAULTS = {
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
-    os.environ.setdefault("SQL_TEST_DB_NAME", str(_services.data_root / "test-db.sqlite3"))
     # Not var/cold-cache: a test run empties its cache, and must not empty another run's.
     os.environ.setdefault("COLD_CACHE_DIR", str(_services.data_root / "cold-cache"))
     for name, value in TEST_DEFAULTS.items():
         os.environ.setdefault(name, value)
     os.environ.update(_services.start())
+    # Also when pytest stops before pytest_unconfigure (a usage error in its arguments, say).
+    atexit.register(_services.stop)
+    # With DATABASE_URL=sqlite:///... the test database is a file of this run's own;
+    # on PostgreSQL it is test_<name> in the cluster (this run's own unless DATABASE_URL is
+    # configured). Tests hand the test database to their subprocesses: tests/conftest.py.
+    if os.environ["DATABASE_URL"].startswith("sqlite:"):
+        os.environ.setdefault("SQL_TEST_DB_NAME", str(_services.data_root / "test-db.sqlite3"))
     return (yield)
 
 

@@ -104,11 +104,22 @@ TEMPLATES = [
 MONGODB_URI = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017")
 MONGODB_NAME = os.environ.get("MONGODB_NAME", "logretrieval")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-DATABASES: dict[str, dj_database_url.DBConfig] = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=60,
-    ),
+SQL_DATABASE = dj_database_url.parse(
+    os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+    conn_max_age=60,
+)
+# The test database (pytest-django creates it): SQL_TEST_DB_NAME, if set, names it
+# (a file for SQLite, a database for PostgreSQL, where the default is test_<NAME>).
+if SQL_DATABASE["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not ":memory:", so that a Celery worker started by the tests sees
+    # the same test database as the test process.
+    # SQL_TEST_DB_NAME keeps concurrent test runs apart.
+    SQL_DATABASE["TEST"] = {"NAME": os.environ.get("SQL_TEST_DB_NAME", str(VAR_DIR / "test-db.sqlite3"))}
+    SQL_DATABASE["OPTIONS"] = {"timeout": 20}
+elif os.environ.get("SQL_TEST_DB_NAME"):
+    SQL_DATABASE["TEST"] = {"NAME": os.environ["SQL_TEST_DB_NAME"]}
+DATABASES = {
+    "default": SQL_DATABASE,
     "logs": {
         "ENGINE": "logsite.mongodb",
         "HOST": MONGODB_URI,
@@ -119,12 +130,6 @@ DATABASES: dict[str, dj_database_url.DBConfig] = {
         "OPTIONS": {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000, "socketTimeoutMS": 300_000},
     },
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A file, not ":memory:", so that a Celery worker started by the tests sees
-    # the same test database as the test process.
-    # SQL_TEST_DB_NAME keeps concurrent test runs apart.
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQL_TEST_DB_NAME", str(VAR_DIR / "test-db.sqlite3"))}
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
 DATABASE_ROUTERS = ["logsite.routers.LogsRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

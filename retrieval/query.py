@@ -53,29 +53,36 @@ class LogQuery:
         return (row.timestamp, row.id)
 
     def mongo_filter(self, after: Position | None = None) -> dict:
-        """The MongoDB filter for this query, strictly after `after` in the query order."""
+        """The MongoDB filter for this query, strictly after `after` in the query order.
+
+        One flat document: one user or one level is a plain equality (`{"user_id": 4}`),
+        several an `$in`; the cursor's tie-break is a top-level `$or` beside them. The
+        same meaning as `$in` of one value (and the same `user_level_time` bounds) on
+        MongoDB, and FerretDB's PostgreSQL handler pushes top-level scalar equalities
+        into its SQL (`$in` and `$and` it does not), see docs/ferretdb.md.
+        """
         clauses: dict = {}
         if self.user_ids:
-            clauses["user_id"] = {"$in": list(self.user_ids)}
-        clauses["level"] = {"$in": list(self.levels)}
+            clauses["user_id"] = one_or_any(self.user_ids)
+        clauses["level"] = one_or_any(self.levels)
         first, last = self.read_range or (self.start, self.end)
         time_range = {"$gte": first, "$lt": last}
-        filters = [clauses]
+        clauses["timestamp"] = time_range
         if after is not None:
             stamp, oid = after[0], ObjectId(after[1])
             # Rows at the cursor's own timestamp are told apart by _id; bounding
-            # the range first keeps it an index range on real MongoDB.
+            # the range first keeps it an index range on real MongoDB. (Key order
+            # matters on FerretDB, which stops at the first key a log fails.)
             if self.newest_first:
                 time_range["$lte"] = stamp
-                filters.append({"$or": [{"timestamp": {"$lt": stamp}}, {"_id": {"$lt": oid}}]})
+                clauses["$or"] = [{"timestamp": {"$lt": stamp}}, {"_id": {"$lt": oid}}]
             else:
                 time_range["$gte"] = max(stamp, first)
-                filters.append({"$or": [{"timestamp": {"$gt": stamp}}, {"_id": {"$gt": oid}}]})
-        clauses["timestamp"] = time_range
+                clauses["$or"] = [{"timestamp": {"$gt": stamp}}, {"_id": {"$gt": oid}}]
         if self.keyword:
             # Escaped: the user's text is never a regex.
             clauses["message"] = {"$regex": re.escape(self.keyword), "$options": "i"}
-        return filters[0] if len(filters) == 1 else {"$and": filters}
+        return clauses
 
     def mongo_sort(self) -> list[tuple[str, int]]:
         return [("timestamp", self.direction), ("_id", self.direction)]
@@ -143,6 +150,11 @@ class LogRow:
     logger: str = ""
     context: dict | None = None
     source: str = "hot"  # "hot" | "cold"
+
+
+def one_or_any(values: tuple[int, ...] | tuple[str, ...]) -> object:
+    """A filter value: the value itself when there is one, else `{"$in": [...]}`."""
+    return values[0] if len(values) == 1 else {"$in": list(values)}
 
 
 def isoformat(moment: datetime) -> str:

@@ -10,17 +10,10 @@ from pathlib import Path
 from django.db import connections
 
 from devservices.localservices import free_port, wait_until
+from tests.sql_support import sql_test_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def test_database_url() -> str:
-    """DATABASE_URL of the SQL test database this process uses (data a test commits is visible there)."""
-    sql = connections["default"].settings_dict
-    if sql["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{sql['NAME']}"
-    return f"postgres://{sql['USER']}:{sql['PASSWORD']}@{sql['HOST']}:{sql['PORT']}/{sql['NAME']}"
 
 
 class AppServer:
@@ -32,7 +25,7 @@ class AppServer:
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": sql_test_database_url(),
             "MONGODB_NAME": connections["logs"].settings_dict["NAME"],
             "VAR_DIR": str(tmp_path / "var"),
             "PORT": str(self.port),

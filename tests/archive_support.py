@@ -105,16 +105,18 @@ def days_in_hot(collection) -> set[date]:
 
 
 def start_worker(**extra_env: str):
-    """A real `celery -A logsite worker` sharing this test run's SQL file, MongoDB database and broker."""
+    """A real `celery -A logsite worker` sharing this test run's SQL database, MongoDB database and broker."""
     import subprocess
     import sys
     from pathlib import Path
 
     from django.db import connections
 
+    from tests.sql_support import sql_test_database_url
+
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{connections['default'].settings_dict['NAME']}",
+        "DATABASE_URL": sql_test_database_url(),
         "MONGODB_NAME": connections["logs"].settings_dict["NAME"],
         **extra_env,
     }

@@ -1,3 +1,5 @@
+import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +16,25 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "logs_db" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("django_db"):
             item.add_marker(pytest.mark.django_db(databases=BOTH_DATABASES))
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    """pytest-django's test databases; then every subprocess started with this environment uses them too.
+
+    The services' DATABASE_URL names the development database (`logretrieval`); a Celery
+    worker, gunicorn or `manage.py` started by a test must see the test database
+    (`test_logretrieval` on PostgreSQL, a file on SQLite) that the test process writes.
+    """
+    from tests.sql_support import sql_test_database_url
+
+    configured = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = sql_test_database_url()
+    yield
+    if configured is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = configured
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The GitHub Actions workflow: the suite against real MongoDB 7 and 8, Redis and an S3 server."""
+"""The GitHub Actions workflow: the suite against real MongoDB 7 and 8, PostgreSQL, Redis and an S3 server."""
 
 from pathlib import Path
 
@@ -26,9 +26,11 @@ def test_every_service_is_configured_so_the_plugin_starts_none():
     env = workflow()["jobs"]["test"]["env"]
 
     assert all(is_configured(name, env) for name in CONFIGURED_BY)
+    assert env["DATABASE_URL"].startswith("postgres://postgres@postgres:")
     assert env["REDIS_URL"].startswith("redis://redis:")
     assert env["S3_ENDPOINT_URL"].startswith("http://s3:")
     services = workflow()["jobs"]["test"]["services"]
+    assert services["postgres"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
     assert services["s3"]["image"].startswith("motoserver/moto:")
 

@@ -1,27 +1,132 @@
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
 import pymongo
 import pytest
 
-from devservices.localservices import LocalServices, mongodb_answers, redis_answers, start_redis
+from devservices import pytest_plugin
+from devservices.localservices import (
+    LocalServices,
+    mongodb_answers,
+    postgresql_answers,
+    postgresql_bin_dir,
+    redis_answers,
+    start_redis,
+)
 
 
-def test_local_services_start_real_servers_and_stop_them_on_exit(tmp_path):
-    services = LocalServices(names=("mongodb", "redis"), data_root=tmp_path / "svc", ephemeral=True)
+@pytest.fixture
+def tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A folder inside this run's service data: PostgreSQL's system user (as root) cannot reach pytest's tmp_path."""
+    path = pytest_plugin._services.data_root / "localservices" / request.node.name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def ferretdb_tables(address: str) -> list[str]:
+    """Tables FerretDB's PostgreSQL handler made in the `ferretdb` database (one schema per MongoDB database)."""
+    with psycopg.connect(f"{address}/ferretdb") as connection:
+        rows = connection.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        )
+        return sorted({row[0] for row in rows})
+
+
+def test_local_services_start_real_servers_and_stop_them_on_exit(tmp_path: Path) -> None:
+    services = LocalServices(names=("postgresql", "mongodb", "redis"), data_root=tmp_path / "svc", ephemeral=True)
     env = services.start(environ={})  # as on a machine where nothing is configured
     try:
+        assert env["DATABASE_URL"].startswith("postgres://postgres@127.0.0.1:")
+        assert env["DATABASE_URL"].endswith("/logretrieval")
+        assert postgresql_answers(env["DATABASE_URL"])
         assert mongodb_answers(env["MONGODB_URI"])
         assert redis_answers(env["REDIS_URL"])
         client = pymongo.MongoClient(env["MONGODB_URI"])
         client.probe.items.insert_one({"n": 1})
         assert client.probe.items.count_documents({}) == 1
         client.close()
+        postgresql = services.started[0]
+        assert postgresql.name == "postgresql"
+        # FerretDB keeps the logs in the same cluster, database `ferretdb`.
+        assert "probe" in ferretdb_tables(postgresql.address)
         processes = [service.process for service in services.started]
     finally:
         services.stop()
 
     assert all(process.poll() is not None for process in processes)
+    assert processes[0].returncode == 0  # PostgreSQL shut down, not killed
     with pytest.raises(pymongo.errors.PyMongoError):
         mongodb_answers(env["MONGODB_URI"])
+    with pytest.raises(psycopg.OperationalError):
+        postgresql_answers(env["DATABASE_URL"])
     assert not (tmp_path / "svc").exists()
+
+
+def test_the_run_commands_postgresql_cluster_is_kept_and_reused(tmp_path: Path) -> None:
+    def start() -> tuple[LocalServices, dict[str, str]]:
+        services = LocalServices(names=("postgresql",), data_root=tmp_path / "run")
+        return services, services.start(environ={})
+
+    services, env = start()
+    try:
+        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as connection:
+            connection.execute("CREATE TABLE kept (n int)")
+            connection.execute("INSERT INTO kept VALUES (7)")
+    finally:
+        services.stop()
+    pgdata = tmp_path / "run" / "postgresql" / "data"
+    assert (pgdata / "PG_VERSION").read_text().strip() == postgresql_bin_dir().parent.name
+    assert not (pgdata / "postmaster.pid").exists()  # stopped cleanly
+    log = (tmp_path / "run" / "postgresql" / "server.log").read_text()
+    assert "received fast shutdown request" in log and "database system is shut down" in log
+
+    services, env = start()
+    try:
+        with psycopg.connect(env["DATABASE_URL"]) as connection:
+            assert connection.execute("SELECT n FROM kept").fetchall() == [(7,)]
+    finally:
+        services.stop()
+
+
+def test_ferretdb_runs_on_sqlite_with_ferretdb_handler_sqlite_and_an_old_state_dir_does_not_matter(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "run"
+    sqlite_only = LocalServices(names=("mongodb",), data_root=root)
+    env = sqlite_only.start(environ={"FERRETDB_HANDLER": "sqlite"})
+    try:
+        assert [service.name for service in sqlite_only.started] == ["mongodb"]  # no PostgreSQL needed
+        client = pymongo.MongoClient(env["MONGODB_URI"])
+        client.probe.items.insert_one({"n": 1})
+        client.close()
+    finally:
+        sqlite_only.stop()
+    assert (root / "mongodb" / "probe.sqlite").exists()
+
+    # The same folder, now on the default PostgreSQL handler: starts, and the logs live in PostgreSQL.
+    on_postgresql = LocalServices(names=("mongodb",), data_root=root)
+    env = on_postgresql.start(environ={})
+    try:
+        assert [service.name for service in on_postgresql.started] == ["postgresql", "mongodb"]
+        assert "DATABASE_URL" not in env  # not asked for: FerretDB alone uses this PostgreSQL
+        client = pymongo.MongoClient(env["MONGODB_URI"])
+        assert client.probe.items.count_documents({}) == 0
+        client.probe.items.insert_one({"n": 2})
+        client.close()
+        assert "probe" in ferretdb_tables(on_postgresql.started[0].address)
+    finally:
+        on_postgresql.stop()
+
+
+def test_an_unknown_ferretdb_handler_is_refused(tmp_path: Path) -> None:
+    services = LocalServices(names=("mongodb",), data_root=tmp_path / "svc", ephemeral=True)
+    with pytest.raises(ValueError, match="FERRETDB_HANDLER"):
+        services.start(environ={"FERRETDB_HANDLER": "mysql"})
+    assert services.started == []
 
 
 def test_local_services_leave_a_configured_service_alone(tmp_path):

@@ -138,3 +138,22 @@ def test_histogram_buckets_cover_the_range_with_at_most_sixty_bars():
     assert day.bucket_of(DAY + timedelta(hours=5, minutes=44)) == DAY + timedelta(hours=5, minutes=30)
     month = query("from=2023-08-01&to=2023-08-31")
     assert len(month.buckets()) <= 60
+
+
+def test_one_user_or_one_level_is_a_plain_equality_and_several_an_in() -> None:
+    one = query("user_id=4&date=2023-08-27&level=error").mongo_filter()
+    assert one == {"user_id": 4, "level": "error", "timestamp": {"$gte": DAY, "$lt": DAY + timedelta(days=1)}}
+
+    several = query("user_id=1,4&date=2023-08-27&level=error,critical").mongo_filter()
+    assert several["user_id"] == {"$in": [1, 4]}
+    assert several["level"] == {"$in": ["error", "critical"]}
+    assert query("date=2023-08-27").mongo_filter()["level"] == {"$in": list(ALL_LEVELS)}
+    assert "user_id" not in query("date=2023-08-27").mongo_filter()
+
+
+def test_a_cursor_keeps_the_filter_flat_with_its_tie_break_after_the_time_range() -> None:
+    position = (DAY + timedelta(hours=3), "6b0a077aeb4753088777858b")
+    after = query("user_id=4&date=2023-08-27&level=error&keyword=Recall").mongo_filter(position)
+    assert list(after) == ["user_id", "level", "timestamp", "$or", "message"]
+    assert after["user_id"] == 4 and after["level"] == "error"
+    assert after["timestamp"]["$lte"] == position[0]
