@@ -1,6 +1,7 @@
 """What the benches share: their own throwaway services and settings, and a local HTTP server for the app."""
 
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -18,6 +19,7 @@ def run_with_services(main: Callable[[], int], services: tuple[str, ...] = ("mon
     MongoDB's database is `logretrieval_bench` (dropped by the bench), SQL a temporary SQLite file.
     """
     work = Path(tempfile.mkdtemp(prefix="bench-"))
+    work.chmod(0o755)  # PostgreSQL's system user (when we are root) keeps its cluster in here
     started = None
     if not os.environ.get("MONGODB_URI"):
         from devservices.localservices import LocalServices
@@ -44,6 +46,7 @@ def run_with_services(main: Callable[[], int], services: tuple[str, ...] = ("mon
     finally:
         if started:
             started.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def start_http_server() -> Any:

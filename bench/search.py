@@ -22,12 +22,10 @@ and prints p50/p95 (ms), the ratios, and each plan's explain() summary.
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -35,8 +33,9 @@ from datetime import date
 from itertools import islice
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import percentile, run_with_services, start_http_server  # noqa: E402
 
 SHAPES = {
     "user+day+level": {"user_id": "4", "date": "2023-08-27", "level": "error"},
@@ -46,11 +45,6 @@ SHAPES = {
 }
 LAST_DAY = date(2023, 8, 31)  # 30 days: 2023-08-02 .. 2023-08-31
 DAYS = 30
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def timed(calls: dict, repeat: int) -> dict[str, list[float]]:
@@ -102,20 +96,6 @@ def plan_summary(explain: dict) -> str:
             node = (node.get("Plans") or [None])[0]
         plan = " <- ".join(nodes)
     return f"{plan} {pushdowns}"
-
-
-def start_http_server():
-    from django.core.handlers.wsgi import WSGIHandler
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-
-    class QuietHandler(WSGIRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler)
-    server.set_app(WSGIHandler())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def compare_handlers(args: argparse.Namespace, handlers: list[str]) -> int:
@@ -180,39 +160,12 @@ def main() -> int:
     if len(handlers) > 1:
         return compare_handlers(args, handlers)
 
-    work = Path(tempfile.mkdtemp(prefix="bench-search-"))
-    work.chmod(0o755)  # PostgreSQL's system user (when we are root) keeps its cluster in here
-    services = None
-    if not os.environ.get("MONGODB_URI"):
-        from devservices.localservices import LocalServices
-
-        if handlers:
-            os.environ["FERRETDB_HANDLER"] = handlers[0]
-        services = LocalServices(names=("mongodb",), data_root=work / "services", ephemeral=True)
-        os.environ.update(services.start())
-    os.environ.update(
-        MONGODB_NAME="logretrieval_bench",
-        DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
-        VAR_DIR=str(work),
-        DEBUG="false",
-        HTTPS_ONLY="false",  # plain HTTP on loopback
-        SECRET_KEY="bench-only-secret",
-        ALLOWED_HOSTS="127.0.0.1",
-        LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="logsite.settings",
-    )
-    try:
-        return run(args)
-    finally:
-        if services:
-            services.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    if handlers:
+        os.environ["FERRETDB_HANDLER"] = handlers[0]
+    return run_with_services(lambda: run(args))
 
 
 def run(args) -> int:
-    import django
-
-    django.setup()
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.http import QueryDict
