@@ -16,7 +16,9 @@ shape, times repeated requests
   - API:  GET /api/v1/logs over HTTP (a local threaded WSGI server, token auth, 100-row page)
   - raw:  pymongo find() with the very filter/sort/limit the hot source sends, on `logs`
   - seed: the same find() on `logs_seed_plan`
-and prints p50/p95 (ms), the ratios, and each plan's explain() summary.
+  - page: GET / (the search page, logged in), rendered with its histogram
+then API and raw again with --clients threads at once (default 8), and prints p50/p95
+(ms), the ratios, and each plan's explain() summary.
 """
 
 import argparse
@@ -26,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -57,6 +60,24 @@ def timed(calls: dict, repeat: int) -> dict[str, list[float]]:
             started = time.perf_counter()
             call()
             samples[name].append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def under_load(call, clients: int, repeat: int) -> list[float]:
+    """Milliseconds per call while `clients` threads each make `repeat` calls at once."""
+    samples: list[float] = []
+
+    def client() -> None:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - started) * 1000)  # list.append is atomic
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return samples
 
 
@@ -104,6 +125,7 @@ def compare_handlers(args: argparse.Namespace, handlers: list[str]) -> int:
     for handler in handlers:
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             command = [sys.executable, __file__, "--logs", str(args.logs), "--repeat", str(args.repeat)]
+            command += ["--clients", str(args.clients)]
             command += ["--handlers", handler, "--json", out.name]
             if args.shapes:
                 command += ["--shapes", args.shapes]
@@ -116,18 +138,24 @@ def compare_handlers(args: argparse.Namespace, handlers: list[str]) -> int:
         "after one warm-up; 100-row pages; times in ms; each handler on its own fresh FerretDB, one after the other",
         "",
         "| query shape | rows | "
-        + " | ".join(f"{h} API p50 | {h} raw p50" for h in handlers)
+        + " | ".join(
+            f"{h} API p50 | {h} raw p50 | {h} page p50 | {h} API p50, {args.clients} clients" for h in handlers
+        )
         + " | "
         + " | ".join(f"API {first} / {h} | raw {first} / {h}" for h in others)
         + " |",
-        "|---|---|" + "---|" * (2 * len(handlers) + 2 * len(others)),
+        "|---|---|" + "---|" * (4 * len(handlers) + 2 * len(others)),
     ]
     for shape in results[first]["shapes"]:
         cells = {h: results[h]["shapes"][shape] for h in handlers}
         rows = {cells[h]["rows"] for h in handlers}
         assert len(rows) == 1, f"{shape}: the handlers returned different row counts {rows}"
         line = f"| {shape} | {rows.pop()} | "
-        line += " | ".join(f"{cells[h]['p50']['api']:.1f} | {cells[h]['p50']['raw']:.1f}" for h in handlers)
+        line += " | ".join(
+            f"{cells[h]['p50']['api']:.1f} | {cells[h]['p50']['raw']:.1f} | {cells[h]['p50']['page']:.1f} | "
+            f"{cells[h]['p50']['api_clients']:.1f}"
+            for h in handlers
+        )
         for h in others:
             line += f" | {cells[first]['p50']['api'] / cells[h]['p50']['api']:.1f}x"
             line += f" | {cells[first]['p50']['raw'] / cells[h]['p50']['raw']:.1f}x"
@@ -149,6 +177,7 @@ def main() -> int:
         default="",
         help="FerretDB handlers to run on, comma-separated (sqlite,postgresql); default FERRETDB_HANDLER or postgresql",
     )
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients for the under-load columns")
     parser.add_argument("--json", default="", help="also write the numbers to this file")
     args = parser.parse_args()
     unknown = set(filter(None, args.shapes.split(","))) - set(SHAPES)
@@ -169,6 +198,7 @@ def run(args) -> int:
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.http import QueryDict
+    from django.test import Client
     from rest_framework.authtoken.models import Token
 
     from retrieval.filters import LogFilterSet
@@ -190,16 +220,24 @@ def run(args) -> int:
     print(f"Server: {server}; loading {args.logs:,} demo logs over {DAYS} days ...", file=sys.stderr)
     load([logs, seed_plan], args.logs)
 
-    token = Token.objects.create(user=User.objects.create_user("bench")).key
+    user = User.objects.create_user("bench")
+    token = Token.objects.create(user=user).key
+    browser = Client()
+    browser.force_login(user)
+    session = browser.cookies["sessionid"].value
     http = start_http_server()
-    base = f"http://127.0.0.1:{http.server_address[1]}/api/v1/logs"
+    site = f"http://127.0.0.1:{http.server_address[1]}"
+    base = f"{site}/api/v1/logs"
 
     lines = [
         f"server: {server}; {args.logs:,} logs over {DAYS} days, 5 users; {args.repeat} timed requests per cell "
-        "after one warm-up, API/raw/seed taken in turn; 100-row pages; times in ms",
+        "after one warm-up, API/raw/seed/page taken in turn; 100-row pages; the page is the search page rendered "
+        f"(histogram included); {args.clients} clients: each request's time while {args.clients} threads send "
+        f"{args.repeat} each; times in ms",
         "",
-        "| query shape | rows | API p50 | API p95 | raw p50 | raw p95 | seed plan p50 | seed plan p95 | API / raw | seed / raw |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| query shape | rows | API p50 | API p95 | raw p50 | raw p95 | seed plan p50 | seed plan p95 | API / raw "
+        f"| seed / raw | page p50 | API p50, {args.clients} clients | raw p50, {args.clients} clients |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     plans = []
     numbers: dict = {"server": server, "logs": args.logs, "repeat": args.repeat, "shapes": {}}
@@ -223,16 +261,26 @@ def run(args) -> int:
         def raw(collection=logs, mongo_filter=mongo_filter, sort=sort, limit=query.limit):
             return list(collection.find(mongo_filter, ROW_FIELDS).sort(sort).limit(limit))
 
+        def page(params=params):
+            request = urllib.request.Request(
+                f"{site}/?{urllib.parse.urlencode(params)}", headers={"Cookie": f"sessionid={session}"}
+            )
+            with urllib.request.urlopen(request) as response:
+                return b'<svg class="histogram"' in response.read()  # the page with its histogram
+
         body = api()
         assert [r["id"] for r in body["results"]] == [str(d["_id"]) for d in raw()], "API and driver disagree"
+        assert page(), "the search page did not render its histogram"
         seed = lambda f=mongo_filter, s=sort, n=query.limit: raw(seed_plan, f, s, n)  # noqa: E731
-        timings = timed({"api": api, "raw": raw, "seed": seed}, args.repeat)
+        timings = timed({"api": api, "raw": raw, "seed": seed, "page": page}, args.repeat)
+        timings["api_clients"] = under_load(api, args.clients, args.repeat)
+        timings["raw_clients"] = under_load(raw, args.clients, args.repeat)
         p50 = {name: statistics.median(samples) for name, samples in timings.items()}
         p95 = {name: percentile(samples, 0.95) for name, samples in timings.items()}
         lines.append(
             f"| {shape} | {len(body['results'])} | {p50['api']:.1f} | {p95['api']:.1f} | {p50['raw']:.1f} | "
             f"{p95['raw']:.1f} | {p50['seed']:.1f} | {p95['seed']:.1f} | {p50['api'] / p50['raw']:.2f}x | "
-            f"{p50['seed'] / p50['raw']:.2f}x |"
+            f"{p50['seed'] / p50['raw']:.2f}x | {p50['page']:.1f} | {p50['api_clients']:.1f} | {p50['raw_clients']:.1f} |"
         )
         summaries = {}
         for name, collection in (("logs", logs), ("logs_seed_plan", seed_plan)):
