@@ -9,9 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from archive import hot
 from archive.archiver import archive_logs
 from archive.models import ArchivePart, ArchiveRun
-from retrieval import traffic
+from retrieval import planner, traffic
+from retrieval.query import ALL_LEVELS, LogQuery
 from tests.archive_support import archived_lines, assert_each_log_once
 
 pytestmark = [pytest.mark.django_db(databases=["default", "logs"]), pytest.mark.usefixtures("empty_archive")]
@@ -140,3 +142,24 @@ def test_ten_thousand_user_level_groups_archive_under_a_small_open_file_limit(lo
     assert run.status == ArchiveRun.Status.SUCCEEDED and run.logs == 10_000
     assert ArchivePart.objects.count() == 10_000 and parts_per_group() == 1.0
     assert Counter(line["_id"] for line in archived_lines()) == Counter(str(d["_id"]) for d in documents)
+
+
+def test_late_logs_of_300_users_sent_with_retries_are_found_once_before_and_after_the_next_run(logs_db, api):
+    documents = list(traffic.documents(3000, START, START + timedelta(days=1), users=300, seed=8))
+    send(api, documents)
+    archive_logs(before=BEFORE)
+    day = LogQuery((), START, START + timedelta(days=1), ALL_LEVELS)
+    assert hot.hot_part(day) is None  # emptied: MongoDB is not asked for the day
+    late = traffic.late_documents(600, DAY, users=300, seed=8)
+    assert send(api, late, batch_size=200, resend_fraction=0.5)["inserted"] == 600
+
+    # Every log of the day once, paged across hot (the late ones) and cold (the rest).
+    rows = list(planner.iter_all(day))
+    assert Counter(row.id for row in rows) == Counter(str(d["_id"]) for d in documents + late)
+    assert {row.id for row in rows if row.source == "hot"} == {str(d["_id"]) for d in late}
+
+    archive_logs(before=BEFORE)
+    assert hot.hot_part(day) is None
+    rows = list(planner.iter_all(day))
+    assert Counter(row.id for row in rows) == Counter(str(d["_id"]) for d in documents + late)
+    assert {row.source for row in rows} == {"cold"}
