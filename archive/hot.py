@@ -20,11 +20,12 @@ whole range is read, as without the archive.
 import logging
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from django.db import DatabaseError
 from django.db.models import Q
 
+from archive.exporter import day_bounds
 from archive.models import ArchivedDay, ArchivePart
 from retrieval import sources
 from retrieval.models import LateWrite
@@ -55,8 +56,8 @@ def hot_part(query: LogQuery) -> LogQuery | None:
     hot_days = [day for day in days if day not in cold_only]
     if not hot_days:
         return None
-    start = max(query.start, midnight(hot_days[0]))
-    end = min(query.end, midnight(hot_days[-1] + timedelta(days=1)))
+    start = max(query.start, day_bounds(hot_days[0])[0])
+    end = min(query.end, day_bounds(hot_days[-1])[1])
     # Only the ends narrow: an emptied day between two hot ones is read (one range keeps one index scan).
     return query if (start, end) == (query.start, query.end) else replace(query, read_range=(start, end))
 
@@ -77,7 +78,3 @@ def emptied_days(first: date, last: date) -> set[date]:
         for day, exported_from in archived.items()
         if day not in in_hot and not (day in late and late[day] >= exported_from)
     }
-
-
-def midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)

@@ -316,9 +316,8 @@ def note_late_writes(documents: list[dict]) -> None:
     archiver's `ArchivedDay.exported_from` is: one clock, nothing to skew.
     """
     newest_archivable = timezone.now().date() - timedelta(days=settings.HOT_RETENTION_DAYS)
-    for day in sorted(
-        {document["timestamp"].date() for document in documents if document["timestamp"].date() <= newest_archivable}
-    ):
+    days = {document["timestamp"].date() for document in documents}
+    for day in sorted(day for day in days if day <= newest_archivable):
         LateWrite.objects.update_or_create(day=day, defaults={"last_write": Now()})
 
 
