@@ -25,7 +25,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
@@ -66,6 +66,7 @@ def held(parts: Sequence[ArchivePart], open_store: Callable[[], Chunks]) -> Iter
     """
     root = directory()
     downloaded = 0
+    futures: list[Future[tuple[int, bool]]] = []
     try:
         with ExitStack() as stack:
             found = [_open_shared(_path(root, part)) for part in parts]
@@ -73,6 +74,7 @@ def held(parts: Sequence[ArchivePart], open_store: Callable[[], Chunks]) -> Iter
                 if fd is not None:
                     stack.callback(os.close, fd)
             missing = [part for part, fd in zip(parts, found, strict=True) if fd is None]
+            hits = len(parts) - len(missing)
             if missing:
                 chunks = open_store()
                 with ThreadPoolExecutor(min(DOWNLOAD_THREADS, len(missing)), thread_name_prefix="cold-get") as pool:
@@ -82,11 +84,13 @@ def held(parts: Sequence[ArchivePart], open_store: Callable[[], Chunks]) -> Iter
                         fd, was_downloaded = future.result()
                         stack.callback(os.close, fd)
                         downloaded += was_downloaded
-            # A part another process downloaded while this one waited for its lock is a hit.
-            for result, amount in (("hit", len(parts) - downloaded), ("miss", downloaded)):
+                        # A part another process downloaded while this one waited for its lock is a hit.
+                        hits += not was_downloaded
+            # Failed downloads are neither: they raise below.
+            for result, amount in (("hit", hits), ("miss", downloaded)):
                 if amount:
                     COLD_CACHE_LOOKUPS.inc(result, amount=amount)
-            for future in futures if missing else ():
+            for future in futures:
                 future.result()
             yield [str(_path(root, part)) for part in parts]
     finally:
@@ -163,12 +167,12 @@ def make_room(root: Path) -> None:
     total, parts = 0, []
     for entry in os.scandir(root):
         if entry.name.startswith(TEMP_PREFIX):
-            stat = entry.stat()
-            if now - stat.st_mtime > STALE_TEMP_SECONDS:
-                with suppress(FileNotFoundError):
+            with suppress(FileNotFoundError):  # a download renamed it into place meanwhile
+                stat = entry.stat()
+                if now - stat.st_mtime > STALE_TEMP_SECONDS:
                     os.unlink(entry.path)
-            else:
-                total += stat.st_size
+                else:
+                    total += stat.st_size
         elif entry.name.endswith(SUFFIX):
             with suppress(FileNotFoundError):
                 stat = entry.stat()

@@ -87,12 +87,11 @@ def open_object(key: str) -> IO[bytes]:
 def read_part(key: str) -> Iterator[str]:
     """The decompressed text of a part, in blocks of whole lines of about BLOCK_BYTES."""
     try:
-        with closing(open_object(key)) as stream:
-            for block in jsonl.gzip_line_blocks(iter(lambda: stream.read(READ_BYTES), b""), BLOCK_BYTES):
-                yield block.decode()
+        for block in jsonl.gzip_line_blocks(object_chunks()(key), BLOCK_BYTES):
+            yield block.decode()
     except TruncatedGzip as exc:
         raise ColdReadError(f"archive part {key} is truncated") from exc
-    except (BotoCoreError, ClientError, OSError, zlib.error, UnicodeDecodeError) as exc:
+    except (zlib.error, UnicodeDecodeError) as exc:
         raise ColdReadError(f"archive part {key}: {exc}") from exc
 
 

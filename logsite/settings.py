@@ -104,22 +104,23 @@ TEMPLATES = [
 MONGODB_URI = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017")
 MONGODB_NAME = os.environ.get("MONGODB_NAME", "logretrieval")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-SQL_DATABASE = dj_database_url.parse(
+# Lower case: Django's settings are the upper-case names; this one is only DATABASES["default"].
+sql_database = dj_database_url.parse(
     os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
     conn_max_age=60,
 )
 # The test database (pytest-django creates it): SQL_TEST_DB_NAME, if set, names it
 # (a file for SQLite, a database for PostgreSQL, where the default is test_<NAME>).
-if SQL_DATABASE["ENGINE"] == "django.db.backends.sqlite3":
+if sql_database["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not ":memory:", so that a Celery worker started by the tests sees
     # the same test database as the test process.
     # SQL_TEST_DB_NAME keeps concurrent test runs apart.
-    SQL_DATABASE["TEST"] = {"NAME": os.environ.get("SQL_TEST_DB_NAME", str(VAR_DIR / "test-db.sqlite3"))}
-    SQL_DATABASE["OPTIONS"] = {"timeout": 20}
+    sql_database["TEST"] = {"NAME": os.environ.get("SQL_TEST_DB_NAME", str(VAR_DIR / "test-db.sqlite3"))}
+    sql_database["OPTIONS"] = {"timeout": 20}
 elif os.environ.get("SQL_TEST_DB_NAME"):
-    SQL_DATABASE["TEST"] = {"NAME": os.environ["SQL_TEST_DB_NAME"]}
+    sql_database["TEST"] = {"NAME": os.environ["SQL_TEST_DB_NAME"]}
 DATABASES = {
-    "default": SQL_DATABASE,
+    "default": sql_database,
     "logs": {
         "ENGINE": "logsite.mongodb",
         "HOST": MONGODB_URI,
@@ -229,8 +230,9 @@ CELERY_TIMEZONE = "UTC"
 # Workers log through LOGGING below (JSON when LOG_FORMAT=json), not Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-# Cache: Redis when configured (shared by web and workers), else a bounded
-# in-process cache. Parsed cold archive parts are cached here.
+# Django's cache: Redis when configured (shared by web and workers), else in-process. The app
+# keeps nothing in it today (cold parts are on local disk, archive.cache); state every web
+# process must share, such as rate limits, belongs here.
 CACHES: dict[str, dict[str, object]]
 if REDIS_URL:
     CACHES = {

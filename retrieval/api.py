@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from retrieval import planner
-from retrieval.bodies import BodyError, read_records
+from retrieval.bodies import MAX_BODY_BYTES, BodyError, read_records
 from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, OUT_OF_RANGE, LogFilterSet
 from retrieval.ingest import MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
 from retrieval.models import Level
@@ -35,7 +35,6 @@ from retrieval.serializers import (
 )
 from retrieval.sources import SourceUnavailable
 
-MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024
 # DRF's own parameter, allowed beside the filters.
 API_PARAMETERS = ("format",)
 
@@ -175,7 +174,8 @@ class LogSearchView(LogsAPIView):
             401: UNAUTHORIZED,
             413: OpenApiResponse(
                 ERRORS_SCHEMA,
-                description="Body larger than 16 MB (after gzip inflation), named `body`: split the batch.",
+                description=f"Body larger than {MAX_BODY_BYTES // 2**20} MB (after gzip inflation), named `body`: "
+                "split the batch.",
             ),
             415: OpenApiResponse(ERRORS_SCHEMA, description="Neither JSON nor NDJSON, or an encoding other than gzip."),
             503: OpenApiResponse(
@@ -186,7 +186,8 @@ class LogSearchView(LogsAPIView):
             f"Send up to {MAX_RECORDS:,} logs. A record without `id` gets one derived from its content, so a "
             "re-sent batch stores nothing twice: ids already stored are counted as `duplicates`. The body may "
             "also be NDJSON (`Content-Type: application/x-ndjson`, one record a line; `logs[i]` in errors is "
-            "the i-th record, from 0), gzip-compressed (`Content-Encoding: gzip`; at most 16 MB inflated) and "
+            f"the i-th record, from 0), gzip-compressed (`Content-Encoding: gzip`; at most {MAX_BODY_BYTES // 2**20} "
+            "MB inflated) and "
             "chunked."
         ),
         examples=[
@@ -204,7 +205,7 @@ class LogSearchView(LogsAPIView):
     def post(self, request: Request) -> Response:
         try:
             # Read here rather than by DRF's parsers: they see no chunked body and inflate no gzip.
-            records = read_records(request._request, MAX_INGEST_BODY_BYTES)
+            records = read_records(request._request, MAX_BODY_BYTES)
         except BodyError as exc:
             return Response({"body": [str(exc)]}, status=exc.status)
         try:

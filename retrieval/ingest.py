@@ -44,9 +44,9 @@ FIELDS = {"id", "timestamp", "user_id", "level", "message", "logger", "context"}
 DUPLICATE_KEY = 11000
 BSON_INT64 = range(-(2**63), 2**63)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The logs client (logsite/settings.py) sets no socket timeout, since the archiver's
-# deletes and counts may rightly take long; a hung server then kept a sender waiting
-# 12-15 s, until the driver gave up. The insert gets its own deadline (pymongo.timeout:
+# The logs client's socket timeout (logsite/settings.py) is a 300 s backstop, since the
+# archiver's deletes may rightly take long: far too long for a sender to wait on a hung
+# server. The insert gets its own deadline (pymongo.timeout:
 # server selection, write and retries included): past it the answer is 503, and a retry
 # is safe because every record has an id. A full batch (10,000) takes about 2 s on FerretDB.
 INSERT_TIMEOUT_SECONDS = 5
@@ -329,7 +329,7 @@ def store(documents: list[dict]) -> IngestResult:
     except SourceUnavailable as exc:
         raise IngestUnavailable(f"Archived logs could not be checked for these ids ({exc}); {RETRY_ADVICE}") from exc
     duplicates = len(held)
-    documents_to_store = [document for document in documents if document["_id"] not in held]
+    documents_to_store = [document for document in documents if document["_id"] not in held] if held else documents
     try:
         with pymongo.timeout(INSERT_TIMEOUT_SECONDS):
             if documents_to_store:

@@ -122,6 +122,7 @@ def map_request(request: ExportLogsServiceRequest, user_id_attribute: str) -> Ma
     """Each log record as an ingest record, checked by ingest's own `validate_record`; a record that would not
     pass is named in `problems` (`resourceLogs[0].scopeLogs[0].logRecords[3]: no user.id attribute`)."""
     mapped = Mapped()
+    names = {**OTLP_NAMES, "user_id": f"{user_id_attribute} attribute"}
     for r, resource_logs in enumerate(request.resource_logs):
         resource = {pair.key: pair.value for pair in resource_logs.resource.attributes}
         for s, scope_logs in enumerate(resource_logs.scope_logs):
@@ -134,7 +135,6 @@ def map_request(request: ExportLogsServiceRequest, user_id_attribute: str) -> Ma
                     continue
                 document, errors = validate_record(record)
                 if errors:
-                    names = {**OTLP_NAMES, "user_id": f"{user_id_attribute} attribute"}
                     mapped.problems.append(f"{path}: " + "; ".join(_describe(record, names, errors)))
                 else:
                     mapped.documents.append(document)

@@ -11,8 +11,8 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
 from retrieval import ingest, otlp
-from retrieval.api import MAX_INGEST_BODY_BYTES, LogsAPIView
-from retrieval.bodies import BodyError, read_body
+from retrieval.api import LogsAPIView
+from retrieval.bodies import MAX_BODY_BYTES, BodyError, read_body
 from retrieval.ingest import IngestError, IngestUnavailable
 
 # OTLP exporters retry a 503 (as 429, 502, 504), after Retry-After when given.
@@ -36,7 +36,7 @@ class OTLPLogsView(LogsAPIView):
             message = f"Content-Type {content_type[:60]!r} is not supported; send {' or '.join(otlp.ENCODINGS)}."
             return status_response(415, message, otlp.JSON)
         try:
-            export = otlp.decode(read_body(http_request, MAX_INGEST_BODY_BYTES), encoding)
+            export = otlp.decode(read_body(http_request, MAX_BODY_BYTES), encoding)
         except BodyError as exc:
             return status_response(exc.status, str(exc), encoding)
         except otlp.UndecodableBody as exc:

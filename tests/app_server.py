@@ -1,4 +1,5 @@
-"""The app under gunicorn (the image's CMD, gunicorn.conf.py) in a subprocess, on the test's own databases."""
+"""The app under gunicorn (the image's CMD, gunicorn.conf.py) in a subprocess, on the test's own databases
+(DATABASE_URL: the environment tests/conftest.py's django_db_setup sets; MONGODB_NAME: here)."""
 
 import os
 import signal
@@ -10,7 +11,6 @@ from pathlib import Path
 from django.db import connections
 
 from devservices.localservices import free_port, wait_until
-from tests.sql_support import sql_test_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -25,7 +25,6 @@ class AppServer:
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
-            "DATABASE_URL": sql_test_database_url(),
             "MONGODB_NAME": connections["logs"].settings_dict["NAME"],
             "VAR_DIR": str(tmp_path / "var"),
             "PORT": str(self.port),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError
 from django.utils import timezone
 
 from archive import archiver, hot
@@ -14,7 +14,7 @@ from archive.archiver import archive_logs
 from archive.models import ArchivedDay, ArchivePart
 from archive.rehydrate import rehydrate
 from retrieval import planner
-from retrieval.ingest import ingest_logs
+from retrieval.ingest import IngestUnavailable, ingest_logs
 from retrieval.models import LateWrite
 from retrieval.query import ALL_LEVELS, LogQuery
 from tests.archive_support import BEFORE, DAYS, insert_demo_logs
@@ -145,3 +145,26 @@ def test_a_search_mongodb_does_not_answer_in_time_comes_back_partial_saying_so(l
     assert page.partial and page.next_cursor is None and page.rows == []
     assert page.sources["hot"].startswith("unavailable: MongoDB did not answer within 1 s; narrow the search")
     assert histogram.partial and "within 1 s" in histogram.sources["hot"]
+
+
+def test_a_late_log_whose_day_cannot_be_noted_is_not_acknowledged_and_the_resend_notes_it(
+    logs_db, settings, monkeypatch
+):
+    settings.HOT_RETENTION_DAYS = 1
+    insert_demo_logs(logs_db, days=DAYS[:1], per_day=20)
+    archive_logs(before=BEFORE)
+    batch = [late_record(DAYS[0], "late, and the ledger is down")]
+
+    def sql_refuses(*args, **kwargs):
+        raise OperationalError("the SQL database went away")  # a real outage cannot be started on cue
+
+    monkeypatch.setattr(LateWrite.objects, "update_or_create", sql_refuses)
+    with pytest.raises(IngestUnavailable, match="SQL database did not confirm"):
+        ingest_logs(batch)
+    monkeypatch.undo()
+
+    again = ingest_logs(batch)  # the sender re-sends, as the 503 says
+    assert (again.inserted, again.duplicates) == (0, 1)
+    assert LateWrite.objects.filter(day=DAYS[0]).exists()
+    page = planner.search(day_query(DAYS[0], keyword="ledger is down"))
+    assert [(row.message, row.source) for row in page.rows] == [("late, and the ledger is down", "hot")]

@@ -25,7 +25,7 @@ from opentelemetry.sdk.resources import Resource
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from retrieval import otlp, otlp_api
+from retrieval import otlp
 from tests.faults import closed_port_uri, logs_database_at
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"], transaction=True)
@@ -251,11 +251,13 @@ def test_bad_bodies_are_answered_with_a_status_never_a_500(api, logs_db, content
     assert logs_db.count_documents({}) == 0
 
 
-def test_too_large_a_body_is_a_413(api, logs_db, monkeypatch):
-    monkeypatch.setattr(otlp_api, "MAX_INGEST_BODY_BYTES", 10)
-    response = api.post("/v1/logs", export(log_record("x" * 20)).SerializeToString(), content_type=PROTOBUF)
+def test_too_large_a_body_is_a_413(api, logs_db):
+    # A protobuf request that inflates past the 16 MB limit: a message of 17 MB, gzip-compressed.
+    body = gzip.compress(export(log_record("x" * (17 * 2**20))).SerializeToString())
+    response = api.post("/v1/logs", body, content_type=PROTOBUF, headers={"Content-Encoding": "gzip"})
 
     assert response.status_code == 413 and otlp.STATUS.FromString(response.content).code == 3
+    assert logs_db.count_documents({}) == 0
 
 
 def test_unavailable_hot_storage_is_a_503_with_retry_after(api, logs_db):
