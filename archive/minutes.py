@@ -2,8 +2,8 @@
 
 The archiver records, for every part, how many of its logs fall in each minute of
 its day (`ArchivePart.minute_counts`). Histogram buckets are whole minutes wide
-(`retrieval.query.BUCKET_WIDTHS`) and start at the query's start, so when that start
-is on a minute, every minute lies in one bucket. A minute is counted from the
+(`retrieval.query.BUCKET_WIDTHS`) and start at multiples of their width (from
+`BUCKET_ORIGIN`, a midnight), so every minute lies in one bucket. A minute is counted from the
 ledger only if all of it that the part covers (between its first and last
 timestamps) lies inside [start, end) and inside one bucket; a part with any other
 minute holding logs, or with no counts recorded, is left to be read: the counts
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 
 from archive.models import ArchivePart
-from retrieval.query import LogQuery
+from retrieval.query import BUCKET_ORIGIN, LogQuery
 from retrieval.sources import Volume
 
 MINUTE_US = 60_000_000
@@ -42,6 +42,7 @@ class _Buckets:
         self.query = query
         self.start, self.end = _us(query.start), _us(query.end)
         self.width = query.bucket_width // timedelta(microseconds=1)
+        self.origin = _us(BUCKET_ORIGIN)
 
     def of(self, low: int, high: int) -> int | None:
         """The bucket holding all of [low, high); -1 when none of it is in range; None when it is split."""
@@ -49,11 +50,11 @@ class _Buckets:
             return -1
         if low < self.start or high > self.end:
             return None
-        bucket = (low - self.start) // self.width
-        return bucket if bucket == (high - 1 - self.start) // self.width else None
+        bucket = (low - self.origin) // self.width
+        return bucket if bucket == (high - 1 - self.origin) // self.width else None
 
     def start_of(self, bucket: int) -> datetime:
-        return self.query.start + bucket * self.query.bucket_width
+        return BUCKET_ORIGIN + bucket * self.query.bucket_width
 
 
 def ledger_volume(query: LogQuery, parts: Iterable[ArchivePart]) -> tuple[Volume, list[ArchivePart]]:

@@ -37,7 +37,8 @@ from archive import cache, jsonl
 from archive.models import ArchivePart
 from archive.storage import archive_storage
 from retrieval.compression import TruncatedGzip
-from retrieval.query import LogQuery, Position
+from retrieval.query import BUCKET_ORIGIN, LogQuery, Position
+from retrieval.querysyntax import Term
 from retrieval.sources import Volume
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ def keyword_pattern(keyword: str) -> str:
 
 
 def _filters(query: LogQuery) -> tuple[str, list[Any]]:
-    """The WHERE clause of the query's time range and keyword, and its parameters."""
+    """The WHERE clause of the query's time range, keyword, id and query-syntax terms, and its parameters."""
     sql, params = (
         "timestamp >= ? AND timestamp < ?",
         [jsonl.format_timestamp(query.start), jsonl.format_timestamp(query.end)],
@@ -146,7 +147,49 @@ def _filters(query: LogQuery) -> tuple[str, list[Any]]:
     if query.keyword:
         sql += " AND regexp_matches(message, ?)"
         params.append(keyword_pattern(query.keyword))
+    if query.log_id is not None:
+        sql += " AND _id = ?"
+        params.append(query.log_id)
+    for term in query.terms:
+        clause, values = term_sql(term)
+        # COALESCE: a missing logger or context key is false, so that "-term" holds for it (MongoDB's $nor).
+        sql += f" AND {'NOT ' if term.negated else ''}COALESCE({clause}, false)"
+        params += values
     return sql, params
+
+
+# A JSON value {e} equal to the text (a JSON string) or, when given, to the number (any JSON number).
+JSON_TEXT = "(json_type({e}) = 'VARCHAR' AND json_extract_string({e}, '$') = ?)"
+JSON_NUMBER = "(json_type({e}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND TRY_CAST({e} AS DOUBLE) = ?)"
+
+
+def term_sql(term: Term) -> tuple[str, list[Any]]:
+    """One query-syntax term, not negated, as SQL and its parameters: the meaning of `LogQuery.term_filter`.
+
+    A context key is a JSON path of quoted keys (the key's characters are checked by the
+    parser); as in MongoDB, a value that is a list matches when one of its items does.
+    """
+    if term.field == "message":
+        return "regexp_matches(message, ?)", [keyword_pattern(term.value)]
+    if not term.context_keys:  # logger, level, user_id: plain columns
+        return f"{term.field} = ?", term.typed_values()
+    path = "$" + "".join(f'."{key}"' for key in term.context_keys)
+    number = term.number
+
+    def equal(e: str, e_params: list[Any]) -> tuple[str, list[Any]]:
+        # Each template names its value {e} twice, then takes the value compared.
+        sql, params = JSON_TEXT.format(e=e), [*e_params, *e_params, term.value]
+        if number is not None:
+            sql, params = f"({sql} OR {JSON_NUMBER.format(e=e)})", [*params, *e_params, *e_params, float(number)]
+        return sql, params
+
+    scalar, scalar_params = equal("json_extract(context, ?)", [path])
+    item, item_params = equal("x", [])
+    sql = (
+        f"({scalar} OR (json_type(context, ?) = 'ARRAY' AND "
+        f"len(list_filter(json_extract(context, ?), lambda x: {item})) > 0))"
+    )
+    return sql, [*scalar_params, path, f"{path}[*]", *item_params]
 
 
 def object_chunks() -> cache.Chunks:
@@ -270,16 +313,17 @@ def volume(query: LogQuery, parts: list[ArchivePart], leave_out: set[str]) -> Vo
     if leave_out:
         where += " AND _id NOT IN (SELECT unnest(?::VARCHAR[]))"
         params.append(sorted(leave_out))
-    start_us, width_us = (query.start - EPOCH) // ONE_MICROSECOND, query.bucket_width // ONE_MICROSECOND
+    start_us, width_us = (BUCKET_ORIGIN - EPOCH) // ONE_MICROSECOND, query.bucket_width // ONE_MICROSECOND
     sql = (
         f"SELECT (epoch_us(timestamp::TIMESTAMP) - ?) // ? AS bucket, level, count(*) "
-        f"FROM {read_json(COUNT_COLUMNS)} WHERE {where} GROUP BY ALL"
+        # Terms may name any column.
+        f"FROM {read_json(ROW_COLUMNS if query.terms else COUNT_COLUMNS)} WHERE {where} GROUP BY ALL"
     )
     counts: Volume = Counter()
     for day in _days(parts, descending=False):
         with _reading(day) as paths:
             for bucket, level, n in database.cursor().execute(sql, [start_us, width_us, paths, *params]).fetchall():
-                counts[(query.start + bucket * query.bucket_width, level)] += n
+                counts[(BUCKET_ORIGIN + bucket * query.bucket_width, level)] += n
     return counts
 
 

@@ -42,7 +42,7 @@ class ColdSource:
         in_hot = hot_ids(in_hot_parts, query)
         counts: Volume = Counter()
         unread = parts
-        if not query.keyword:
+        if not (query.keyword or query.q or query.log_id):  # the ledger counts every log of a part
             counts, unread = minutes.ledger_volume(query, [part for part in parts if not may_be_hot(part)])
             unread += in_hot_parts
         try:

@@ -5,13 +5,18 @@ or the form's errors name the parameter that is wrong. Parameters:
 
     user_id    one or several integers: user_id=4, user_id=1,4 or user_id=1&user_id=4
     date       a whole UTC day, YYYY-MM-DD (or from/to, not both)
-    from, to   ISO 8601 datetimes, half-open [from, to); UTC unless an offset is given
+    from, to   half-open [from, to): ISO 8601 (UTC unless an offset is given; a date alone is
+               its midnight), or relative to now as in Grafana: now, now-15m, now-6h, now-2d/d
+               (units s m h d w; /unit rounds down to the start of that unit, UTC), today,
+               yesterday (their midnights)
     level      one or several of debug/info/warning/error/critical
     min_level  that level and the more severe ones (with level: those of its levels)
     keyword    case-insensitive literal substring of the message
+    q          query syntax (retrieval.querysyntax): words, "phrases", -exclusions, logger:,
+               level:, user_id:, context.<key>:
     order      newest (default) or oldest
     page_size  1 to 1000 (default 100)
-    cursor     the next_cursor of the previous page
+    cursor     the next_cursor or prev_cursor of a page of the same search
 
 Without date/from/to the search covers the last SEARCH_DEFAULT_SPAN_HOURS (from alone:
 that span after it; to alone: that span before it); no span may exceed
@@ -21,6 +26,7 @@ SEARCH_MAX_SPAN_DAYS. Unknown parameters are errors, so that
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -32,12 +38,17 @@ from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from django_filters.fields import IsoDateTimeField
 
+from retrieval import querysyntax
 from retrieval.models import Level, LogEntry
 from retrieval.query import (
     ALL_LEVELS,
+    BUCKET_ORIGIN,
     DEFAULT_PAGE_SIZE,
+    EARLIEST,
+    LATEST,
     MAX_KEYWORD_LENGTH,
     MAX_PAGE_SIZE,
+    Cursor,
     InvalidCursor,
     LogQuery,
     decode_cursor,
@@ -50,9 +61,59 @@ MAX_USER_ID = 2**31 - 1  # user_id is a 32-bit integer field
 # The range a search may cover. Beyond it, converting an offset to UTC or adding a span
 # overflows Python's datetime (years 1 to 9999), and strftime writes year 1 as "1", which
 # permalinks and cursors could not parse back; no log is older than the Unix epoch.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 OUT_OF_RANGE = f"Out of range: a search covers {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} (UTC) at most."
+
+
+# now, now-15m, now+1h, now-1d-6h, now/d, now-2d/d: Grafana's relative times (no months or years,
+# whose lengths vary).
+RELATIVE_PATTERN = re.compile(r"now((?:[+-][0-9]{1,6}[smhdw])*)(?:/([smhdw]))?")
+RELATIVE_STEP = re.compile(r"([+-])([0-9]+)([smhdw])")
+UNITS = {"s": timedelta(seconds=1), "m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+UNITS["w"] = timedelta(weeks=1)
+DAY_WORDS = {"today": 0, "yesterday": 1}
+TIME_FORMATS = (
+    "Use ISO 8601 (2023-08-27T12:30:00Z, 2023-08-27T14:30+02:00, 2023-08-27), "
+    "or a time relative to now: now, now-15m, now-6h, now-2d/d (units s m h d w; /d rounds down to the "
+    "start of the day, UTC), today or yesterday."
+)
+
+
+@dataclass(frozen=True)
+class TimeExpression:
+    """A `from` or `to` as typed: an absolute moment, or one relative to the time of the request."""
+
+    text: str
+    moment: datetime | None = None  # absolute (UTC); None: relative
+    offset: timedelta = timedelta()
+    round_to: str = ""  # a unit of UNITS: round down to its start after the offset
+
+    @property
+    def relative(self) -> bool:
+        return self.moment is None
+
+    def resolve(self, now: datetime) -> datetime:
+        """The moment it names at `now`; OverflowError past year 1 or 9999."""
+        if self.moment is not None:
+            return self.moment
+        at = now.astimezone(UTC) + self.offset
+        if self.round_to:
+            origin = BUCKET_ORIGIN  # a Monday midnight: weeks round down to Mondays
+            width = UNITS[self.round_to]
+            at = origin + ((at - origin) // width) * width
+        return at
+
+
+def parse_time_expression(text: str) -> TimeExpression | None:
+    """A relative time (now-6h, now-2d/d, today, yesterday); None when `text` is not one."""
+    if text in DAY_WORDS:
+        return TimeExpression(text, offset=-DAY_WORDS[text] * UNITS["d"], round_to="d")
+    match = RELATIVE_PATTERN.fullmatch(text)
+    if match is None:
+        return None
+    offset = timedelta()
+    for sign, number, unit in RELATIVE_STEP.findall(match.group(1)):
+        offset += (1 if sign == "+" else -1) * int(number) * UNITS[unit]
+    return TimeExpression(text, offset=offset, round_to=match.group(2) or "")
 
 
 def max_span() -> timedelta:
@@ -107,21 +168,31 @@ class StrictDateField(forms.DateField):
         return super().to_python(str(value))
 
 
-class UtcDateTimeField(IsoDateTimeField):
-    """An ISO 8601 datetime, converted to UTC (LogSearchForm checks the range)."""
+class TimeExpressionField(IsoDateTimeField):
+    """An ISO 8601 datetime (converted to UTC) or a relative time (LogSearchForm resolves it and checks the range)."""
 
-    def to_python(self, value: object) -> datetime | None:
-        moment = super().to_python(value)
+    default_error_messages = {"invalid": TIME_FORMATS}
+
+    def to_python(self, value: object) -> TimeExpression | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        relative = parse_time_expression(text)
+        if relative is not None:
+            return relative
+        moment = super().to_python(text)
         try:
-            return moment and moment.astimezone(UTC)
+            return TimeExpression(text, moment.astimezone(UTC)) if moment else None
         except OverflowError:  # 0001-01-01T00:00+23:59 is in year 0 in UTC
             raise forms.ValidationError(OUT_OF_RANGE) from None
 
 
 class LogSearchForm(forms.Form):
-    field_order = ("user_id", "date", "from", "to", "level", "min_level", "keyword", "order", "page_size")
+    field_order = ("user_id", "date", "from", "to", "level", "min_level", "keyword", "q", "order", "page_size")
     # Parameters a front door accepts besides the filters (e.g. DRF's "format").
     extra_parameters: frozenset[str] = frozenset()
+    # The clock relative times are read against (None: the time of the request); tests set it.
+    now: datetime | None = None
 
     def clean(self) -> dict[str, Any]:
         data = self.cleaned_data  # what super().clean() returns
@@ -129,36 +200,48 @@ class LogSearchForm(forms.Form):
         for name in sorted(set(self.data) - known):
             # Keyed by the parameter itself so that the API names it; not a field, hence errors.
             self.errors[name[:50]] = self.error_class([f"Unknown parameter “{name[:50]}”."])
-        self._clean_time(data)
-        if data.get("level") and data.get("min_level") and not selected_levels(data):
-            self.add_error("level", f"None of these levels is “{data['min_level']}” or more severe (min_level).")
+        data["time_params"] = time_params(data)
         if data.get("cursor"):
             try:
-                decode_cursor(data["cursor"], newest_first=(data.get("order") or "newest") == "newest")
+                data["cursor_state"] = decode_cursor(
+                    data["cursor"], newest_first=(data.get("order") or "newest") == "newest"
+                )
             except InvalidCursor as exc:
                 self.add_error("cursor", str(exc))
+        self._clean_time(data)
+        if data.get("level") and data.get("min_level") and not selected_levels(data):
+            self.add_error("level", f"None of the chosen levels is “{data['min_level']}” or more severe.")
         return data
 
     def _clean_time(self, data: dict[str, Any]) -> None:
         day: date | None = data.get("date")
-        start: datetime | None = data.get("from")
-        end: datetime | None = data.get("to")
-        if day and (start or end):
-            self.add_error("date", "Give date or from/to, not both.")
+        given_start: TimeExpression | None = data.get("from")
+        given_end: TimeExpression | None = data.get("to")
+        if day and (given_start or given_end):
+            self.add_error("date", "Give a day or a from/to range, not both.")
             return
+        cursor: Cursor | None = data.get("cursor_state")
+        if cursor is not None and cursor.pinned is not None and cursor.time_params == data["time_params"]:
+            # Later pages of a relative range read the range of the first (the cursor's), so that
+            # "now" moving on neither skips nor repeats rows.
+            data["start"], data["end"] = cursor.pinned
+            return
+        now = self.now or timezone.now()
         try:
+            start = given_start.resolve(now) if given_start else None
+            end = given_end.resolve(now) if given_end else None
             if day:
                 start = datetime.combine(day, time.min, tzinfo=UTC)
                 end = start + timedelta(days=1)
             else:
-                end = end or (start + default_span() if start else timezone.now())
+                end = end or (start + default_span() if start else now)
                 start = start or end - default_span()
-        except OverflowError:  # a day or span crossing year 1 or 9999
+        except OverflowError:  # a day, offset or span crossing year 1 or 9999
             start = end = None
         if start is None or end is None or start < EARLIEST or end > LATEST:
-            if day or not (data.get("from") and data.get("to")):
+            if day or not (given_start and given_end):
                 # The parameter given; the other end of the range is derived from it.
-                field = "date" if day else ("from" if data.get("from") else "to")
+                field = "date" if day else ("from" if given_start else "to")
             else:
                 field = "from" if start is None or start < EARLIEST else "to"
             self.add_error(field, OUT_OF_RANGE)
@@ -166,9 +249,16 @@ class LogSearchForm(forms.Form):
         if start >= end:
             self.add_error("to", "“to” must be after “from”.")
         elif end - start > max_span():
-            field = "date" if day else ("from" if data.get("from") else "to")
+            field = "date" if day else ("from" if given_start else "to")
             self.add_error(field, f"The time range may span at most {max_span().days} days.")
         data["start"], data["end"] = start.astimezone(UTC), end.astimezone(UTC)
+
+
+def time_params(data: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The time parameters as given (`date`, or `from`/`to` as typed), for permalinks and paging."""
+    if data.get("date"):
+        return (("date", data["date"].isoformat()),)
+    return tuple((name, data[name].text) for name in ("from", "to") if data.get(name))
 
 
 def selected_levels(data: dict) -> tuple[str, ...]:
@@ -191,8 +281,24 @@ class StrictDateFilter(django_filters.Filter):
     field_class = StrictDateField
 
 
-class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UtcDateTimeField
+class QueryField(forms.CharField):
+    """The query syntax (`q`): checked here, so that a bad query is a 400 naming `q` and the position."""
+
+    def clean(self, value: object) -> str:
+        text = super().clean(value)
+        try:
+            querysyntax.parse(text)
+        except querysyntax.QuerySyntaxError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return text
+
+
+class QueryFilter(django_filters.CharFilter):
+    field_class = QueryField
+
+
+class TimeExpressionFilter(django_filters.IsoDateTimeFilter):
+    field_class = TimeExpressionField
 
 
 class LogFilterSet(django_filters.FilterSet):
@@ -206,6 +312,11 @@ class LogFilterSet(django_filters.FilterSet):
         label="Keyword",
         max_length=MAX_KEYWORD_LENGTH,
         help_text="Case-insensitive text in the message, matched literally.",
+    )
+    q = QueryFilter(
+        strip=False,  # positions in errors count from the first character typed
+        label="Query",
+        help_text='Words, "a phrase", -word to leave out, logger:name, level:error, user_id:4, context.key:value.',
     )
     order = django_filters.ChoiceFilter(
         label="Order", choices=[("newest", "Newest first"), ("oldest", "Oldest first")], empty_label=None
@@ -224,15 +335,18 @@ class LogFilterSet(django_filters.FilterSet):
         queryset: QuerySet[LogEntry] | None = None,
         *,
         extra_parameters: Iterable[str] = (),
+        now: datetime | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(data, queryset if queryset is not None else LogEntry.objects.none(), **kwargs)
         self.extra_parameters = frozenset(extra_parameters)
+        self.now = now
 
     @property
     def form(self) -> LogSearchForm:
         form = super().form
         form.extra_parameters = self.extra_parameters
+        form.now = self.now
         return form
 
     def log_query(self) -> LogQuery:
@@ -244,8 +358,10 @@ class LogFilterSet(django_filters.FilterSet):
             end=data["end"],
             levels=selected_levels(data),
             keyword=data.get("keyword") or "",
+            q=(data.get("q") or "").strip(),
             newest_first=(data.get("order") or "newest") == "newest",
             limit=int(data.get("page_size") or DEFAULT_PAGE_SIZE),
+            time_params=data["time_params"],
         )
 
     @property
@@ -257,5 +373,7 @@ class LogFilterSet(django_filters.FilterSet):
 
 
 # "from" and "to" are Python keywords, so they cannot be declared in the class body.
-LogFilterSet.base_filters["from"] = UtcDateTimeFilter(label="From (UTC)")
-LogFilterSet.base_filters["to"] = UtcDateTimeFilter(label="To (UTC, exclusive)")
+LogFilterSet.base_filters["from"] = TimeExpressionFilter(
+    label="From (UTC)", help_text="2023-08-27T12:30:00Z, now-6h, now-2d/d, today"
+)
+LogFilterSet.base_filters["to"] = TimeExpressionFilter(label="To (UTC, exclusive)", help_text="2023-08-28, now, now/d")

@@ -22,14 +22,38 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from bson.errors import InvalidId
+from django.core import signing
 
 from retrieval.metrics import QUERY_SECONDS
-from retrieval.query import MAX_PAGE_SIZE, LogQuery, LogRow, decode_cursor, encode_cursor
+from retrieval.query import (
+    ALL_LEVELS,
+    EARLIEST,
+    LATEST,
+    MAX_PAGE_SIZE,
+    Cursor,
+    InvalidCursor,
+    LogQuery,
+    LogRow,
+    Position,
+    decode_cursor,
+    isoformat,
+)
 from retrieval.sources import SourceUnavailable, Volume, log_sources
+
+# Live tail (see `tail`): how far back each poll looks again for logs that arrived late, how
+# many ids a tail cursor remembers to not send twice, and how often clients should poll.
+TAIL_OVERLAP = timedelta(seconds=30)
+TAIL_MAX_SEEN = 100
+TAIL_POLL_SECONDS = 2
+TAIL_CURSOR_SALT = "retrieval.tail"
+ONE_MICROSECOND = timedelta(microseconds=1)
+# How far from a log `around` looks for its neighbours (each way).
+AROUND_SPAN = timedelta(days=1)
 
 
 @dataclass
@@ -38,6 +62,8 @@ class SearchPage:
     next_cursor: str | None
     sources: dict[str, str]  # source name -> "ok" | "unavailable: <message>"
     partial: bool
+    prev_cursor: str | None = None  # the page before this one; None on the first page
+    offset: int = 1  # 1-based index of the first row in the search's order ("101-200 of 2,345")
 
 
 @dataclass
@@ -46,6 +72,49 @@ class Histogram:
     counts: Volume
     sources: dict[str, str] = field(default_factory=dict)
     partial: bool = False
+
+    @property
+    def total(self) -> int:
+        """Logs in the query's range: the total of a search's pages (a lower bound when partial)."""
+        return sum(self.counts.values())
+
+
+@dataclass
+class Merged:
+    rows: list[LogRow]  # at most the limit asked, in the query's order
+    more: bool  # rows exist past them (never claimed when partial)
+    sources: dict[str, str]
+    partial: bool
+
+
+def merged_rows(query: LogQuery, after: Position | None, limit: int) -> Merged:
+    """The first `limit` rows of every source strictly after `after` in the query's order (see `search`)."""
+    statuses: dict[str, str] = {}
+    found: list[tuple[int, LogRow]] = []
+    for rank, source in enumerate(log_sources()):
+        started = time.perf_counter()
+        try:
+            # One row more than the page tells whether a next page exists.
+            rows = source.fetch(query, after, limit + 1)
+        except SourceUnavailable as exc:
+            statuses[source.name] = f"unavailable: {exc}"
+            continue
+        finally:
+            # Failures too: a source that times out is the latency worth seeing.
+            QUERY_SECONDS.observe(source.name, time.perf_counter() - started)
+        statuses[source.name] = "ok"
+        found.extend((rank, row) for row in rows)
+
+    # `found` is in source rank order and the sort is stable: the preferred copy of a row comes first.
+    found.sort(key=lambda pair: query.sort_key(pair[1]), reverse=query.newest_first)
+    merged: list[LogRow] = []
+    seen: set[str] = set()
+    for _, row in found:
+        if row.id not in seen:
+            seen.add(row.id)
+            merged.append(row)
+    partial = any(status != "ok" for status in statuses.values())
+    return Merged(merged[:limit], len(merged) > limit and not partial, statuses, partial)
 
 
 def search(query: LogQuery, cursor: str | None = None) -> SearchPage:
@@ -64,37 +133,31 @@ def search(query: LogQuery, cursor: str | None = None) -> SearchPage:
     other sources' only, and a cursor past them would skip the missing source's rows
     for good. Ask the same page again (the same `cursor`) until it is not partial.
     """
-    after = decode_cursor(cursor, query.newest_first) if cursor else None
-    statuses: dict[str, str] = {}
-    found: list[tuple[int, LogRow]] = []
-    for rank, source in enumerate(log_sources()):
-        started = time.perf_counter()
-        try:
-            # One row more than the page tells whether a next page exists.
-            rows = source.fetch(query, after, query.limit + 1)
-        except SourceUnavailable as exc:
-            statuses[source.name] = f"unavailable: {exc}"
-            continue
-        finally:
-            # Failures too: a source that times out is the latency worth seeing.
-            QUERY_SECONDS.observe(source.name, time.perf_counter() - started)
-        statuses[source.name] = "ok"
-        found.extend((rank, row) for row in rows)
-
-    # `found` is in source rank order and the sort is stable: the preferred copy of a row comes first.
-    found.sort(key=lambda pair: query.sort_key(pair[1]), reverse=query.newest_first)
-    merged: list[LogRow] = []
-    seen: set[str] = set()
-    for _, row in found:
-        if row.id not in seen:
-            seen.add(row.id)
-            merged.append(row)
-    rows = merged[: query.limit]
-    partial = any(status != "ok" for status in statuses.values())
-    # A partial page never moves the cursor on (see the docstring).
-    has_more = len(merged) > query.limit and not partial
-    next_cursor = encode_cursor(query.sort_key(rows[-1]), query.newest_first) if has_more else None
-    return SearchPage(rows, next_cursor, statuses, partial=partial)
+    state = decode_cursor(cursor, query.newest_first) if cursor else None
+    if state is not None and state.backward:
+        # The page before: the same merge in the other order from the page's first row, turned round.
+        before = merged_rows(replace(query, newest_first=not query.newest_first), state.position, query.limit)
+        rows = before.rows[::-1]
+        offset = max(1, state.index - len(rows))
+        has_prev, has_next = before.more, bool(rows) and not before.partial
+        result = before
+    else:
+        result = merged_rows(query, state.position if state else None, query.limit)
+        rows = result.rows
+        offset = state.index + 1 if state and state.index else 1
+        # A partial page never moves the cursor on (see the docstring).
+        has_prev, has_next = offset > 1 and bool(rows) and not result.partial, result.more
+    page = SearchPage(rows, None, result.sources, partial=result.partial, offset=offset)
+    pinned = (query.start, query.end)
+    if has_next:
+        page.next_cursor = Cursor(
+            query.sort_key(rows[-1]), query.newest_first, offset + len(rows) - 1, False, pinned, query.time_params
+        ).encode()
+    if has_prev:
+        page.prev_cursor = Cursor(
+            query.sort_key(rows[0]), query.newest_first, offset, True, pinned, query.time_params
+        ).encode()
+    return page
 
 
 def iter_all(query: LogQuery) -> Iterator[LogRow]:
@@ -134,3 +197,157 @@ def held_ids(documents: list[dict[str, Any]]) -> set[ObjectId]:
     Raises SourceUnavailable when a source cannot tell: storing then could make a second copy.
     """
     return set().union(*(source.held_ids(documents) for source in log_sources()))
+
+
+# How far from the time in a log's id `find_log` looks for it: ingest's ids carry the log's own
+# second, and a sender's ObjectId the moment it was made, close to its timestamp.
+FIND_SLACK = timedelta(hours=1)
+
+
+def find_log(log_id: str, query: LogQuery) -> LogRow | None:
+    """The log with this id (hex ObjectId) that `query`'s users and levels cover, hot or cold; None if none.
+
+    Only the hour either side of the id's own time is read (FIND_SLACK): in MongoDB an `_id`
+    equality, in the archive the ledger parts of that window filtered on `_id` in DuckDB.
+    Raises SourceUnavailable when it was not found and a source could not answer.
+    """
+    moment = ObjectId(log_id).generation_time
+    window = replace(
+        query,
+        start=max(EARLIEST, moment - FIND_SLACK),
+        end=min(LATEST, moment + FIND_SLACK),
+        log_id=log_id,
+        keyword="",
+        q="",
+        read_range=None,
+        time_params=(),
+    )
+    found = merged_rows(window, None, 1)
+    if found.rows:
+        return found.rows[0]
+    if found.partial:
+        raise SourceUnavailable("; ".join(f"{name}: {status}" for name, status in found.sources.items()))
+    return None
+
+
+@dataclass
+class Around:
+    before: list[LogRow]  # oldest first, up to the log
+    after: list[LogRow]  # oldest first, from the log on
+    sources: dict[str, str]
+    partial: bool
+
+
+def around(row: LogRow, query: LogQuery, before: int = 50, after: int = 50) -> Around:
+    """The `before` logs before `row` and the `after` logs after it of the same user, at every level, hot and cold.
+
+    `query` is the reader's search (its scope: a user it does not cover gets nothing). Two
+    merges (`merged_rows`), one each way from the row's position, within AROUND_SPAN of it.
+    """
+    empty = Around([], [], {}, partial=False)
+    if query.user_ids and row.user_id not in query.user_ids:
+        return empty
+    base = replace(
+        query,
+        user_ids=(row.user_id,),
+        levels=ALL_LEVELS,
+        start=max(EARLIEST, row.timestamp - AROUND_SPAN),
+        end=min(LATEST, row.timestamp + AROUND_SPAN),
+        keyword="",
+        q="",
+        log_id=None,
+        read_range=None,
+        time_params=(),
+    )
+    position = base.sort_key(row)
+    older = merged_rows(replace(base, newest_first=True), position, before) if before else None
+    newer = merged_rows(replace(base, newest_first=False), position, after) if after else None
+    sources = {**(older.sources if older else {}), **(newer.sources if newer else {})}
+    for part in (older, newer):
+        for name, status in (part.sources if part else {}).items():
+            if status != "ok":
+                sources[name] = status
+    return Around(
+        before=older.rows[::-1] if older else [],
+        after=newer.rows if newer else [],
+        sources=sources,
+        partial=any(part.partial for part in (older, newer) if part),
+    )
+
+
+@dataclass
+class TailPage:
+    rows: list[LogRow]  # oldest first
+    cursor: str  # pass as `after` to the next poll
+    poll_seconds: int  # how long clients wait before the next poll
+    sources: dict[str, str]
+    partial: bool
+
+
+ZERO_ID = "0" * 24
+
+
+def tail(query: LogQuery, cursor: str | None, now: datetime) -> TailPage:
+    """A live tail of `query` (its users, levels, keyword, q): the rows that arrived since `cursor`.
+
+    Without a cursor: the newest `query.limit` rows of the query's range, oldest first.
+    With one: up to `query.limit` rows after it, oldest first, none sent before. Each poll
+    reads again the TAIL_OVERLAP before the newest row sent, so that a log arriving late
+    (stamped before rows already sent) is still sent once; the cursor remembers the ids
+    sent within that window (at most TAIL_MAX_SEEN: past that the window shrinks, and a
+    late log behind it is not sent). Only MongoDB is read: new logs arrive there and the
+    archiver moves only day-old ones, so the cold source would hold none of them.
+    Raises InvalidCursor for a cursor that is not a tail cursor.
+    """
+    hot = next(source for source in log_sources() if source.name == "hot")
+    # Logs may be stamped up to a day ahead of the server's clock (ingest accepts them).
+    end = min(LATEST, now + timedelta(days=1))
+    rows: list[LogRow] = []
+    seen: list[Position] = []
+    statuses: dict[str, str] = {}
+    try:
+        if cursor is None:
+            rows = hot.fetch(replace(query, newest_first=True, end=end, read_range=None), None, query.limit)[::-1]
+            boundary = ((rows[-1].timestamp if rows else now) - TAIL_OVERLAP, ZERO_ID)
+        else:
+            boundary, seen = _decode_tail(cursor)
+            ids = {log_id for _, log_id in seen}
+            since = replace(query, newest_first=False, start=boundary[0], end=end, read_range=None)
+            if since.start < since.end:
+                read = hot.fetch(since, boundary, query.limit + len(seen))
+                rows = [row for row in read if row.id not in ids][: query.limit]
+        statuses[hot.name] = "ok"
+    except SourceUnavailable as exc:
+        statuses[hot.name] = f"unavailable: {exc}"
+        # The same cursor again: nothing was sent, nothing is skipped.
+        return TailPage(
+            [], cursor or _encode_tail((now - TAIL_OVERLAP, ZERO_ID), []), TAIL_POLL_SECONDS, statuses, True
+        )
+    sent = sorted({*seen, *((row.timestamp, row.id) for row in rows)})
+    if sent:
+        boundary = max(boundary, (sent[-1][0] - TAIL_OVERLAP, ZERO_ID))
+    kept = [key for key in sent if key > boundary]
+    if len(kept) > TAIL_MAX_SEEN:
+        boundary, kept = kept[-TAIL_MAX_SEEN - 1], kept[-TAIL_MAX_SEEN:]
+    return TailPage(rows, _encode_tail(boundary, kept), TAIL_POLL_SECONDS, statuses, False)
+
+
+def _encode_tail(boundary: Position, seen: list[Position]) -> str:
+    # Microseconds after the boundary keep the token short enough for a URL.
+    base = boundary[0]
+    return signing.dumps(
+        [isoformat(base), boundary[1], [[(stamp - base) // ONE_MICROSECOND, log_id] for stamp, log_id in seen]],
+        salt=TAIL_CURSOR_SALT,
+        compress=True,
+    )
+
+
+def _decode_tail(token: str) -> tuple[Position, list[Position]]:
+    try:
+        stamp, log_id, seen = signing.loads(token, salt=TAIL_CURSOR_SALT)
+        base = datetime.fromisoformat(stamp).astimezone(UTC)
+        return (base, str(ObjectId(log_id))), [
+            (base + int(offset) * ONE_MICROSECOND, str(ObjectId(seen_id))) for offset, seen_id in seen
+        ]
+    except (signing.BadSignature, InvalidId, ValueError, TypeError) as exc:
+        raise InvalidCursor("This tail cursor is not valid.") from exc

@@ -7,7 +7,7 @@ the three cannot drift apart. `LogRow` is one result, whatever source it came fr
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,8 +16,9 @@ from bson.errors import InvalidId
 from django.core import signing
 from django.db.models import Q
 
-from retrieval import textfold
+from retrieval import querysyntax, textfold
 from retrieval.models import Level
+from retrieval.querysyntax import Term
 
 ALL_LEVELS: tuple[str, ...] = tuple(Level.values)
 MAX_PAGE_SIZE = 1000
@@ -27,6 +28,12 @@ MAX_KEYWORD_LENGTH = 200
 # MAX_BUCKETS buckets over the query's span is used.
 BUCKET_WIDTHS = tuple(timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 180, 360, 720, 1440, 10080))
 MAX_BUCKETS = 60
+# Buckets start at multiples of their width from a Monday midnight (UTC): 5-minute bars at
+# :00, :05..., days at midnight, weeks on Mondays.
+BUCKET_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
+# The range a search may cover (retrieval.filters says why).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 CURSOR_SALT = "retrieval.cursor"
 
 Position = tuple[datetime, str]  # (timestamp, ObjectId hex): a row's place in the order
@@ -44,6 +51,15 @@ class LogQuery:
     # The part of [start, end) a source reads, when it knows it holds nothing outside it
     # (None: all of it). Only the MongoDB filter narrows; buckets and cursors keep [start, end).
     read_range: tuple[datetime, datetime] | None = None
+    q: str = ""  # query syntax (retrieval.querysyntax), already checked by the filterset; "" matches all
+    log_id: str | None = None  # one log only (planner.find_log)
+    # The time parameters as the user gave them (date=..., from=now-6h), echoed by `to_params`
+    # instead of the absolute range; () echoes from/to.
+    time_params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        return querysyntax.parse_cached(self.q)
 
     @property
     def direction(self) -> int:
@@ -81,7 +97,12 @@ class LogQuery:
                 clauses["$or"] = [{"timestamp": {"$gt": stamp}}, {"_id": {"$gt": oid}}]
         if self.keyword:
             # Escaped: the user's text is never a regex.
-            clauses["message"] = {"$regex": re.escape(self.keyword), "$options": "i"}
+            clauses["message"] = text_filter(self.keyword)
+        if self.log_id is not None:
+            clauses["_id"] = ObjectId(self.log_id)
+        if self.terms:
+            # Last: FerretDB tries keys in order, the indexed equalities first.
+            clauses["$and"] = [term_filter(term) for term in self.terms]
         return clauses
 
     def mongo_sort(self) -> list[tuple[str, int]]:
@@ -105,6 +126,8 @@ class LogQuery:
             and document["level"] in self.levels
             and (not self.user_ids or document["user_id"] in self.user_ids)
             and (not self.keyword or textfold.contains(document["message"], self.keyword))
+            and (self.log_id is None or str(document["_id"]) == self.log_id)
+            and querysyntax.matches(self.terms, document)
         )
 
     @property
@@ -113,26 +136,37 @@ class LogQuery:
         return next((w for w in BUCKET_WIDTHS if span / w <= MAX_BUCKETS), BUCKET_WIDTHS[-1])
 
     def bucket_of(self, timestamp: datetime) -> datetime:
-        """Start of the histogram bucket holding `timestamp` (buckets start at `start`)."""
+        """Start of the histogram bucket holding `timestamp`: a multiple of the width from BUCKET_ORIGIN.
+
+        The first and last buckets may start before `start` or end after `end`; they count
+        only the logs in [start, end).
+        """
         width = self.bucket_width
-        return self.start + ((timestamp - self.start) // width) * width
+        return BUCKET_ORIGIN + ((timestamp - BUCKET_ORIGIN) // width) * width
 
     def buckets(self) -> list[datetime]:
-        width, starts, at = self.bucket_width, [], self.start
+        width, starts, at = self.bucket_width, [], self.bucket_of(self.start)
         while at < self.end:
             starts.append(at)
             at += width
         return starts
 
     def to_params(self) -> dict[str, str]:
-        """URL parameters that `LogFilterSet` parses back into this same query (permalinks)."""
-        params = {"from": isoformat(self.start), "to": isoformat(self.end)}
+        """URL parameters that `LogFilterSet` parses back into this same search (permalinks, paging).
+
+        The time as the user gave it (`date`, or `from`/`to` as typed: `now-6h` stays relative),
+        else the absolute range; no empty parameter. A cursor keeps a relative range's page exact
+        (it pins the range it was made in, see `Cursor`).
+        """
+        params = dict(self.time_params) or {"from": isoformat(self.start), "to": isoformat(self.end)}
         if self.user_ids:
             params["user_id"] = ",".join(str(u) for u in self.user_ids)
         if self.levels != ALL_LEVELS:
             params["level"] = ",".join(self.levels)
         if self.keyword:
             params["keyword"] = self.keyword
+        if self.q:
+            params["q"] = self.q
         if not self.newest_first:
             params["order"] = "oldest"
         if self.limit != DEFAULT_PAGE_SIZE:
@@ -152,7 +186,23 @@ class LogRow:
     source: str = "hot"  # "hot" | "cold"
 
 
-def one_or_any(values: tuple[int, ...] | tuple[str, ...]) -> object:
+def text_filter(text: str) -> dict:
+    """The message contains `text`: an escaped, case-insensitive `$regex` (never the user's regex)."""
+    return {"$regex": re.escape(text), "$options": "i"}
+
+
+def term_filter(term: Term) -> dict:
+    """One query-syntax term as a MongoDB filter (docs/ferretdb.md, "Query syntax")."""
+    if term.field == "message":
+        clause: dict = {"message": text_filter(term.value)}
+    else:
+        # Equality operands only; the field is logger, level, user_id or a checked context.<key> path.
+        clause = {term.field: one_or_any(term.typed_values())}
+    # $nor, not $ne / $not: one shape for every term, true where the field is missing.
+    return {"$nor": [clause]} if term.negated else clause
+
+
+def one_or_any(values: Sequence[object]) -> object:
     """A filter value: the value itself when there is one, else `{"$in": [...]}`."""
     return values[0] if len(values) == 1 else {"$in": list(values)}
 
@@ -166,17 +216,47 @@ class InvalidCursor(ValueError):
     pass
 
 
-def encode_cursor(position: Position, newest_first: bool) -> str:
-    return signing.dumps([isoformat(position[0]), position[1], newest_first], salt=CURSOR_SALT, compress=True)
+@dataclass(frozen=True)
+class Cursor:
+    """A place in a search's order, as `next_cursor` and `prev_cursor` carry it (signed, opaque to clients)."""
+
+    position: Position  # the row the page next to it ends (forward) or starts (backward) with
+    newest_first: bool
+    index: int = 0  # the 1-based index of that row in the search's order (0: unknown)
+    backward: bool = False  # the page before `position` (a prev_cursor), else the page after it
+    # The absolute range and the time parameters of the page that made it: a relative
+    # range (now-6h) on a later page reads this range again (retrieval.filters).
+    pinned: tuple[datetime, datetime] | None = None
+    time_params: tuple[tuple[str, str], ...] = ()
+
+    def encode(self) -> str:
+        pinned = [isoformat(moment) for moment in self.pinned] if self.pinned else None
+        payload = [isoformat(self.position[0]), self.position[1], self.newest_first, self.index, self.backward]
+        return signing.dumps(
+            [*payload, pinned, [list(pair) for pair in self.time_params]], salt=CURSOR_SALT, compress=True
+        )
 
 
-def decode_cursor(token: str, newest_first: bool) -> Position:
-    """The position a cursor token stands for; InvalidCursor when forged, damaged or for the other order."""
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def decode_cursor(token: str, newest_first: bool) -> Cursor:
+    """The cursor a token stands for; InvalidCursor when forged, damaged or for the other order."""
     try:
-        stamp, oid, order = signing.loads(token, salt=CURSOR_SALT)
-        position = (datetime.fromisoformat(stamp).astimezone(UTC), str(ObjectId(oid)))
-    except (signing.BadSignature, InvalidId, ValueError, TypeError) as exc:
+        payload = signing.loads(token, salt=CURSOR_SALT)
+        stamp, oid, order = payload[:3]
+        index, backward, pinned, params = (payload[3:] + [0, False, None, []])[:4]
+        cursor = Cursor(
+            position=(_moment(stamp), str(ObjectId(oid))),
+            newest_first=bool(order),
+            index=int(index),
+            backward=bool(backward),
+            pinned=(_moment(pinned[0]), _moment(pinned[1])) if pinned else None,
+            time_params=tuple((str(name), str(value)) for name, value in params),
+        )
+    except (signing.BadSignature, InvalidId, ValueError, TypeError, IndexError) as exc:
         raise InvalidCursor("This cursor is not valid.") from exc
-    if order != newest_first:
+    if cursor.newest_first != newest_first:
         raise InvalidCursor("This cursor belongs to the other sort order.")
-    return position
+    return cursor

@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from retrieval.models import LogEntry
-from retrieval.query import LogQuery, LogRow, Position
+from retrieval.query import BUCKET_ORIGIN, LogQuery, LogRow, Position
 
 # Log counts of a histogram: (bucket start, level) -> logs.
 Volume = Counter[tuple[datetime, str]]
@@ -144,7 +144,7 @@ class HotSource:
     def _volume_on_server(self, query: LogQuery) -> Volume:
         """MongoDB: bucket with date arithmetic in $group (no $dateTrunc, so 4.x works too)."""
         width_ms = int(query.bucket_width.total_seconds() * 1000)
-        offset = {"$subtract": ["$timestamp", query.start]}
+        offset = {"$subtract": ["$timestamp", BUCKET_ORIGIN]}
         bucket = {"$subtract": ["$timestamp", {"$mod": [offset, width_ms]}]}
         pipeline = [
             {"$match": query.mongo_filter()},

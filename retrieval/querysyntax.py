@@ -1,0 +1,211 @@
+"""The search box's query syntax (`q=`): parsed once into terms, which every source translates.
+
+    word            the message contains it (case-insensitive literal substring, as `keyword`)
+    "exact phrase"  the message contains the phrase, spaces included (\\" is a quote inside it)
+    logger:name     the logger is exactly `name` (case-sensitive); logger:"a name" for spaces
+    level:error     the level is `error`
+    user_id:4       the user id is 4
+    context.k:v     the context's key `k` (dots go deeper: context.run.id:7) equals `v`, compared
+                    as text, and also as a number when `v` is one (7 finds 7, 7.0 and "7")
+    -term           any of the above negated: -word, -"a phrase", -logger:x, -context.k:v
+
+Terms are separated by spaces and all must hold (AND). Field names are case-sensitive.
+A bad query raises `QuerySyntaxError` with the 1-based character position of the fault:
+an unclosed quote, an empty value or phrase, an unknown field, a context key with
+characters outside [A-Za-z0-9_-] or an empty key segment, an unknown level, a user id
+that is not a whole number, or more than MAX_QUERY_LENGTH characters / MAX_TERMS terms.
+
+Nothing typed here becomes a regex (text is escaped by each source), an operator (values
+are plain equality operands) or a field path outside `context.` (the key is checked).
+Translations: `retrieval.query.LogQuery.mongo_filter` (hot), `archive.reader` (DuckDB SQL,
+cold) and `matches` here (Python), kept together by tests/test_query_syntax.py.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from retrieval import textfold
+from retrieval.models import Level
+
+MAX_QUERY_LENGTH = 1000
+MAX_TERMS = 30
+MAX_USER_ID = 2**31 - 1
+FIELDS = ("logger", "level", "user_id", "context.<key>")
+KEY_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+# A value compared as a number too: plain decimal notation only (float() would also take "nan", "1_0", "inf").
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+MAX_INT64 = 2**63 - 1
+
+
+class QuerySyntaxError(ValueError):
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(f"{message} (at character {position})")
+        self.position = position
+
+
+@dataclass(frozen=True)
+class Term:
+    """One condition. `field` is "message" for text, else "logger", "level", "user_id" or "context.<key>"."""
+
+    field: str
+    value: str
+    negated: bool = False
+
+    @property
+    def context_keys(self) -> tuple[str, ...]:
+        """The path below `context` ("context.run.id" -> ("run", "id")); () for other fields."""
+        return tuple(self.field.split(".")[1:]) if self.field.startswith("context.") else ()
+
+    @property
+    def number(self) -> int | float | None:
+        """The value as a number, when it is written as one (context terms compare both ways)."""
+        if not NUMBER.fullmatch(self.value):
+            return None
+        if "." in self.value or "e" in self.value.lower():
+            return float(self.value)
+        number = int(self.value)
+        return number if abs(number) <= MAX_INT64 else float(number)
+
+    def typed_values(self) -> list[object]:
+        """The values a field equals: the text, plus its number for context keys; an int for user_id."""
+        if self.field == "user_id":
+            return [int(self.value)]
+        number = self.number if self.context_keys else None
+        return [self.value] if number is None else [self.value, number]
+
+
+@lru_cache(maxsize=256)
+def parse_cached(text: str) -> tuple[Term, ...]:
+    """`parse`, remembered: a query's terms are asked for by every source of every page."""
+    return parse(text)
+
+
+def parse(text: str) -> tuple[Term, ...]:
+    """The terms of a query, in the order written; QuerySyntaxError when it is not valid."""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QuerySyntaxError(f"A query may hold at most {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH + 1)
+    terms: list[Term] = []
+    at = 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return tuple(terms)
+        if len(terms) == MAX_TERMS:
+            raise QuerySyntaxError(f"A query may hold at most {MAX_TERMS} terms", at + 1)
+        term, at = _term(text, at)
+        terms.append(term)
+
+
+def _term(text: str, at: int) -> tuple[Term, int]:
+    start = at
+    negated = text[at] == "-"
+    if negated:
+        at += 1
+        if at == len(text) or text[at].isspace():
+            raise QuerySyntaxError("Nothing after “-”: write -word to leave a word out", start + 1)
+    if text[at] == '"':
+        phrase, at = _phrase(text, at)
+        return Term("message", phrase, negated), at
+    name_end = at
+    while name_end < len(text) and not text[name_end].isspace() and text[name_end] != ":":
+        name_end += 1
+    if name_end == len(text) or text[name_end] != ":":
+        word_end = _word_end(text, at)
+        return Term("message", text[at:word_end], negated), word_end
+    name = text[at:name_end]
+    value_at = name_end + 1
+    _check_field(name, at)
+    if value_at < len(text) and text[value_at] == '"':
+        value, end = _phrase(text, value_at)
+    else:
+        end = _word_end(text, value_at)
+        value = text[value_at:end]
+    if not value:
+        raise QuerySyntaxError(f"No value after “{name}:”", value_at + 1)
+    term = Term(name, value, negated)
+    _check_value(term, value_at)
+    return term, end
+
+
+def _word_end(text: str, at: int) -> int:
+    end = at
+    while end < len(text) and not text[end].isspace():
+        if text[end] == '"':
+            raise QuerySyntaxError("A quote inside a word: put the whole phrase in quotes", end + 1)
+        end += 1
+    return end
+
+
+def _phrase(text: str, at: int) -> tuple[str, int]:
+    """The phrase starting with the quote at `at` and the position after its closing quote."""
+    chars: list[str] = []
+    end = at + 1
+    while end < len(text):
+        char = text[end]
+        if char == "\\" and end + 1 < len(text) and text[end + 1] in '"\\':
+            chars.append(text[end + 1])
+            end += 2
+            continue
+        if char == '"':
+            if not chars:
+                raise QuerySyntaxError("Empty phrase", at + 1)
+            if end + 1 < len(text) and not text[end + 1].isspace():
+                raise QuerySyntaxError("Put a space after a closing quote", end + 2)
+            return "".join(chars), end + 1
+        chars.append(char)
+        end += 1
+    raise QuerySyntaxError("Unclosed quote", at + 1)
+
+
+def _check_field(name: str, at: int) -> None:
+    if not name:
+        raise QuerySyntaxError("A field name is missing before “:”", at + 1)
+    if name in ("logger", "level", "user_id"):
+        return
+    if name.startswith("context."):
+        offset = at + len("context.")
+        for segment in name[len("context.") :].split("."):
+            bad = next((i for i, char in enumerate(segment) if not KEY_SEGMENT.fullmatch(char)), None)
+            if not segment or bad is not None:
+                position = offset + (bad or 0) + 1
+                raise QuerySyntaxError(
+                    "A context key is letters, digits, _ and -, its parts separated by single dots", position
+                )
+            offset += len(segment) + 1
+        return
+    raise QuerySyntaxError(
+        f"Unknown field “{name[:50]}”: the fields are {', '.join(FIELDS)}; put text holding a colon in quotes",
+        at + 1,
+    )
+
+
+def _check_value(term: Term, at: int) -> None:
+    if term.field == "level" and term.value not in Level.values:
+        raise QuerySyntaxError(f"Unknown level “{term.value[:50]}”: one of {', '.join(Level.values)}", at + 1)
+    if term.field == "user_id" and not (re.fullmatch(r"[0-9]{1,10}", term.value) and int(term.value) <= MAX_USER_ID):
+        raise QuerySyntaxError(f"A user id is a whole number from 0 to {MAX_USER_ID}", at + 1)
+
+
+def matches(terms: tuple[Term, ...], document: Mapping) -> bool:
+    """Does a log document satisfy every term? The meaning of the MongoDB filter, in Python."""
+    return all(_holds(term, document) != term.negated for term in terms)
+
+
+def _holds(term: Term, document: Mapping) -> bool:
+    if term.field == "message":
+        return textfold.contains(document["message"], term.value)
+    if term.context_keys:
+        value: object = document.get("context")
+        for key in term.context_keys:
+            if not isinstance(value, Mapping) or key not in value:
+                return False
+            value = value[key]
+        candidates = value if isinstance(value, list) else [value]
+        wanted = term.typed_values()
+        # bool is an int in Python, never equal to a number or text in MongoDB.
+        return any(not isinstance(v, bool) and type(v) in (str, int, float) and v in wanted for v in candidates)
+    stored = document.get(term.field) or ("" if term.field == "logger" else None)
+    return stored in term.typed_values()
