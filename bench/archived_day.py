@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import run_with_services  # noqa: E402
+from common import load_archived_traffic, run_with_services  # noqa: E402
 
 BEFORE = ["retrieval.sources.HotSource", "archive.source.ColdSource"]
 
@@ -36,24 +36,14 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from django.core.management import call_command
     from django.test import override_settings
 
-    from archive.archiver import archive_logs
-    from retrieval import planner, traffic
-    from retrieval.models import LogEntry
+    from retrieval import planner
     from retrieval.query import ALL_LEVELS, LogQuery
 
-    logs = LogEntry.collection()
-    logs.database.client.drop_database(logs.database.name)
-    call_command("migrate", verbosity=0)
-    call_command("migrate", database="logs", verbosity=0)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     first = today - timedelta(days=8)
-    for batch in traffic.batches(traffic.documents(args.logs, first, today, users=300, seed=1), 10_000):
-        logs.insert_many(batch, ordered=False)
-    run = archive_logs(before=(today - timedelta(days=1)).date())
-    print(f"  archived {run.logs:,} of {args.logs:,} logs over {run.days} days", file=sys.stderr)
+    logs, _ = load_archived_traffic(args.logs, first, today, (today - timedelta(days=1)).date())
 
     day = first + timedelta(days=3)
     shapes = {

@@ -17,6 +17,8 @@ _services = LocalServices(data_root=SERVICES_DIR / f"test-{os.getpid()}", epheme
 TEST_DEFAULTS = {
     "DEBUG": "false",
     "SECRET_KEY": "test-secret-key-not-for-production",
+    # Required with DEBUG off; tests/app_server.py and test_metrics.py scrape with it.
+    "METRICS_TOKEN": "test-metrics-token",
     "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
     "MONGODB_NAME": "logretrieval",
     "ARCHIVE_STORAGE": "s3",

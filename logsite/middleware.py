@@ -4,19 +4,23 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from logsite.health import healthz
+from logsite.health import healthz, readyz
 from logsite.metrics import metrics_view
 
-PROBE_VIEWS: dict[str, Callable[[HttpRequest], HttpResponse]] = {"/healthz": healthz, "/metrics": metrics_view}
+PROBE_VIEWS: dict[str, Callable[[HttpRequest], HttpResponse]] = {
+    "/healthz": healthz,
+    "/readyz": readyz,
+    "/metrics": metrics_view,
+}
 
 
 class ProbeEndpointsMiddleware:
-    """Serve /healthz and /metrics for any Host header, over plain HTTP.
+    """Serve /healthz, /readyz and /metrics for any Host header, over plain HTTP.
 
     Container healthchecks, Kubernetes probes and Prometheus reach a replica by
     its IP address, which is not in ALLOWED_HOSTS, and over plain HTTP inside the
     cluster. Host validation guards URLs the app builds from the Host header;
-    these two views build none, so they are answered here, first in MIDDLEWARE.
+    these views build none, so they are answered here, first in MIDDLEWARE.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):

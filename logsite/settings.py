@@ -62,6 +62,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI's files served by the app itself (WhiteNoise): /api/docs/ works without internet.
+    "drf_spectacular_sidecar",
+    "axes",
     "django_celery_beat",
     "retrieval",
     "archive",
@@ -78,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login with its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "logsite.urls"
@@ -141,6 +146,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
+# django-axes first: it refuses a locked-out account before the password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Login lockout (django-axes): the AXES_FAILURE_LIMIT-th wrong password for one username locks
+# that account (page and admin alike) for AXES_COOLOFF_HOURS. State in SQL, so every worker sees it.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "1"))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+# axes.W006 asks to count failures per client address too: behind an ingress every client may share
+# one address, and a stranger's wrong passwords would then lock everyone out.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
@@ -260,8 +278,22 @@ REHYDRATION_HOURS = float(os.environ.get("REHYDRATION_HOURS", "24"))
 
 # Metrics (logsite.metrics): counters shared by all processes in one Redis hash.
 METRICS_KEY = os.environ.get("METRICS_KEY", "logretrieval:metrics")
-# If set, /metrics answers only requests with `Authorization: Bearer <token>`.
+# /metrics answers only requests with `Authorization: Bearer <token>`; required when DEBUG is off.
+# With it, /healthz names the failing services' errors (as it does for staff), not only "unavailable".
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+if not METRICS_TOKEN and not DEBUG:
+    raise ImproperlyConfigured("METRICS_TOKEN must be set when DEBUG is off.")
+
+# Requests per token (else per user, else per client address) and scope: "<n>/<second|minute|hour|day>",
+# or empty for no limit. Past it: 429 with Retry-After. Counted in Django's cache (Redis: all workers).
+THROTTLE_RATES = {
+    "search": os.environ.get("THROTTLE_SEARCH_RATE", "600/minute"),
+    "export": os.environ.get("THROTTLE_EXPORT_RATE", "60/minute"),
+    "ingest": os.environ.get("THROTTLE_INGEST_RATE", "3000/minute"),
+}
+# Threads of one web process that searches and exports may hold at once (0: no limit). The others
+# stay free for ingest: a search past the limit is answered 503 with Retry-After at once.
+SEARCH_THREADS = int(os.environ.get("SEARCH_THREADS", str(max(1, int(os.environ.get("WEB_THREADS", "4")) - 1))))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -272,6 +304,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
+# /api/schema/ and /api/docs/ without a login (true), or only for logged-in users and tokens (false).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Log Retrieval API",
     "DESCRIPTION": "Search machine-learning model logs across hot and cold storage.",
@@ -279,6 +313,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The five levels are one enum component in the schema, whichever field or parameter lists them.
     "ENUM_NAME_OVERRIDES": {"LevelEnum": "retrieval.query.ALL_LEVELS"},
+    "SERVE_PERMISSIONS": ["rest_framework.permissions." + ("AllowAny" if API_DOCS_PUBLIC else "IsAuthenticated")],
+    # Swagger UI from drf-spectacular-sidecar's static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # The app's own logs on stderr: LOG_FORMAT=json gives one JSON object a line for

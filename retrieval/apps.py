@@ -11,4 +11,5 @@ class RetrievalConfig(AppConfig):
         from retrieval import metrics  # noqa: F401  (declaring the metrics shows them on /metrics)
         from retrieval.models import check_mongodb
 
-        health.register("mongodb", check_mongodb)
+        # Ready: no page, search or ingest answers without MongoDB.
+        health.register("mongodb", check_mongodb, ready=True)

@@ -1,7 +1,14 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from retrieval import api, otlp_api, views
+
+# The docs page sends a stranger to the login page (the schema answers 401/403: SERVE_PERMISSIONS).
+api_docs = SpectacularSwaggerView.as_view(url_name="api-schema")
+if not settings.API_DOCS_PUBLIC:
+    api_docs = login_required(api_docs)
 
 urlpatterns = [
     path("", views.search_page, name="search"),
@@ -10,7 +17,7 @@ urlpatterns = [
     # OpenTelemetry's own path for OTLP/HTTP logs, so that an exporter needs only the site's URL.
     path("v1/logs", otlp_api.OTLPLogsView.as_view(), name="otlp-logs"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
     # The Flask seed app's route; path segments are validated by the filterset (400, not 404).
     path("logs/date/<str:day>/user/<str:user_id>/level/<str:level>", api.SeedLogsView.as_view(), name="seed-logs"),
 ]

@@ -55,7 +55,10 @@ class AppServer:
 
     def answers(self) -> bool:
         # /metrics is answered for any Host header and over plain HTTP (logsite.middleware).
-        with urllib.request.urlopen(f"{self.base}/metrics", timeout=5) as response:
+        request = urllib.request.Request(
+            f"{self.base}/metrics", headers={"Authorization": f"Bearer {self.env['METRICS_TOKEN']}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status == 200
 
     def kill(self) -> None:

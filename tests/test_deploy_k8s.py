@@ -54,11 +54,12 @@ def test_beat_is_a_single_replica_never_two_during_a_rollout(resources):
     assert "beat" in beat["template"]["spec"]["containers"][0]["command"]
 
 
-def test_web_is_ready_on_healthz_migrates_first_and_is_scraped(resources):
+def test_web_is_ready_on_readyz_migrates_first_and_is_scraped(resources):
     web = deployment(resources, "web")["spec"]["template"]
     container = web["spec"]["containers"][0]
 
-    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    # SQL and MongoDB only: a broker or object-storage outage takes no web pod out of rotation.
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert "tcpSocket" in container["livenessProbe"]  # a database outage must not restart the pods
     assert "migrate" in " ".join(web["spec"]["initContainers"][0]["command"])
     assert web["metadata"]["annotations"]["prometheus.io/path"] == "/metrics"
@@ -70,4 +71,4 @@ def test_no_secret_value_is_in_the_config_map(resources):
     config = next(document for (kind, _), document in resources.items() if kind == "ConfigMap")["data"]
 
     assert config["DEBUG"] == "false"
-    assert not {"SECRET_KEY", "DATABASE_URL", "MONGODB_URI", "AWS_SECRET_ACCESS_KEY"} & set(config)
+    assert not {"SECRET_KEY", "METRICS_TOKEN", "DATABASE_URL", "MONGODB_URI", "AWS_SECRET_ACCESS_KEY"} & set(config)

@@ -12,6 +12,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": "Zx8v2Q-not-a-real-key-but-long-and-random-enough-for-check-deploy-4hT9",
+    "METRICS_TOKEN": "scrape-token-for-the-production-settings",
     "ALLOWED_HOSTS": "logs.example.com",
     "DATABASE_URL": "postgres://logretrieval:unused@db.example.com:5432/logretrieval",
     "LOG_FORMAT": "json",
@@ -57,7 +58,7 @@ from django.test import Client
 client = Client(HTTP_HOST="logs.example.com")
 login = client.get("/admin/login/")
 print(login.status_code, login["Location"])
-print(client.get("/metrics").status_code)
+print(client.get("/metrics", headers={"Authorization": "Bearer scrape-token-for-the-production-settings"}).status_code)
 secure = client.get("/admin/login/", secure=True)
 print(secure.status_code, secure.cookies["csrftoken"]["secure"], secure["Strict-Transport-Security"])
 """
@@ -74,7 +75,8 @@ def test_probes_and_scrapes_by_pod_ip_are_answered_but_other_pages_need_an_allow
     code = """
 from django.test import Client
 client = Client(HTTP_HOST="10.1.2.3:8000")
-print(client.get("/metrics").status_code, client.get("/admin/login/", secure=True).status_code)
+scrape = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-for-the-production-settings"})
+print(scrape.status_code, client.get("/admin/login/", secure=True).status_code)
 """
     result = run_django(code)
 
@@ -110,3 +112,16 @@ def test_an_unknown_log_format_is_refused():
 
     assert result.returncode != 0
     assert "LOG_FORMAT must be 'text' or 'json'" in result.stderr
+
+
+def test_the_app_refuses_to_start_with_debug_off_and_no_metrics_token():
+    result = run(["manage.py", "check"], METRICS_TOKEN="")
+
+    assert result.returncode != 0
+    assert "METRICS_TOKEN must be set when DEBUG is off" in result.stderr
+
+
+def test_with_debug_on_the_metrics_token_may_be_left_out():
+    result = run(["manage.py", "check"], METRICS_TOKEN="", DEBUG="true")
+
+    assert result.returncode == 0, result.stderr

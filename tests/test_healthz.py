@@ -4,6 +4,7 @@ from django.core.files.storage import storages
 from django.test import override_settings
 
 from devservices.localservices import start_redis
+from tests.faults import closed_port_uri, logs_database_at
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 
@@ -64,3 +65,23 @@ def test_healthz_accepts_a_file_archive_whose_folder_does_not_exist_yet(client, 
 
     assert response.json()["checks"]["archive_storage"] == "ok"
     assert folder.is_dir()
+
+
+def test_readyz_stays_200_with_the_broker_down_while_healthz_reports_it(client, tmp_path):
+    redis = start_redis(tmp_path)
+    redis.stop()
+    with override_settings(CELERY_BROKER_URL=redis.env["REDIS_URL"]):
+        ready = client.get("/readyz")
+        health = client.get("/healthz")
+
+    assert ready.status_code == 200, ready.json()
+    assert ready.json()["checks"] == {"mongodb": "ok", "sql": "ok"}
+    assert health.status_code == 503 and health.json()["failing"] == ["broker"]
+
+
+def test_readyz_is_503_with_mongodb_down(client):
+    with logs_database_at(closed_port_uri(), serverSelectionTimeoutMS=300, connectTimeoutMS=300):
+        response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["mongodb"]

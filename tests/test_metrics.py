@@ -4,6 +4,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -20,7 +21,9 @@ QUERY = "logretrieval_query_duration_seconds"
 
 
 def scrape(client, **headers) -> dict[tuple[str, frozenset], float]:
-    """GET /metrics, parsed by prometheus_client's own parser: {(sample name, labels): value}."""
+    """GET /metrics (with the test settings' token unless `headers` give one), parsed by prometheus_client's
+    own parser: {(sample name, labels): value}."""
+    headers.setdefault("Authorization", f"Bearer {settings.METRICS_TOKEN}")
     response = client.get("/metrics", headers=headers)
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain; version=")
@@ -150,7 +153,7 @@ def test_a_redis_outage_never_fails_the_caller_and_the_scrape_says_503(client, t
 
             QUERY_SECONDS.observe("hot", 0.01)  # must not raise
             INGESTED_LOGS.inc(amount=1)
-            response = client.get("/metrics")
+            response = client.get("/metrics", headers={"Authorization": f"Bearer {settings.METRICS_TOKEN}"})
     finally:
         redis.stop()
 
