@@ -11,6 +11,9 @@ from django.template.response import SimpleTemplateResponse
 from django.urls import URLPattern, path, reverse
 from kombu.exceptions import OperationalError
 
+from access import audit
+from access.models import AuditEvent
+from access.scope import read_scope
 from archive import rehydrate
 from archive.models import ArchivePart, ArchiveRun
 from archive.reader import ColdReadError
@@ -95,9 +98,11 @@ class ArchiveRunAdmin(ReadOnlyAdmin):
             check_broker()
             archive_old_logs.delay(trigger="admin")
         except OperationalError as exc:
+            audit.record(AuditEvent.Action.ARCHIVE_RUN, request, {"trigger": "admin"}, outcome="broker unreachable")
             message = f"The Celery broker is unreachable, so no archive run was started: {exc}"
             self.message_user(request, message, messages.ERROR)
             return changelist
+        audit.record(AuditEvent.Action.ARCHIVE_RUN, request, {"trigger": "admin"}, outcome="queued")
         self.message_user(
             request, "An archive run was queued; it appears below once a worker starts it.", messages.SUCCESS
         )
@@ -151,11 +156,21 @@ class ArchivePartAdmin(ReadOnlyAdmin):
         permissions=["rehydrate"], description=f"Rehydrate: load into MongoDB for {settings.REHYDRATION_HOURS:g} hours"
     )
     def rehydrate_parts(self, request: HttpRequest, queryset: QuerySet[ArchivePart]) -> None:
+        params = {"parts": sorted(queryset.values_list("key", flat=True))[:100], "hours": settings.REHYDRATION_HOURS}
+        outside = read_scope(request).outside(queryset.values_list("user_id", flat=True))
+        if outside:
+            # All or nothing: loading logs into MongoDB is reading them.
+            refused = f"Nothing rehydrated: user_id {', '.join(map(str, outside))} not granted to you."
+            audit.record(AuditEvent.Action.REHYDRATE, request, params, outcome="refused")
+            self.message_user(request, refused, messages.ERROR)
+            return
         try:
             inserted = rehydrate.rehydrate(queryset, settings.REHYDRATION_HOURS)
         except ColdReadError as exc:
+            audit.record(AuditEvent.Action.REHYDRATE, request, params, outcome="object storage unreadable")
             self.message_user(request, f"Object storage could not be read: {exc}", messages.ERROR)
             return
+        audit.record(AuditEvent.Action.REHYDRATE, request, params, outcome=f"{inserted} logs loaded")
         self.message_user(
             request,
             f"Loaded {inserted:,} logs back into MongoDB until the rehydration expires "

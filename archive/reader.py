@@ -237,7 +237,7 @@ def parts_for(query: LogQuery) -> list[ArchivePart]:
         first_timestamp__lt=query.end,
         last_timestamp__gte=query.start,
     )
-    if query.user_ids:
+    if query.user_ids or query.granted_users:
         parts = parts.filter(user_id__in=query.user_ids)
     if query.levels:
         parts = parts.filter(level__in=query.levels)

@@ -94,15 +94,15 @@ def run(args: argparse.Namespace) -> int:
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db import connections
-    from rest_framework.authtoken.models import Token
 
+    from access.tokens import create_token
     from retrieval import traffic
     from retrieval.models import LogEntry
 
     logs = LogEntry.collection()
     logs.database.client.drop_database(logs.database.name)
     call_command("migrate", verbosity=0)
-    token = Token.objects.create(user=User.objects.create_user("bench")).key
+    token = create_token(User.objects.create_superuser("bench"), "bench")[1]  # granted every user_id
     server = start_http_server()
     base = f"http://127.0.0.1:{server.server_address[1]}"
 

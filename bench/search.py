@@ -199,8 +199,9 @@ def run(args) -> int:
     from django.core.management import call_command
     from django.http import QueryDict
     from django.test import Client
-    from rest_framework.authtoken.models import Token
 
+    from access.scope import EVERY
+    from access.tokens import create_token
     from retrieval.filters import LogFilterSet
     from retrieval.models import LogEntry
     from retrieval.sources import ROW_FIELDS
@@ -220,8 +221,8 @@ def run(args) -> int:
     print(f"Server: {server}; loading {args.logs:,} demo logs over {DAYS} days ...", file=sys.stderr)
     load([logs, seed_plan], args.logs)
 
-    user = User.objects.create_user("bench")
-    token = Token.objects.create(user=user).key
+    user = User.objects.create_superuser("bench")  # granted every user_id
+    token = create_token(user, "bench")[1]
     browser = Client()
     browser.force_login(user)
     session = browser.cookies["sessionid"].value
@@ -246,7 +247,7 @@ def run(args) -> int:
         params = SHAPES[shape]
         data = QueryDict(mutable=True)
         data.update(params)
-        filterset = LogFilterSet(data)
+        filterset = LogFilterSet(data, scope=EVERY)
         assert filterset.is_valid(), filterset.form.errors
         query = filterset.log_query()
         mongo_filter, sort = query.mongo_filter(), query.mongo_sort()

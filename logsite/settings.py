@@ -60,12 +60,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_filters",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     # Swagger UI's files served by the app itself (WhiteNoise): /api/docs/ works without internet.
     "drf_spectacular_sidecar",
     "axes",
     "django_celery_beat",
+    "access",
     "retrieval",
     "archive",
 ]
@@ -295,10 +295,16 @@ THROTTLE_RATES = {
 # stay free for ingest: a search past the limit is answered 503 with Retry-After at once.
 SEARCH_THREADS = int(os.environ.get("SEARCH_THREADS", str(max(1, int(os.environ.get("WEB_THREADS", "4")) - 1))))
 
+# Access control (access/): audit events older than this are pruned daily (beat task access.prune_audit_events).
+AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "90"))
+# Behind a proxy that appends the client's address to X-Forwarded-For: the audit trail records that address.
+# Without such a proxy, clients could write any address there, so REMOTE_ADDR is recorded.
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "access.tokens.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDi
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from access.scope import OutsideScope, read_scope
 from logsite.admin import ReadOnlyAdminMixin
 from retrieval.filters import LogFilterSet
 from retrieval.models import LogEntry
@@ -77,7 +78,7 @@ class SearchFilter(admin.ListFilter):
         for name in SIDEBAR_PARAMETERS:
             if name in params:
                 self.used_parameters[name] = params.pop(name)
-        self.filterset = LogFilterSet(search_data(request))
+        self.filterset = LogFilterSet(search_data(request), scope=read_scope(request))
 
     def has_output(self) -> bool:
         return True
@@ -94,7 +95,12 @@ class SearchFilter(admin.ListFilter):
                 messages.error(request, f"{name}: {' '.join(map(str, errors))}")
             return queryset.none()
         with_time = bool(TIME_PARAMETERS & set(request.GET))
-        return queryset.filter(self.filterset.log_query().orm_q(with_time=with_time))
+        try:
+            query = self.filterset.log_query()
+        except OutsideScope as exc:
+            messages.error(request, str(exc))
+            return queryset.none()
+        return queryset.filter(query.orm_q(with_time=with_time))
 
 
 @admin.register(LogEntry)
@@ -112,6 +118,12 @@ class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # facet counts are full counts
     actions = None
     change_list_template = "retrieval/admin_change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LogEntry]:
+        # The detail pages too (get_object goes through here): only the logs of user_ids granted to the reader.
+        queryset = super().get_queryset(request)
+        scope = read_scope(request)
+        return queryset if scope.user_ids is None else queryset.filter(user_id__in=sorted(scope.user_ids))
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[LogEntry], search_term: str

@@ -10,16 +10,21 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ComponentRegistry
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access import audit
+from access.models import AuditEvent
+from access.scope import Scope, read_scope, write_scope
+from access.tokens import TokenAuthentication, TokenScopes
 from retrieval import planner
 from retrieval.bodies import MAX_BODY_BYTES, BodyError, read_records
 from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, OUT_OF_RANGE, LogFilterSet
-from retrieval.ingest import MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
+from retrieval.ingest import MAX_RECORDS, IngestError, IngestForbidden, IngestUnavailable, ingest_logs
 from retrieval.models import Level
 from retrieval.query import MAX_KEYWORD_LENGTH, MAX_PAGE_SIZE
 from retrieval.serializers import (
@@ -39,9 +44,9 @@ from retrieval.sources import SourceUnavailable
 API_PARAMETERS = ("format",)
 
 
-def parse(data: QueryDict, extra_parameters: Iterable[str] = API_PARAMETERS) -> LogFilterSet:
+def parse(data: QueryDict, scope: Scope, extra_parameters: Iterable[str] = API_PARAMETERS) -> LogFilterSet:
     """A valid filterset, or a 400 whose body names each wrong parameter."""
-    filterset = LogFilterSet(data, extra_parameters=extra_parameters)
+    filterset = LogFilterSet(data, scope=scope, extra_parameters=extra_parameters)
     if not filterset.is_valid():
         raise ValidationError(
             {name: [str(message) for message in messages] for name, messages in filterset.form.errors.items()}
@@ -126,12 +131,21 @@ class FilterSetSchema(AutoSchema):
 
 
 ERRORS = OpenApiResponse(ERRORS_SCHEMA, description="Names each invalid parameter with its messages.")
-UNAUTHORIZED = OpenApiResponse(DetailSerializer, description="No or a wrong token, and no session.")
+UNAUTHORIZED = OpenApiResponse(
+    DetailSerializer, description="No token and no session, or an unknown, expired or revoked token."
+)
+FORBIDDEN = OpenApiResponse(
+    ERRORS_SCHEMA,
+    description="`user_id` names user ids not granted to you (named in the message), or the token lacks the "
+    "`logs:read` scope (`detail`).",
+)
 
 
 class LogsAPIView(APIView):
     # Token first, so that a missing or wrong token is a 401 with WWW-Authenticate: Token.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
+    # A token reads only with logs:read and writes only with logs:write (access.tokens).
+    permission_classes = [IsAuthenticated, TokenScopes]
     schema = FilterSetSchema()
 
 
@@ -140,12 +154,14 @@ class LogSearchView(LogsAPIView):
 
     @extend_schema(
         parameters=filter_parameters(),
-        responses={200: SearchPageSerializer, 400: ERRORS, 401: UNAUTHORIZED},
+        responses={200: SearchPageSerializer, 400: ERRORS, 401: UNAUTHORIZED, 403: FORBIDDEN},
         description="Search logs: the same parameters and meaning as the search page.",
     )
     def get(self, request: Request) -> Response:
-        filterset = parse(request.query_params)
-        page = planner.search(filterset.log_query(), filterset.cursor_token)
+        filterset = parse(request.query_params, read_scope(request))
+        query = filterset.log_query()
+        audit.record(AuditEvent.Action.SEARCH, request, {"door": "api", **query.to_params()})
+        page = planner.search(query, filterset.cursor_token)
         next_url = None
         if page.next_cursor:
             params = request.query_params.copy()
@@ -172,6 +188,11 @@ class LogSearchView(LogsAPIView):
                 "batch) or `body`; nothing is written.",
             ),
             401: UNAUTHORIZED,
+            403: OpenApiResponse(
+                ERRORS_SCHEMA,
+                description="Names each record whose user_id you may not write as `logs[i].user_id` (or, as "
+                "`detail`, a token without the `logs:write` scope); nothing is written.",
+            ),
             413: OpenApiResponse(
                 ERRORS_SCHEMA,
                 description=f"Body larger than {MAX_BODY_BYTES // 2**20} MB (after gzip inflation), named `body`: "
@@ -209,7 +230,9 @@ class LogSearchView(LogsAPIView):
         except BodyError as exc:
             return Response({"body": [str(exc)]}, status=exc.status)
         try:
-            result = ingest_logs(records)
+            result = ingest_logs(records, scope=write_scope(request))
+        except IngestForbidden as exc:
+            return Response(exc.errors, status=403)
         except IngestError as exc:
             raise ValidationError(exc.errors) from exc
         except IngestUnavailable as exc:
@@ -239,6 +262,7 @@ class SeedLogsView(LogsAPIView):
                 ERRORS_SCHEMA, description=f"Names each invalid parameter (`day` as `date`). {OUT_OF_RANGE}"
             ),
             401: UNAUTHORIZED,
+            403: FORBIDDEN,
             404: OpenApiResponse(DetailSerializer, description="No logs found."),
             503: OpenApiResponse(DetailSerializer, description="A storage could not answer; ask again later."),
         },
@@ -249,8 +273,10 @@ class SeedLogsView(LogsAPIView):
             raise ValidationError({name[:50]: ["Unknown parameter."] for name in sorted(unknown)})
         data = request.query_params.copy()
         data.update({"date": day, "user_id": user_id, "level": level, "order": "oldest"})
-        filterset = parse(data)
-        rows = planner.iter_all(filterset.log_query())
+        filterset = parse(data, read_scope(request))
+        query = filterset.log_query()
+        audit.record(AuditEvent.Action.SEARCH, request, {"door": "seed", **query.to_params()})
+        rows = planner.iter_all(query)
         try:
             first = next(rows, None)
         except SourceUnavailable as exc:

@@ -1,7 +1,9 @@
 """The search parameters: parsed and validated once, for the page, the API and the admin.
 
-`LogFilterSet(request.GET).log_query()` turns a query string into a `LogQuery`,
-or the form's errors name the parameter that is wrong. Parameters:
+`LogFilterSet(request.GET, scope=read_scope(request)).log_query()` turns a query string into a
+`LogQuery`, or the form's errors name the parameter that is wrong. The scope (`access.scope`) is
+required, so that no front door forgets it: a user_id outside it is refused (`OutsideScope`, a 403
+naming `user_id`), and a query without user_id covers only the scope's user_ids. Parameters:
 
     user_id    one or several integers: user_id=4, user_id=1,4 or user_id=1&user_id=4
     date       a whole UTC day, YYYY-MM-DD (or from/to, not both)
@@ -38,6 +40,7 @@ from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from django_filters.fields import IsoDateTimeField
 
+from access.scope import OutsideScope, Scope
 from retrieval import querysyntax
 from retrieval.models import Level, LogEntry
 from retrieval.query import (
@@ -334,11 +337,13 @@ class LogFilterSet(django_filters.FilterSet):
         data: Mapping[str, Any] | None = None,
         queryset: QuerySet[LogEntry] | None = None,
         *,
+        scope: Scope,
         extra_parameters: Iterable[str] = (),
         now: datetime | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(data, queryset if queryset is not None else LogEntry.objects.none(), **kwargs)
+        self.scope = scope
         self.extra_parameters = frozenset(extra_parameters)
         self.now = now
 
@@ -350,10 +355,19 @@ class LogFilterSet(django_filters.FilterSet):
         return form
 
     def log_query(self) -> LogQuery:
-        """The validated query; call only when `is_valid()`."""
+        """The validated query, within the scope; call only when `is_valid()`.
+
+        Raises OutsideScope when `user_id` names ids the scope does not cover.
+        """
         data = self.form.cleaned_data
+        user_ids: tuple[int, ...] = data.get("user_id") or ()
+        outside = self.scope.outside(user_ids)
+        if outside:
+            raise OutsideScope(outside)
+        granted = not user_ids and self.scope.user_ids is not None
         return LogQuery(
-            user_ids=data.get("user_id") or (),
+            user_ids=tuple(sorted(self.scope.user_ids or ())) if granted else user_ids,
+            granted_users=granted,
             start=data["start"],
             end=data["end"],
             levels=selected_levels(data),

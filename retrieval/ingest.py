@@ -24,6 +24,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from access.scope import Scope
 from retrieval import planner
 from retrieval.metrics import INGESTED_LOGS
 from retrieval.models import LateWrite, LogEntry
@@ -54,6 +55,14 @@ INSERT_TIMEOUT_SECONDS = 5
 
 class IngestError(ValueError):
     """The batch is invalid; `errors` maps a field path like `logs[3].level` to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class IngestForbidden(PermissionError):
+    """Records whose user_id the sender may not write; `errors` maps `logs[i].user_id` to a message. Nothing is stored."""
 
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__(errors)
@@ -302,9 +311,9 @@ def with_ids(documents: list[dict]) -> list[dict]:
     return documents
 
 
-def ingest_logs(records: object) -> IngestResult:
-    """Validate every record, then write them all to hot storage."""
-    return store(validate_batch(records))
+def ingest_logs(records: object, *, scope: Scope) -> IngestResult:
+    """Validate every record, then write them all to hot storage (only user_ids in the write `scope`)."""
+    return store(validate_batch(records), scope=scope)
 
 
 def note_late_writes(documents: list[dict]) -> None:
@@ -321,8 +330,25 @@ def note_late_writes(documents: list[dict]) -> None:
         LateWrite.objects.update_or_create(day=day, defaults={"last_write": Now()})
 
 
-def store(documents: list[dict]) -> IngestResult:
-    """Write `documents` (from validate_batch, or validate_record then with_ids) to hot storage, each id once."""
+def check_write_scope(documents: list[dict], scope: Scope) -> None:
+    """IngestForbidden naming each document (by its index) whose user_id `scope` does not cover."""
+    if scope.everything:
+        return
+    errors = {
+        f"logs[{index}].user_id": [f"Not granted to you for writing: user_id {document['user_id']}."]
+        for index, document in enumerate(documents)
+        if not scope.allows(document["user_id"])
+    }
+    if errors:
+        raise IngestForbidden(errors)
+
+
+def store(documents: list[dict], *, scope: Scope) -> IngestResult:
+    """Write `documents` (from validate_batch, or validate_record then with_ids) to hot storage, each id once,
+    all or none of them: IngestForbidden if a user_id is outside the sender's write `scope`.
+
+    An id stored already is a duplicate: its record is never replaced."""
+    check_write_scope(documents, scope)
     try:
         # An id already archived is a duplicate too, though MongoDB no longer holds it.
         held = planner.held_ids(documents)

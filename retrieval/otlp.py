@@ -52,7 +52,8 @@ DECIMAL = re.compile(r"[0-9]{1,10}")
 # OTLP/JSON spells these bytes fields in hex; proto3's JSON mapping (json_format) reads bytes as base64.
 HEX_ID_FIELDS = ("traceId", "trace_id", "spanId", "span_id")
 # gRPC status codes of google.rpc.Status, by the HTTP status they go with.
-RPC_CODES = {400: 3, 401: 16, 413: 3, 415: 3, 503: 14}  # INVALID_ARGUMENT, UNAUTHENTICATED, UNAVAILABLE
+# INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, UNAVAILABLE
+RPC_CODES = {400: 3, 401: 16, 403: 7, 413: 3, 415: 3, 429: 8, 503: 14}
 
 
 class UndecodableBody(ValueError):

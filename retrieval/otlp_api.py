@@ -10,10 +10,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
+from access.scope import write_scope
 from retrieval import ingest, otlp
 from retrieval.api import LogsAPIView
 from retrieval.bodies import MAX_BODY_BYTES, BodyError, read_body
-from retrieval.ingest import IngestError, IngestUnavailable
+from retrieval.ingest import IngestError, IngestForbidden, IngestUnavailable
 
 # OTLP exporters retry a 503 (as 429, 502, 504), after Retry-After when given.
 RETRY_AFTER_SECONDS = 5
@@ -45,7 +46,11 @@ class OTLPLogsView(LogsAPIView):
         if mapped.documents:
             try:
                 # Checked once, by map_request: the documents go straight to ids and storage.
-                ingest.store(ingest.with_ids(mapped.documents))
+                ingest.store(ingest.with_ids(mapped.documents), scope=write_scope(request))
+            except IngestForbidden as exc:  # nothing of the request is stored, as for the JSON API
+                return status_response(
+                    403, "; ".join(f"{name}: {' '.join(errors)}" for name, errors in exc.errors.items()), encoding
+                )
             except IngestError as exc:  # the batch as a whole, e.g. more records than ingest takes at once
                 return status_response(
                     400, "; ".join(f"{name}: {' '.join(errors)}" for name, errors in exc.errors.items()), encoding

@@ -91,6 +91,8 @@ def merged_rows(query: LogQuery, after: Position | None, limit: int) -> Merged:
     """The first `limit` rows of every source strictly after `after` in the query's order (see `search`)."""
     statuses: dict[str, str] = {}
     found: list[tuple[int, LogRow]] = []
+    if query.matches_nothing:
+        return Merged([], False, statuses, partial=False)
     for rank, source in enumerate(log_sources()):
         started = time.perf_counter()
         try:
@@ -181,7 +183,7 @@ def iter_all(query: LogQuery) -> Iterator[LogRow]:
 def histogram(query: LogQuery) -> Histogram:
     """Log volume per time bucket and level over the query's range, summed over the sources."""
     result = Histogram(buckets=query.buckets(), counts=Counter())
-    for source in log_sources():
+    for source in [] if query.matches_nothing else log_sources():
         try:
             result.counts.update(source.volume(query))
             result.sources[source.name] = "ok"

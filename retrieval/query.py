@@ -51,6 +51,9 @@ class LogQuery:
     # The part of [start, end) a source reads, when it knows it holds nothing outside it
     # (None: all of it). Only the MongoDB filter narrows; buckets and cursors keep [start, end).
     read_range: tuple[datetime, datetime] | None = None
+    # True when `user_ids` are the caller's grant rather than what they asked for (retrieval.filters):
+    # permalinks leave them out, and an empty grant matches no log.
+    granted_users: bool = False
     q: str = ""  # query syntax (retrieval.querysyntax), already checked by the filterset; "" matches all
     log_id: str | None = None  # one log only (planner.find_log)
     # The time parameters as the user gave them (date=..., from=now-6h), echoed by `to_params`
@@ -60,6 +63,11 @@ class LogQuery:
     @property
     def terms(self) -> tuple[Term, ...]:
         return querysyntax.parse_cached(self.q)
+
+    @property
+    def matches_nothing(self) -> bool:
+        """An empty grant: no source need be asked."""
+        return self.granted_users and not self.user_ids
 
     @property
     def direction(self) -> int:
@@ -78,7 +86,7 @@ class LogQuery:
         into its SQL (`$in` and `$and` it does not), see docs/ferretdb.md.
         """
         clauses: dict = {}
-        if self.user_ids:
+        if self.user_ids or self.granted_users:
             clauses["user_id"] = one_or_any(self.user_ids)
         clauses["level"] = one_or_any(self.levels)
         first, last = self.read_range or (self.start, self.end)
@@ -113,7 +121,7 @@ class LogQuery:
         q = Q(level__in=self.levels)
         if with_time:
             q &= Q(timestamp__gte=self.start, timestamp__lt=self.end)
-        if self.user_ids:
+        if self.user_ids or self.granted_users:
             q &= Q(user_id__in=self.user_ids)
         if self.keyword:
             q &= Q(message__icontains=self.keyword)
@@ -124,7 +132,7 @@ class LogQuery:
         return (
             self.start <= document["timestamp"] < self.end
             and document["level"] in self.levels
-            and (not self.user_ids or document["user_id"] in self.user_ids)
+            and (not (self.user_ids or self.granted_users) or document["user_id"] in self.user_ids)
             and (not self.keyword or textfold.contains(document["message"], self.keyword))
             and (self.log_id is None or str(document["_id"]) == self.log_id)
             and querysyntax.matches(self.terms, document)
@@ -159,7 +167,7 @@ class LogQuery:
         (it pins the range it was made in, see `Cursor`).
         """
         params = dict(self.time_params) or {"from": isoformat(self.start), "to": isoformat(self.end)}
-        if self.user_ids:
+        if self.user_ids and not self.granted_users:
             params["user_id"] = ",".join(str(u) for u in self.user_ids)
         if self.levels != ALL_LEVELS:
             params["level"] = ",".join(self.levels)

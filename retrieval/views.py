@@ -7,6 +7,9 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
+from access import audit
+from access.models import AuditEvent
+from access.scope import read_scope
 from retrieval import planner
 from retrieval.admin import changelist_params
 from retrieval.charts import stacked_bars
@@ -19,12 +22,13 @@ from retrieval.sources import SourceUnavailable
 @require_GET
 @login_required
 def search_page(request: HttpRequest) -> HttpResponse:
-    filterset = LogFilterSet(request.GET)
+    filterset = LogFilterSet(request.GET, scope=read_scope(request))
     context = {"filterset": filterset, "form": filterset.form, "levels": ALL_LEVELS}
     status = 200
     if filterset.is_valid():
         query = filterset.log_query()
         params = query.to_params()
+        audit.record(AuditEvent.Action.SEARCH, request, {"door": "page", **params})
         page = planner.search(query, filterset.cursor_token)
         context.update(
             query=query,
@@ -49,10 +53,12 @@ def search_page(request: HttpRequest) -> HttpResponse:
 def export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
     if fmt not in FORMATS:
         return JsonResponse({"format": ["Use csv or jsonl."]}, status=404)
-    filterset = LogFilterSet(request.GET)
+    filterset = LogFilterSet(request.GET, scope=read_scope(request))
     if not filterset.is_valid():
         return JsonResponse(filterset.form.errors, status=400)
+    query = filterset.log_query()
+    audit.record(AuditEvent.Action.EXPORT, request, {"format": fmt, **query.to_params()})
     try:
-        return export_response(filterset.log_query(), fmt)
+        return export_response(query, fmt)
     except SourceUnavailable as exc:
         return JsonResponse({"sources": [str(exc)]}, status=503)

@@ -109,13 +109,13 @@ def empty_archive():
 
 @pytest.fixture
 def api():
-    """A JSON API client holding a fresh user's token."""
-    from django.contrib.auth.models import User
-    from rest_framework.authtoken.models import Token
+    """A JSON API client holding a token (both scopes) of a fresh user granted every user_id."""
     from rest_framework.test import APIClient
 
+    from tests.access_support import token_of, user_granted
+
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=User.objects.create_user('api')).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_of(user_granted('api'))}")
     return client
 
 

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+
+from tests.access_support import token_of
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 
@@ -19,7 +20,7 @@ ADMIN = "/admin/retrieval/logentry/"
 def staff(client):
     user = User.objects.create_user("staff", password="pw-for-tests", is_staff=True, is_superuser=True)
     client.force_login(user)
-    client.token = Token.objects.create(user=user).key
+    client.token = token_of(user)
     return client
 
 

@@ -3,10 +3,10 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from retrieval import planner
+from tests.access_support import user_granted
 from tests.bad_search_input import BAD_SEARCH_INPUT
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
@@ -47,7 +47,7 @@ def test_results_next_cursor_and_sources(api, logs):
 
 def test_session_auth_works_and_anonymous_is_refused(client, logs):
     assert client.get("/api/v1/logs").status_code == 401
-    client.force_login(User.objects.create_user("human", password="pw-for-tests"))
+    client.force_login(user_granted("human"))
     assert client.get("/api/v1/logs", {"date": "2023-08-27"}).json()["results"]
 
 

@@ -8,15 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 import schemathesis
-from django.contrib.auth.models import User
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis import Case, CheckContext, Response
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from retrieval.filters import OUT_OF_RANGE
+from tests.access_support import token_of, user_granted
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"], transaction=True)
 
@@ -72,7 +71,7 @@ def positive_data_accepted_unless_a_documented_rule(ctx: CheckContext, response:
 
 @pytest.fixture
 def token(db) -> str:
-    return Token.objects.create(user=User.objects.create_user("schema")).key
+    return token_of(user_granted("schema"))
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
 
 from archive import cache
 from archive.archiver import archive_logs
+from tests.access_support import user_granted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(databases=["default", "logs"], transaction=True)]
 
@@ -16,7 +16,7 @@ OLD_DAY = datetime(2023, 8, 20, tzinfo=UTC)
 @pytest.fixture
 def archived_day(logs_db):
     # Before the browser starts: Playwright's sync API runs an event loop, and the ORM refuses to run inside one.
-    User.objects.create_user("engineer", password="a-long-test-password")
+    user_granted("engineer", password="a-long-test-password")
     logs_db.insert_many(
         [
             {

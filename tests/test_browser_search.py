@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.contrib.auth.models import User
+
+from tests.access_support import user_granted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(databases=["default", "logs"], transaction=True)]
 
@@ -16,7 +17,7 @@ DAY = datetime(2023, 8, 27, tzinfo=UTC)
 @pytest.fixture
 def seeded(logs_db, make_log):
     # Before the browser starts: Playwright's sync API runs an event loop, and the ORM refuses to run inside one.
-    User.objects.create_user("engineer", password="a-long-test-password")
+    user_granted("engineer", password="a-long-test-password")
     make_log(timestamp=DAY + timedelta(hours=9), user_id=4, level="error", message="Validated a model, Recall: 0.27")
     make_log(timestamp=DAY + timedelta(hours=8), user_id=4, level="error", message="Validated a model, F1: 0.5")
     make_log(timestamp=DAY + timedelta(hours=7), user_id=3, level="error", message="Other user, Recall: 0.9")

@@ -10,15 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from bson import ObjectId
-from django.contrib.auth.models import User
 from django.http import QueryDict
 from django.test import override_settings
 
+from access.scope import EVERY
 from archive.archiver import archive_logs
 from archive.models import ArchivePart
 from retrieval import planner
 from retrieval.filters import LogFilterSet
 from retrieval.query import LogQuery
+from tests.access_support import user_granted
 from tests.cold_archive import GetCounter, s3_storages, silent_server, write_parts
 
 pytestmark = [
@@ -58,7 +59,7 @@ def logs(logs_db):
 
 
 def query(params: str) -> LogQuery:
-    filterset = LogFilterSet(QueryDict(params))
+    filterset = LogFilterSet(QueryDict(params), scope=EVERY)
     assert filterset.is_valid(), filterset.form.errors
     return filterset.log_query()
 
@@ -199,7 +200,7 @@ def test_api_with_storage_down_is_partial_not_an_error(api, logs):
 
 @pytest.fixture
 def user_client(client):
-    client.force_login(User.objects.create_user("engineer"))
+    client.force_login(user_granted("engineer"))
     return client
 
 

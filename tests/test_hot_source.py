@@ -9,6 +9,7 @@ import pytest
 from django.db import DatabaseError, OperationalError
 from django.utils import timezone
 
+from access.scope import EVERY
 from archive import archiver, hot
 from archive.archiver import archive_logs
 from archive.models import ArchivedDay, ArchivePart
@@ -68,7 +69,7 @@ def test_a_late_log_for_an_archived_day_is_found_before_and_after_the_next_run(l
     archive_logs(before=BEFORE)
     assert hot.hot_part(day_query(DAYS[0])) is None
 
-    result = ingest_logs([late_record(DAYS[0], "arrived a year late")])
+    result = ingest_logs([late_record(DAYS[0], "arrived a year late")], scope=EVERY)
 
     assert result.inserted == 1
     assert LateWrite.objects.get(day=DAYS[0]).last_write >= ArchivedDay.objects.get(day=DAYS[0]).exported_from
@@ -89,7 +90,7 @@ def test_a_log_sent_while_the_day_is_archived_is_found_after_the_run(logs_db, se
     upload_parts = archiver.upload_parts
 
     def a_log_arrives_then_upload(*args, **kwargs):
-        ingest_logs([late_record(DAYS[0], "sent during the run")])
+        ingest_logs([late_record(DAYS[0], "sent during the run")], scope=EVERY)
         return upload_parts(*args, **kwargs)
 
     monkeypatch.setattr(archiver, "upload_parts", a_log_arrives_then_upload)
@@ -102,7 +103,9 @@ def test_a_log_sent_while_the_day_is_archived_is_found_after_the_run(logs_db, se
 
 
 def test_logs_for_recent_days_write_no_marker(logs_db):
-    ingest_logs([late_record(timezone.now().date(), "today"), late_record(timezone.now().date(), "today again")])
+    ingest_logs(
+        [late_record(timezone.now().date(), "today"), late_record(timezone.now().date(), "today again")], scope=EVERY
+    )
 
     assert not LateWrite.objects.exists()
 
@@ -160,10 +163,10 @@ def test_a_late_log_whose_day_cannot_be_noted_is_not_acknowledged_and_the_resend
 
     monkeypatch.setattr(LateWrite.objects, "update_or_create", sql_refuses)
     with pytest.raises(IngestUnavailable, match="SQL database did not confirm"):
-        ingest_logs(batch)
+        ingest_logs(batch, scope=EVERY)
     monkeypatch.undo()
 
-    again = ingest_logs(batch)  # the sender re-sends, as the 503 says
+    again = ingest_logs(batch, scope=EVERY)  # the sender re-sends, as the 503 says
     assert (again.inserted, again.duplicates) == (0, 1)
     assert LateWrite.objects.filter(day=DAYS[0]).exists()
     page = planner.search(day_query(DAYS[0], keyword="ledger is down"))

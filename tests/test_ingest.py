@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 import pytest
 from bson import ObjectId
 
+from access.scope import EVERY
 from retrieval import ingest
 from retrieval.ingest import MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
 from retrieval.models import LogEntry
@@ -23,7 +24,7 @@ def record(**overrides) -> dict:
 
 
 def test_ingest_stores_valid_records_in_utc_with_millisecond_precision(logs_db):
-    result = ingest_logs([record(logger="trainer", context={"model": "resnet", "run": {"id": 7}})])
+    result = ingest_logs([record(logger="trainer", context={"model": "resnet", "run": {"id": 7}})], scope=EVERY)
 
     assert result.inserted == 1 and result.duplicates == 0
     stored = logs_db.find_one({"_id": ObjectId(result.ids[0])})
@@ -37,8 +38,8 @@ def test_ingest_resent_batch_with_ids_stores_nothing_twice(logs_db):
     ids = [str(ObjectId()) for _ in range(3)]
     batch = [record(id=i, message=f"line {n}") for n, i in enumerate(ids)]
 
-    ingest_logs(batch[:2])
-    again = ingest_logs(batch)
+    ingest_logs(batch[:2], scope=EVERY)
+    again = ingest_logs(batch, scope=EVERY)
 
     assert again.inserted == 1 and again.duplicates == 2
     assert sorted(str(d["_id"]) for d in logs_db.find({})) == sorted(ids)
@@ -77,7 +78,7 @@ def test_ingest_resent_batch_with_ids_stores_nothing_twice(logs_db):
 )
 def test_ingest_rejects_a_batch_with_one_bad_record_and_writes_nothing(logs_db, bad, field, fragment):
     with pytest.raises(IngestError) as caught:
-        ingest_logs([record(), record(**bad), record()])
+        ingest_logs([record(), record(**bad), record()], scope=EVERY)
 
     assert fragment in caught.value.errors[field][0]
     assert logs_db.count_documents({}) == 0
@@ -85,7 +86,7 @@ def test_ingest_rejects_a_batch_with_one_bad_record_and_writes_nothing(logs_db, 
 
 def test_ingest_stores_context_integers_at_the_64_bit_limits(logs_db):
     context = {"max": 2**63 - 1, "min": -(2**63), "big_float": 1e308}
-    result = ingest_logs([record(context=context)])
+    result = ingest_logs([record(context=context)], scope=EVERY)
     assert logs_db.find_one({"_id": ObjectId(result.ids[0])})["context"] == context
 
 
@@ -93,14 +94,14 @@ def test_ingest_names_a_missing_field(logs_db):
     incomplete = record()
     del incomplete["message"]
     with pytest.raises(IngestError) as caught:
-        ingest_logs([incomplete])
+        ingest_logs([incomplete], scope=EVERY)
     assert caught.value.errors == {"logs[0].message": ["This field is required."]}
 
 
 @pytest.mark.parametrize("batch", [[], {"timestamp": "x"}, "logs", [record()] * (MAX_RECORDS + 1)])
 def test_ingest_rejects_what_is_not_a_list_of_records_of_allowed_size(logs_db, batch):
     with pytest.raises(IngestError) as caught:
-        ingest_logs(batch)
+        ingest_logs(batch, scope=EVERY)
     assert "logs" in caught.value.errors
     assert logs_db.count_documents({}) == 0
 
@@ -108,17 +109,15 @@ def test_ingest_rejects_what_is_not_a_list_of_records_of_allowed_size(logs_db, b
 def test_ingest_rejects_the_same_id_twice_in_one_batch(logs_db):
     same = str(ObjectId())
     with pytest.raises(IngestError) as caught:
-        ingest_logs([record(id=same), record(id=same)])
+        ingest_logs([record(id=same), record(id=same)], scope=EVERY)
     assert "logs[1].id" in caught.value.errors
 
 
 @pytest.fixture
 def token_client(client):
-    from django.contrib.auth.models import User
-    from rest_framework.authtoken.models import Token
+    from tests.access_support import token_of, user_granted
 
-    user = User.objects.create_user("sender", password="pw-for-tests")
-    client.defaults["HTTP_AUTHORIZATION"] = f"Token {Token.objects.create(user=user).key}"
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {token_of(user_granted('sender'))}"
     return client
 
 
@@ -210,8 +209,8 @@ def test_api_post_needs_a_token_or_session(client, logs_db):
 def test_a_batch_without_ids_sent_twice_is_stored_once_and_answered_as_duplicates(logs_db):
     batch = [record(message=f"line {n}", context={"step": n}) for n in range(3)]
 
-    first = ingest_logs(batch)
-    again = ingest_logs(batch)
+    first = ingest_logs(batch, scope=EVERY)
+    again = ingest_logs(batch, scope=EVERY)
 
     assert (first.inserted, first.duplicates) == (3, 0)
     assert (again.inserted, again.duplicates) == (0, 3)
@@ -222,8 +221,8 @@ def test_a_batch_without_ids_sent_twice_is_stored_once_and_answered_as_duplicate
 def test_two_identical_records_in_one_batch_are_two_logs_and_a_resend_finds_both(logs_db):
     batch = [record(), record(), record(message="other")]
 
-    first = ingest_logs(batch)
-    again = ingest_logs(batch[:2])  # any batch holding the same records derives the same ids
+    first = ingest_logs(batch, scope=EVERY)
+    again = ingest_logs(batch[:2], scope=EVERY)  # any batch holding the same records derives the same ids
 
     assert first.inserted == 3 and len(set(first.ids)) == 3
     assert (again.inserted, again.duplicates, again.ids) == (0, 2, first.ids[:2])
@@ -231,17 +230,20 @@ def test_two_identical_records_in_one_batch_are_two_logs_and_a_resend_finds_both
 
 
 def test_a_derived_id_carries_the_log_time_in_seconds(logs_db):
-    result = ingest_logs([record(timestamp="2023-08-27T12:30:15.999+02:00")])
+    result = ingest_logs([record(timestamp="2023-08-27T12:30:15.999+02:00")], scope=EVERY)
 
     assert ObjectId(result.ids[0]).generation_time == datetime(2023, 8, 27, 10, 30, 15, tzinfo=UTC)
 
 
 def test_a_derived_id_depends_on_the_content_not_on_how_it_is_written(logs_db):
-    base = ingest_logs([record(level="error", context={"a": 1, "b": [1, 2]})]).ids
-    same = ingest_logs([record(timestamp="2023-08-27T10:30:15.123Z", level="Error", context={"b": [1, 2], "a": 1})]).ids
+    base = ingest_logs([record(level="error", context={"a": 1, "b": [1, 2]})], scope=EVERY).ids
+    same = ingest_logs(
+        [record(timestamp="2023-08-27T10:30:15.123Z", level="Error", context={"b": [1, 2], "a": 1})], scope=EVERY
+    ).ids
     changes = [{"user_id": 5}, {"message": "other"}, {"logger": "x"}, {"context": {"a": 2, "b": [1, 2]}}]
     others = {
-        ingest_logs([record(**{"level": "error", "context": {"a": 1, "b": [1, 2]}, **c})]).ids[0] for c in changes
+        ingest_logs([record(**{"level": "error", "context": {"a": 1, "b": [1, 2]}, **c})], scope=EVERY).ids[0]
+        for c in changes
     }
 
     assert same == base
@@ -250,7 +252,7 @@ def test_a_derived_id_depends_on_the_content_not_on_how_it_is_written(logs_db):
 
 def test_a_sender_id_and_a_derived_id_in_one_batch_are_both_kept(logs_db):
     given = str(ObjectId())
-    result = ingest_logs([record(id=given), record()])
+    result = ingest_logs([record(id=given), record()], scope=EVERY)
     assert result.ids[0] == given and result.inserted == 2
 
 
@@ -260,7 +262,7 @@ def test_a_write_hot_storage_does_not_confirm_fails_fast_and_the_resend_stores_n
     with hung_mongodb():
         started = time.monotonic()
         with pytest.raises(IngestUnavailable, match="send the same batch again") as caught:
-            ingest_logs(batch)
+            ingest_logs(batch, scope=EVERY)
         elapsed = time.monotonic() - started
 
     assert elapsed < 3, f"the sender waited {elapsed:.1f} s for a 1 s deadline"
@@ -269,7 +271,7 @@ def test_a_write_hot_storage_does_not_confirm_fails_fast_and_the_resend_stores_n
     deadline = time.monotonic() + 10
     while logs.count_documents({}) < 3 and time.monotonic() < deadline:
         time.sleep(0.1)  # the write landed although it was never confirmed
-    again = ingest_logs(batch)
+    again = ingest_logs(batch, scope=EVERY)
     assert (again.inserted, again.duplicates) == (0, 3)
     assert logs.count_documents({}) == 3
 
@@ -277,7 +279,7 @@ def test_a_write_hot_storage_does_not_confirm_fails_fast_and_the_resend_stores_n
 def test_a_full_batch_is_stored_well_within_the_insert_deadline(logs_db):
     batch = [record(message=f"line {n}") for n in range(MAX_RECORDS)]
     started = time.monotonic()
-    assert ingest_logs(batch).inserted == MAX_RECORDS
+    assert ingest_logs(batch, scope=EVERY).inserted == MAX_RECORDS
     assert time.monotonic() - started < ingest.INSERT_TIMEOUT_SECONDS  # the deadline leaves room for a full batch
 
 

@@ -104,10 +104,9 @@ def post_chunked(base: str, token: str, pieces: list[bytes], **headers: str) -> 
 
 @pytest.mark.django_db(databases=["default", "logs"], transaction=True)
 def test_a_chunked_body_under_gunicorn_is_read_whole_plain_and_gzip(app_server, logs_db):
-    from django.contrib.auth.models import User
-    from rest_framework.authtoken.models import Token
+    from tests.access_support import token_of, user_granted
 
-    token = Token.objects.create(user=User.objects.create_user("chunked-sender")).key
+    token = token_of(user_granted("chunked-sender"))
     app_server.start()
     base = app_server.base
     body = ndjson(records(300, "chunked"))

@@ -9,12 +9,11 @@ from collections import Counter
 from datetime import UTC, timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from logretrieval_handler import LogRetrievalHandler, wire
-from rest_framework.authtoken.models import Token
 
 from devservices.localservices import free_port, wait_until
+from tests.access_support import token_of, user_granted
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"], transaction=True)
 
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.django_db(databases=["default", "logs"], transaction=Tr
 @pytest.fixture
 def token() -> str:
     # transaction=True: committed, so a server in another process sees it too.
-    return Token.objects.create(user=User.objects.create_user(f"sender-{uuid.uuid4().hex[:8]}")).key
+    return token_of(user_granted(f"sender-{uuid.uuid4().hex[:8]}"))
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from django.contrib.auth.models import User
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -22,10 +21,10 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource as ResourcePro
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from retrieval import otlp
+from tests.access_support import token_of, user_granted
 from tests.faults import closed_port_uri, logs_database_at
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"], transaction=True)
@@ -35,7 +34,7 @@ PROTOBUF = "application/x-protobuf"
 
 @pytest.fixture
 def token() -> str:
-    return Token.objects.create(user=User.objects.create_user("otlp-sender")).key
+    return token_of(user_granted("otlp-sender"))
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.http import QueryDict
 from django.utils import timezone
 
+from access.scope import EVERY
 from archive import rehydrate
 from archive.archiver import archive_logs
 from archive.models import ArchivePart
@@ -50,7 +51,7 @@ def archived(logs_db):
 
 
 def search_ids(params: str) -> list[str]:
-    filterset = LogFilterSet(QueryDict(params))
+    filterset = LogFilterSet(QueryDict(params), scope=EVERY)
     assert filterset.is_valid(), filterset.form.errors
     q, rows, cursor = filterset.log_query(), [], None
     while True:
@@ -63,7 +64,7 @@ def search_ids(params: str) -> list[str]:
 
 
 def histogram_total(params: str) -> int:
-    filterset = LogFilterSet(QueryDict(params))
+    filterset = LogFilterSet(QueryDict(params), scope=EVERY)
     assert filterset.is_valid()
     return sum(planner.histogram(filterset.log_query()).counts.values())
 

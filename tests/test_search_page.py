@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
 
+from tests.access_support import user_granted
 from tests.bad_search_input import BAD_SEARCH_INPUT
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
@@ -17,7 +17,7 @@ DAY = datetime(2023, 8, 27, tzinfo=UTC)
 
 @pytest.fixture
 def user_client(client):
-    client.force_login(User.objects.create_user("engineer", password="pw-for-tests"))
+    client.force_login(user_granted("engineer"))
     return client
 
 

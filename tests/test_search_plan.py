@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from django.http import QueryDict
 from pymongo.collection import Collection
 
+from access.scope import EVERY
 from devservices import pytest_plugin
 from retrieval.filters import LogFilterSet
 from retrieval.query import ALL_LEVELS
@@ -48,7 +49,7 @@ def test_a_user_day_level_search_uses_the_servers_own_filter_or_index(logs_db: C
             for i in range(2000)
         ]
     )
-    filterset = LogFilterSet(QueryDict("user_id=4&date=2023-08-27&level=error"))
+    filterset = LogFilterSet(QueryDict("user_id=4&date=2023-08-27&level=error"), scope=EVERY)
     assert filterset.is_valid()
     query = filterset.log_query()
     mongo_filter = query.mongo_filter()

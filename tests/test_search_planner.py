@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.http import QueryDict
 
+from access.scope import EVERY
 from retrieval import planner
 from retrieval.filters import LogFilterSet
 from retrieval.query import LogQuery, LogRow
@@ -18,7 +19,7 @@ DAY = datetime(2023, 8, 27, tzinfo=UTC)
 
 
 def query(query_string: str) -> LogQuery:
-    filterset = LogFilterSet(QueryDict(query_string))
+    filterset = LogFilterSet(QueryDict(query_string), scope=EVERY)
     assert filterset.is_valid(), filterset.form.errors
     return filterset.log_query()
 

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.http import QueryDict
 
+from access.scope import EVERY
 from retrieval.filters import LogFilterSet
 from retrieval.query import ALL_LEVELS, LogQuery, decode_cursor, encode_cursor
 
@@ -12,7 +13,7 @@ DAY = datetime(2023, 8, 27, tzinfo=UTC)
 
 
 def parse(query_string: str) -> LogFilterSet:
-    return LogFilterSet(QueryDict(query_string))
+    return LogFilterSet(QueryDict(query_string), scope=EVERY)
 
 
 def query(query_string: str) -> LogQuery:

@@ -6,6 +6,8 @@ from django.utils import timezone
 from pymongo.errors import PyMongoError
 from tqdm import tqdm
 
+from access import audit
+from access.models import AuditEvent
 from archive.archiver import ArchiveStorageError, archive_logs, due_before
 from archive.exporter import day_bounds
 from archive.locks import LockLost
@@ -39,6 +41,7 @@ class Command(BaseCommand):
                     f"Would archive {total:,} logs from the days before {before} (dry run: nothing changed)."
                 )
                 return
+            audit.record(AuditEvent.Action.ARCHIVE_RUN, params={"trigger": "command", "before": before.isoformat()})
             with tqdm(total=total, unit="log", disable=options["verbosity"] < 1 or not total, file=self.stderr) as bar:
                 run = archive_logs(before=before, trigger="command", progress=bar.update)
         except (ArchiveStorageError, LockLost) as exc:

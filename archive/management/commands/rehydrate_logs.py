@@ -4,6 +4,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from access import audit
+from access.models import AuditEvent
 from archive import rehydrate
 from archive.reader import ColdReadError
 
@@ -31,6 +33,8 @@ class Command(BaseCommand):
         if not parts:
             who = f" for user {user}" if user is not None else ""
             raise CommandError(f"Nothing archived on {day}{who}.")
+        params = {"day": day.isoformat(), "user_id": user, "hours": hours}
+        audit.record(AuditEvent.Action.REHYDRATE, params=params, outcome="started")
         try:
             inserted = rehydrate.rehydrate(parts, hours)
         except ColdReadError as exc:

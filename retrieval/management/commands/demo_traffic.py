@@ -4,12 +4,15 @@ import logging
 import os
 import random
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 
+from access import tokens
+from access.models import WRITE, ApiToken
 from retrieval.demo import ACTIONS, LEVEL_WEIGHTS, METRICS, WORDS
 from retrieval.models import Level
 
@@ -21,6 +24,7 @@ STDLIB_LEVELS = {
     Level.CRITICAL: logging.CRITICAL,
 }
 DEMO_USERNAME = "demo"
+DEMO_TOKEN_NAME = "demo_traffic"
 
 
 class Command(BaseCommand):
@@ -78,14 +82,16 @@ class Command(BaseCommand):
 
 
 def demo_token() -> str:
-    """The demo user's API token, created on first use."""
+    """A fresh write-only API token of the demo user (only a hash is stored, so an earlier one cannot be
+    shown again: it is replaced). It expires after a day."""
     try:
         user = get_user_model().objects.get(username=DEMO_USERNAME)
     except get_user_model().DoesNotExist:
         raise CommandError(
             f"No user {DEMO_USERNAME!r}: run `manage.py ensure_demo_user` (make run does), or pass --token."
         ) from None
-    return Token.objects.get_or_create(user=user)[0].key
+    ApiToken.objects.filter(user=user, name=DEMO_TOKEN_NAME).delete()
+    return tokens.create_token(user, DEMO_TOKEN_NAME, [WRITE], expires=timezone.now() + timedelta(days=1))[1]
 
 
 def log_steadily(logger: logging.Logger, rng: random.Random, rate: float, users: int, seconds: float | None) -> None:
