@@ -1,28 +1,83 @@
-"""Read-only admin pages for the archive ledger, with totals and compression ratios, and a "run now" button."""
+"""Read-only admin pages for the archive ledger, with totals and compression ratios, and a "run now" button.
 
-from collections.abc import Sequence
+The lists fit a laptop's screen: sizes are human ("4.9 MB"; bytes on the detail pages), times
+UTC with seconds, and each part or day links to its logs on the search page.
+"""
+
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet, Sum
+from django.db.models import Model, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import SimpleTemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.safestring import SafeString
 from kombu.exceptions import OperationalError
 
 from access import audit
 from access.models import AuditEvent
 from access.scope import read_scope
 from archive import rehydrate
-from archive.models import ArchivePart, ArchiveRun
+from archive.models import ArchivedDay, ArchivePart, ArchiveRun
 from archive.reader import ColdReadError
-from logsite.admin import ReadOnlyAdminMixin
+from logsite.admin import ReadOnlyAdminMixin, utc_time
 from logsite.health import check_broker
+from retrieval.admin import register_archived_days
+from retrieval.query import LogQuery
 
 
 def ratio(raw: int | None, compressed: int | None) -> str:
     return f"{raw / compressed:.1f}x" if raw and compressed else "-"
+
+
+def human_size(field: str, label: str) -> Callable[[object, Model], str]:
+    """An admin column showing the byte count `field` as "4.9 MB"."""
+
+    @admin.display(description=label, ordering=field)
+    def show(model_admin: object, obj: Model) -> str:
+        return filesizeformat(getattr(obj, field))
+
+    return show
+
+
+def logs_link(text: str, **params: str | int) -> SafeString:
+    """A link to the search page for these search parameters."""
+    url = f"{reverse('search')}?{urlencode(params)}"
+    return format_html('<a href="{}" title="These logs on the search page">{}</a>', url, text)
+
+
+def archived_days(query: LogQuery) -> list[date]:
+    """The days of `query` whose logs of its users and levels are in parts deleted from MongoDB (and not
+    rehydrated): the admin's log list, which reads MongoDB, says they are in the archive."""
+    first, last = query.start.date(), (query.end - timedelta(microseconds=1)).date()
+    parts = ArchivePart.objects.filter(
+        day__range=(first, last), level__in=query.levels, purged__isnull=False, rehydrated_until__isnull=True
+    )
+    if query.user_ids:
+        parts = parts.filter(user_id__in=query.user_ids)
+    return list(parts.order_by("day").values_list("day", flat=True).distinct())
+
+
+register_archived_days(archived_days)
+
+
+class DeletedFromMongoDB(admin.SimpleListFilter):
+    title = "deleted from MongoDB"
+    parameter_name = "deleted"
+
+    def lookups(self, request: HttpRequest, model_admin: "admin.ModelAdmin[Any]") -> list[tuple[str, str]]:
+        return [("yes", "yes"), ("no", "not yet")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ArchivePart]) -> QuerySet[ArchivePart]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(purged__isnull=self.value() == "no")
+        return queryset
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -48,35 +103,42 @@ class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(ArchiveRun)
 class ArchiveRunAdmin(ReadOnlyAdmin):
     change_list_template = "admin/archive/archiverun/change_list.html"
+    started_utc = utc_time("started", "started")
+    finished_utc = utc_time("finished", "finished")
+    heartbeat_utc = utc_time("heartbeat", "heartbeat")
+    raw_size = human_size("raw_bytes", "raw size")
+    stored_size = human_size("compressed_bytes", "stored size")
     list_display = (
-        "started",
-        "finished",
+        "started_utc",
+        "finished_utc",
         "status",
         "trigger",
         "days",
         "logs",
-        "raw_bytes",
-        "compressed_bytes",
+        "raw_size",
+        "stored_size",
         "ratio",
     )
     list_filter = ("status", "trigger")
     readonly_fields = (
-        "started",
-        "finished",
-        "heartbeat",
+        "started_utc",
+        "finished_utc",
+        "heartbeat_utc",
         "status",
         "trigger",
         "before",
         "days",
         "logs",
+        "raw_size",
         "raw_bytes",
+        "stored_size",
         "compressed_bytes",
         "ratio",
         "error",
     )
     fields = readonly_fields
 
-    @admin.display(description="compression")
+    @admin.display(description="ratio")
     def ratio(self, run: ArchiveRun) -> str:
         return ratio(run.raw_bytes, run.compressed_bytes)
 
@@ -113,44 +175,57 @@ class ArchiveRunAdmin(ReadOnlyAdmin):
 class ArchivePartAdmin(ReadOnlyAdmin):
     change_list_template = "admin/archive/archivepart/change_list.html"
     logs_field = "count"
-    list_display = (
-        "key",
-        "day",
-        "user_id",
-        "level",
-        "count",
-        "raw_bytes",
-        "compressed_bytes",
-        "ratio",
-        "purged",
-        "rehydrated_until",
-    )
-    list_filter = ("level", "day", "user_id")
+    day_utc = utc_time("day", "day")
+    raw_size = human_size("raw_bytes", "raw size")
+    stored_size = human_size("compressed_bytes", "stored size")
+    first_utc = utc_time("first_timestamp", "first log")
+    last_utc = utc_time("last_timestamp", "last log")
+    created_utc = utc_time("created", "created")
+    deleted_utc = utc_time("purged", "deleted from MongoDB")
+    rehydrated_until_utc = utc_time("rehydrated_until", "rehydrated until")
+    # Seven narrow columns fit a laptop's screen beside the filters: the key (on the detail page) repeats
+    # day, user and level; the count links to the logs; rehydration is said in the "deleted" column.
+    list_display = ("day_utc", "user_id", "level", "logs", "stored_size", "ratio", "deleted")
+    list_filter = ("level", DeletedFromMongoDB, "day", "user_id")
     # Rehydration (archive.rehydrate): the only action; it writes to MongoDB, not to the ledger's history.
     actions = ["rehydrate_parts"]
     search_fields = ("key",)
     readonly_fields = (
         "run",
         "key",
-        "day",
+        "day_utc",
         "user_id",
         "level",
-        "count",
+        "logs",
+        "raw_size",
         "raw_bytes",
+        "stored_size",
         "compressed_bytes",
         "ratio",
         "sha256",
-        "first_timestamp",
-        "last_timestamp",
-        "created",
-        "purged",
-        "rehydrated_until",
+        "first_utc",
+        "last_utc",
+        "created_utc",
+        "deleted_utc",
+        "rehydrated_until_utc",
     )
     fields = readonly_fields
 
-    @admin.display(description="compression")
+    @admin.display(description="ratio")
     def ratio(self, part: ArchivePart) -> str:
         return ratio(part.raw_bytes, part.compressed_bytes)
+
+    @admin.display(description="deleted from MongoDB", ordering="purged")
+    def deleted(self, part: ArchivePart) -> str:
+        if part.purged is None:
+            return "not yet"
+        if part.rehydrated_until is not None:
+            return f"yes; rehydrated until {self.rehydrated_until_utc(part)} UTC"
+        return "yes"
+
+    @admin.display(description="logs", ordering="count")
+    def logs(self, part: ArchivePart) -> SafeString:
+        return logs_link(f"{part.count:,}", date=part.day.isoformat(), user_id=part.user_id, level=part.level)
 
     @admin.action(
         permissions=["rehydrate"], description=f"Rehydrate: load into MongoDB for {settings.REHYDRATION_HOURS:g} hours"
@@ -180,3 +255,18 @@ class ArchivePartAdmin(ReadOnlyAdmin):
 
     def has_rehydrate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("archive.change_archivepart")
+
+
+@admin.register(ArchivedDay)
+class ArchivedDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Days the archiver emptied from MongoDB (searches skip MongoDB for them unless logs came later)."""
+
+    day_utc = utc_time("day", "day")
+    exported_from_utc = utc_time("exported_from", "exported from")
+    list_display = ("day_utc", "exported_from_utc", "search")
+    ordering = ("-day",)
+    fields = readonly_fields = ("day_utc", "exported_from_utc", "search")
+
+    @admin.display(description="search")
+    def search(self, day: ArchivedDay) -> SafeString:
+        return logs_link("logs of the day", date=day.day.isoformat())

@@ -1,21 +1,30 @@
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR, ChangeList
-from django.core.paginator import InvalidPage
+from django.core.paginator import InvalidPage, Page
+from django.db import DatabaseError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString
+from pymongo.errors import PyMongoError
 
 from access.scope import OutsideScope, read_scope
-from logsite.admin import ReadOnlyAdminMixin
+from logsite.admin import ReadOnlyAdminMixin, utc_time
 from retrieval.filters import LogFilterSet
 from retrieval.models import LogEntry
 from retrieval.pagination import WindowPaginator, parse_page_number
+from retrieval.query import LogQuery
+from retrieval.sources import SourceUnavailable, answered_in_time
 
 # The search parameters the admin sidebar takes; the keyword is the admin's search box ("q").
 SIDEBAR_PARAMETERS = ("user_id", "date", "from", "to", "level", "min_level")
@@ -24,6 +33,28 @@ TIME_PARAMETERS = {"date", "from", "to"}
 # Django's "e" (its redirect after a bad lookup). Any other parameter would reach the ORM as a
 # raw lookup (message__regex=... went to MongoDB unescaped, context__has_key=x was a 500).
 CHANGELIST_PARAMETERS = frozenset({*SIDEBAR_PARAMETERS, SEARCH_VAR, PAGE_VAR, ORDER_VAR, ERROR_FLAG})
+
+# The list reads MongoDB only. An app that moves logs out of it registers here which days of a
+# query it moved (the archive: archive/admin.py), and the list says where those logs are instead
+# of being silently empty; retrieval imports no app.
+ArchivedDays = Callable[[LogQuery], Iterable[date]]
+archived_days_finders: list[ArchivedDays] = []
+
+
+def register_archived_days(finder: ArchivedDays) -> None:
+    archived_days_finders.append(finder)
+
+
+def archived_days(query: LogQuery) -> list[date]:
+    return sorted({day for finder in archived_days_finders for day in finder(query)})
+
+
+def day_list(days: list[date]) -> str:
+    """ "2023-08-25", "2023-08-25 and 2023-08-27", or "5 days from 2023-08-01 to 2023-08-09"."""
+    if len(days) > 3:
+        return f"{len(days)} days from {days[0]} to {days[-1]}"
+    named = [str(day) for day in days]
+    return " and ".join(filter(None, [", ".join(named[:-1]), named[-1]]))
 
 
 def search_data(request: HttpRequest) -> QueryDict:
@@ -55,6 +86,41 @@ def refused_parameters(request: HttpRequest) -> dict[str, str]:
         except InvalidPage as exc:
             refused[PAGE_VAR] = str(exc)
     return refused
+
+
+class LogChangeList(ChangeList):
+    """The log list, one page window at a time: no count (no "N results", page numbers or "Show all"),
+    only "previous" and "next", and MongoDB's part within the search deadline."""
+
+    page: Page | None = None
+    unanswered = ""  # why MongoDB gave no rows, when it did not answer
+
+    def get_results(self, request: HttpRequest) -> None:
+        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        self.paginator = paginator
+        self.result_count = 0
+        self.full_result_count = None
+        self.show_full_result_count = False
+        self.show_admin_actions = True
+        self.can_show_all = False
+        self.multi_page = False
+        self.result_list = []
+        try:
+            with answered_in_time():
+                try:
+                    self.page = paginator.page(self.page_num)
+                except DatabaseError as exc:
+                    # The ORM wraps pymongo's error, which answered_in_time tells a timeout by.
+                    if isinstance(exc.__cause__, PyMongoError):
+                        raise exc.__cause__ from exc
+                    raise
+        except SourceUnavailable as exc:
+            self.unanswered = str(exc)
+            messages.error(request, f"No logs shown: {exc}.")
+            return
+        self.result_list = list(self.page.object_list)
+        self.result_count = paginator.count
+        self.multi_page = self.page.has_next() or self.page.has_previous()
 
 
 class SearchFilter(admin.ListFilter):
@@ -107,7 +173,10 @@ class SearchFilter(admin.ListFilter):
 class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only browsing of hot logs; stays fast at millions of rows (no counts)."""
 
-    list_display = ("timestamp", "level", "user_id", "message")
+    time_utc = utc_time("timestamp", "Time")
+    list_display = ("time_utc", "level", "user_id", "message")
+    fields = ("id", "time_utc", "level", "user_id", "logger", "message", "context_json", "links")
+    readonly_fields = fields
     list_filter = (SearchFilter,)
     # The search box is the shared `keyword`; SearchFilter applies it (see get_search_results).
     search_fields = ("message",)
@@ -118,6 +187,22 @@ class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # facet counts are full counts
     actions = None
     change_list_template = "retrieval/admin_change_list.html"
+
+    @admin.display(description="context")
+    def context_json(self, entry: LogEntry) -> str:
+        if entry.context is None:
+            return "-"
+        pretty = json.dumps(entry.context, indent=2, ensure_ascii=False, default=str)
+        return format_html('<pre class="log-context">{}</pre>', pretty)
+
+    @admin.display(description="on the search page")
+    def links(self, entry: LogEntry) -> SafeString:
+        return format_html(
+            '<a href="{}">this log</a> · <a href="{}">logs around it</a>', log_url(entry), around_url(entry)
+        )
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return LogChangeList
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[LogEntry]:
         # The detail pages too (get_object goes through here): only the logs of user_ids granted to the reader.
@@ -159,4 +244,22 @@ class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(f"{request.path}?{kept.urlencode()}")
         data = search_data(request)
         extra_context = {**(extra_context or {}), "search_url": f"{reverse('search')}?{urlencode(data, doseq=True)}"}
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        if isinstance(response, TemplateResponse) and response.context_data and TIME_PARAMETERS & set(request.GET):
+            days = in_archive(response.context_data["cl"])
+            response.context_data["archived_days"] = day_list(days) if days else ""
+        return response
+
+
+def log_url(entry: LogEntry) -> str:
+    return f"/logs/{entry.pk}"
+
+
+def around_url(entry: LogEntry) -> str:
+    return f"/logs/{entry.pk}/around"
+
+
+def in_archive(changelist: ChangeList) -> list[date]:
+    """The days of the list's (valid) time range whose logs the list cannot show: they are archived."""
+    search = next(spec for spec in changelist.filter_specs if isinstance(spec, SearchFilter))
+    return archived_days(search.filterset.log_query()) if search.filterset.is_valid() else []

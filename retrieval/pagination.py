@@ -2,7 +2,9 @@
 
 Counting is a full scan at millions of logs (and the ORM's count() pipeline is
 refused by FerretDB), so a page fetches one row more than it shows: that row
-says whether a next page exists, and the count is "rows up to here".
+says whether a next page exists, and the count is "rows up to here". So a page
+knows its own rows and whether the next page exists, never the number of pages:
+it offers "previous" and "next" only, and a page past the end is `past_end`.
 """
 
 from typing import Any
@@ -42,6 +44,11 @@ class WindowPaginator(Paginator):
     def _window(self) -> list[Model]:
         bottom = (self.page_number - 1) * self.per_page
         return list(self.object_list[bottom : bottom + self.per_page + 1])
+
+    @property
+    def past_end(self) -> bool:
+        """A page after the last one. Which page is the last is not known without counting."""
+        return self.page_number > 1 and not self._window
 
     @cached_property
     def count(self) -> int:

@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,9 @@ def staff_client(client):
     user = User.objects.create_user("staff", password="pw-for-tests", is_staff=True, is_superuser=True)
     client.force_login(user)
     return client
+
+
+COUNT_TEXT = re.compile(r"\d+ (results?|log entr(y|ies)|total)\b")
 
 
 def rows(response) -> list[str]:
@@ -153,3 +157,75 @@ def test_admin_shows_an_out_of_range_time_as_a_message_naming_the_field(staff_cl
     assert response.status_code == 200
     assert rows(response) == []
     assert any(message.startswith(f"{field}: Out of range") for message in messages_of(response))
+
+
+def test_admin_list_shows_its_position_and_previous_next_never_a_count_or_show_all(staff_client, logs_db, make_log):
+    for minute in range(150):
+        make_log(timestamp=START + timedelta(minutes=minute), level="error" if minute % 2 else "info")
+
+    first = staff_client.get("/admin/retrieval/logentry/").content.decode()
+    second = staff_client.get("/admin/retrieval/logentry/", {"p": 2}).content.decode()
+
+    assert "Logs 1–100" in first and 'href="?p=2" rel="next"' in first and "Previous" not in first
+    assert "Logs 101–150" in second and 'href="?p=1" rel="prev"' in second and "Next" not in second
+    for html in (first, second):
+        # Django's "101 log entries" and "49900 results" were guesses from the page window.
+        assert not COUNT_TEXT.search(html) and "Show all" not in html
+
+
+def test_admin_page_past_the_end_says_no_more_logs_and_links_only_the_first_page(staff_client, logs_db, make_log):
+    for minute in range(150):
+        make_log(timestamp=START + timedelta(minutes=minute))
+
+    response = staff_client.get("/admin/retrieval/logentry/", {"p": 500, "level": "info"})
+    html = response.content.decode()
+
+    assert response.status_code == 200 and rows(response) == []
+    assert "No more logs: this list ends before page 500." in html
+    assert 'href="?level=info">First page' in html
+    assert "p=499" not in html and "p=497" not in html and not COUNT_TEXT.search(html)
+
+
+def test_admin_search_bar_keeps_the_filters_and_offers_no_show_all_link(staff_client, logs_db, make_log):
+    make_log(timestamp=START, level="error", message="kept")
+    html = staff_client.get("/admin/retrieval/logentry/", {"level": "error", "user_id": "1"}).content.decode()
+    search_form = html.split('id="changelist-search"', 1)[1].split("</form>", 1)[0]
+
+    assert '<input type="hidden" name="level" value="error">' in search_form
+    assert '<input type="hidden" name="user_id" value="1">' in search_form
+    assert "Show all" not in search_form and 'href="?"' not in search_form
+
+
+def test_admin_times_are_utc_with_seconds_and_labelled_in_the_list_and_the_detail(staff_client, logs_db, make_log):
+    log = make_log(
+        timestamp=START + timedelta(hours=23, minutes=54, seconds=7),
+        level="warning",
+        user_id=42,
+        message="Loss went up",
+        logger="trainer.loop",
+        context={"run": "r-7", "metrics": {"loss": 0.5}},
+    )
+
+    listed = staff_client.get("/admin/retrieval/logentry/").content.decode()
+    detail = staff_client.get(f"/admin/retrieval/logentry/{log['_id']}/change/").content.decode()
+
+    assert "Time (UTC)" in listed and "2023-08-27 23:54:07" in listed and "p.m." not in listed
+    assert "Time (UTC)" in detail and "2023-08-27 23:54:07" in detail
+    for shown in (str(log["_id"]), "warning", "42", "trainer.loop", "Loss went up"):
+        assert shown in detail
+    assert '<pre class="log-context">{\n  &quot;run&quot;: &quot;r-7&quot;,\n  &quot;metrics&quot;: {' in detail
+    assert f'href="/logs/{log["_id"]}"' in detail and "logs around it" in detail
+
+
+def test_admin_list_past_the_search_deadline_says_so_instead_of_a_500(staff_client, logs_db, make_log):
+    from django.test import override_settings
+
+    from tests.faults import hung_mongodb
+
+    make_log(timestamp=START)
+    with override_settings(SEARCH_TIMEOUT_SECONDS=1), hung_mongodb():
+        response = staff_client.get("/admin/retrieval/logentry/", {"level": "info"})
+
+    assert response.status_code == 200 and rows(response) == []
+    [message] = messages_of(response)
+    assert message.startswith("No logs shown: MongoDB did not answer within 1 s; narrow the search")
