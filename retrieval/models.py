@@ -1,5 +1,6 @@
 from typing import TYPE_CHECKING, cast
 
+from django.conf import settings
 from django.db import connections, models
 from django_mongodb_backend.fields import ObjectIdAutoField
 from pymongo.collection import Collection
@@ -70,6 +71,22 @@ class LateWrite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: logs stored at {self.last_write:%Y-%m-%d %H:%M:%S} UTC"
+
+
+class SavedSearch(models.Model):
+    """A user's named search on the search page: its query string, so that its link is the search. In SQL."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches")
+    name = models.CharField(max_length=100)
+    query = models.CharField(max_length=2000, blank=True)  # URL-encoded search parameters, no cursor
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_search_name_per_user")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 def check_mongodb() -> None:

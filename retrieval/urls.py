@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from retrieval import api, otlp_api, views
@@ -13,6 +13,10 @@ if not settings.API_DOCS_PUBLIC:
 urlpatterns = [
     path("", views.search_page, name="search"),
     path("export.<str:fmt>", views.export, name="export"),
+    path("searches/save", views.save_search, name="save-search"),
+    re_path(r"^logs/(?P<log_id>[0-9a-f]{24})$", views.log_page, name="log"),
+    re_path(r"^logs/(?P<log_id>[0-9a-f]{24})/around$", views.log_around, name="log-around"),
+    path("searches/<int:pk>/delete", views.delete_saved_search, name="delete-saved-search"),
     path("api/v1/logs", api.LogSearchView.as_view(), name="api-logs"),
     # OpenTelemetry's own path for OTLP/HTTP logs, so that an exporter needs only the site's URL.
     path("v1/logs", otlp_api.OTLPLogsView.as_view(), name="otlp-logs"),

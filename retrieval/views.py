@@ -1,55 +1,202 @@
-"""The search page and its exports. Thin: parsing is `LogFilterSet`, searching is `planner`."""
+"""The log explorer's pages (search, one log, logs around it, saved searches) and exports.
 
+Thin: parsing is `LogFilterSet`, searching is `planner`, links are `retrieval.links`.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import cast
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
-from django.views.decorators.http import require_GET
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_GET, require_POST
 
 from access import audit
 from access.models import AuditEvent
 from access.scope import read_scope
+from logsite.disclosure import is_staff, shown, shown_error
 from retrieval import planner
 from retrieval.admin import changelist_params
+from retrieval.capacity import search_capacity
 from retrieval.charts import stacked_bars
 from retrieval.exports import FORMATS, export_response
 from retrieval.filters import LogFilterSet
-from retrieval.query import ALL_LEVELS
+from retrieval.forms import SavedSearchForm, add_input_hints, search_query_string
+from retrieval.links import query_url, refined, search_url, zoomed
+from retrieval.models import SavedSearch
+from retrieval.query import ALL_LEVELS, LogQuery, LogRow
 from retrieval.sources import SourceUnavailable
+from retrieval.throttles import throttled
+
+# Logs shown before and after one on its "logs around" page.
+AROUND = 50
+# "local" when the user chose to see times in the browser's time zone (set by explorer.js); else UTC.
+TIME_ZONE_COOKIE = "tz"
+# The time picker's relative presets: (label, `from` value); `to` is now.
+TIME_PRESETS = (
+    ("15 min", "now-15m"),
+    ("1 h", "now-1h"),
+    ("24 h", "now-24h"),
+    ("7 days", "now-7d"),
+    ("30 days", "now-30d"),
+)
 
 
 @require_GET
 @login_required
+@search_capacity
 def search_page(request: HttpRequest) -> HttpResponse:
-    filterset = LogFilterSet(request.GET, scope=read_scope(request))
-    context = {"filterset": filterset, "form": filterset.form, "levels": ALL_LEVELS}
-    status = 200
+    return render_search(request, request.GET)
+
+
+def render_search(
+    request: HttpRequest, data: QueryDict, save_form: SavedSearchForm | None = None, status: int = 200
+) -> HttpResponse:
+    """The search page for the parameters `data` (the form, the histogram, a page of rows, the saved searches)."""
+    scope = read_scope(request)
+    filterset = LogFilterSet(data, scope=scope)
+    query_string = search_query_string(data)
+    context = {
+        "filterset": filterset,
+        "form": add_input_hints(filterset.form),
+        "levels": ALL_LEVELS,
+        "presets": TIME_PRESETS,
+        "preset_links": [(label, search_url({"from": value})) for label, value in TIME_PRESETS],
+        "local_time": request.COOKIES.get(TIME_ZONE_COOKIE) == "local",
+        "saved_searches": SavedSearch.objects.filter(user_id=owner_id(request)),
+        "save_form": save_form or SavedSearchForm(initial={"query": query_string}, scope=scope),
+        "this_search": query_url(query_string),
+    }
     if filterset.is_valid():
         query = filterset.log_query()
         params = query.to_params()
+        context["preset_links"] = [
+            (label, search_url(refined(params, date=None, to=None, **{"from": value}))) for label, value in TIME_PRESETS
+        ]
         audit.record(AuditEvent.Action.SEARCH, request, {"door": "page", **params})
         page = planner.search(query, filterset.cursor_token)
+        # The partial-results notice prints these: no internal hosts for non-staff.
+        page.sources = shown(page.sources, is_staff(request.user), "search")
+        chart = stacked_bars(planner.histogram(query), query.end, lambda a, b: search_url(zoomed(params, a, b)))
         context.update(
             query=query,
+            params=params,
             page=page,
-            chart=stacked_bars(planner.histogram(query)),
-            permalink=f"{reverse('search')}?{urlencode(params)}",
+            chart=chart,
+            permalink=search_url(params),
             csv_url=f"{reverse('export', args=['csv'])}?{urlencode(params)}",
             jsonl_url=f"{reverse('export', args=['jsonl'])}?{urlencode(params)}",
             admin_url=f"{reverse('admin:retrieval_logentry_changelist')}?{urlencode(changelist_params(params))}",
-            next_url=f"{reverse('search')}?{urlencode({**params, 'cursor': page.next_cursor})}"
-            if page.next_cursor
-            else None,
+            next_url=search_url({**params, "cursor": page.next_cursor}) if page.next_cursor else None,
+            prev_url=search_url({**params, "cursor": page.prev_cursor}) if page.prev_cursor else None,
+            position=page_position(page.offset, len(page.rows), chart["total"]),
         )
     else:
-        status = 400 if request.GET else 200
+        status = 400 if data else status
         context["unknown_errors"] = {k: v for k, v in filterset.form.errors.items() if k not in filterset.form.fields}
     return render(request, "retrieval/search.html", context, status=status)
 
 
+def page_position(offset: int, rows: int, total: int) -> str:
+    """ "101-200 of 2,345": the page's rows (offset is 1-based) among the histogram's total."""
+    if not rows:
+        return ""
+    return f"{offset:,}–{offset + rows - 1:,} of {max(total, offset + rows - 1):,}"
+
+
+class LogUnavailable(Exception):
+    """The log was not found and a storage could not answer: it may be there (a 503, not a 404)."""
+
+
+def log_view(view: Callable[[HttpRequest, str], HttpResponse]) -> Callable[[HttpRequest, str], HttpResponse]:
+    @wraps(view)
+    def wrapped(request: HttpRequest, log_id: str) -> HttpResponse:
+        try:
+            return view(request, log_id)
+        except LogUnavailable as exc:
+            return render(request, "retrieval/log.html", {"unavailable": str(exc)}, status=503)
+
+    return wrapped
+
+
 @require_GET
 @login_required
+@log_view
+def log_page(request: HttpRequest, log_id: str) -> HttpResponse:
+    """One log, found hot or cold, with links to the logs around it and to its user's day."""
+    row = find_readable_log(request, log_id)
+    day = f"{row.timestamp:%Y-%m-%d}"
+    context = {"row": row, "user_day_url": search_url({"date": day, "user_id": str(row.user_id)})}
+    return render(request, "retrieval/log.html", context)
+
+
+@require_GET
+@login_required
+@log_view
+def log_around(request: HttpRequest, log_id: str) -> HttpResponse:
+    """The AROUND logs before and after one log from its user, at every level, hot and cold; the log marked."""
+    row = find_readable_log(request, log_id)
+    found = planner.around(row, reader_query(request), AROUND, AROUND)
+    # The log itself between its neighbours (whether or not `around` counted it among them).
+    rows = [*(r for r in found.before if r.id != row.id), row, *(r for r in found.after if r.id != row.id)]
+    context = {"row": row, "rows": rows, "before": AROUND, "after": AROUND, "found": found}
+    return render(request, "retrieval/around.html", context)
+
+
+def reader_query(request: HttpRequest) -> LogQuery:
+    """A search of everything the user may read (its scope), for looking up logs by id."""
+    filterset = LogFilterSet(QueryDict(), scope=read_scope(request))
+    filterset.is_valid()
+    return filterset.log_query()
+
+
+def find_readable_log(request: HttpRequest, log_id: str) -> LogRow:
+    try:
+        row = planner.find_log(log_id, reader_query(request))
+    except SourceUnavailable as exc:
+        raise LogUnavailable(shown_error(str(exc), is_staff(request.user), "search")) from exc
+    if row is None:
+        raise Http404("No log with this id, or not one you may read.")
+    return row
+
+
+def owner_id(request: HttpRequest) -> int:
+    # Behind login_required: the user is a saved one.
+    return cast(int, request.user.pk)
+
+
+@require_POST
+@login_required
+def save_search(request: HttpRequest) -> HttpResponse:
+    """Save the search under a name (replacing the user's search of that name); back to it."""
+    form = SavedSearchForm(request.POST, scope=read_scope(request))
+    if not form.is_valid():
+        return render_search(request, QueryDict(request.POST.get("query", "")), save_form=form, status=400)
+    name, query = form.cleaned_data["name"], form.cleaned_data["query"]
+    SavedSearch.objects.update_or_create(user_id=owner_id(request), name=name, defaults={"query": query})
+    messages.success(request, f"Saved the search “{name}”.")
+    return redirect(query_url(query))
+
+
+@require_POST
+@login_required
+def delete_saved_search(request: HttpRequest, pk: int) -> HttpResponse:
+    saved = get_object_or_404(SavedSearch, pk=pk, user_id=owner_id(request))
+    saved.delete()
+    messages.success(request, f"Deleted the saved search “{saved.name}”.")
+    back = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+    return redirect(back if allowed else reverse("search"))
+
+
+@require_GET
+@login_required
+@throttled("export")
+@search_capacity
 def export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
     if fmt not in FORMATS:
         return JsonResponse({"format": ["Use csv or jsonl."]}, status=404)
@@ -61,4 +208,4 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpRespon
     try:
         return export_response(query, fmt)
     except SourceUnavailable as exc:
-        return JsonResponse({"sources": [str(exc)]}, status=503)
+        return JsonResponse({"sources": [shown_error(str(exc), is_staff(request.user), "export")]}, status=503)

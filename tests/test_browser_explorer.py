@@ -1,0 +1,378 @@
+"""The log explorer in a real browser (Debian's Chromium, headless, Playwright), at 1366 px and at 390 px.
+
+Seeded with 300 users' logs on a hot day and user 4's logs on the day before, archived (cold).
+Each test logs in by session cookie (no login page load) and loads few pages.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from bson import ObjectId
+from django.contrib.auth.models import User
+from django.test import Client
+from playwright.sync_api import expect
+
+from archive import cache
+from archive.archiver import archive_logs
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(databases=["default", "logs"], transaction=True)]
+
+HOT_DAY = datetime(2023, 8, 27, tzinfo=UTC)
+COLD_DAY = HOT_DAY - timedelta(days=1)
+LEVELS = ("debug", "info", "warning", "error", "critical")
+VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
+DAY_SEARCH = "/?date=2023-08-27"
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "explorer.png"
+
+
+def with_ids(logs: list[dict], first: int) -> list[dict]:
+    """Ids made of each log's own second, as ingest makes them: planner.find_log looks near the id's time."""
+    return [
+        {"_id": ObjectId(f"{int(log['timestamp'].timestamp()):08x}{first + n:016x}"), **log}
+        for n, log in enumerate(logs)
+    ]
+
+
+def hot_logs() -> list[dict]:
+    """300 users' logs over the hot day, every level, two loggers, a context each; user 4 every 5 minutes too."""
+    logs = [
+        {
+            "timestamp": HOT_DAY + timedelta(minutes=4 * i, seconds=7),
+            "user_id": i + 1,
+            "level": LEVELS[i % 5],
+            "message": f"Trained model {i}, F1: 0.{i % 10}",
+            "logger": "train" if i % 2 else "eval.metrics",
+            "context": {"run": i, "dataset": "mnist"},
+        }
+        for i in range(300)
+    ]
+    logs += [
+        {
+            "timestamp": HOT_DAY + timedelta(minutes=5 * i, seconds=30),
+            "user_id": 4,
+            "level": LEVELS[i % 5],
+            "message": f"Step {i} of user 4",
+            "logger": "train",
+            "context": {"step": i},
+        }
+        for i in range(80)
+    ]
+    return with_ids(logs, 0)
+
+
+def cold_logs() -> list[dict]:
+    """User 4's last 40 logs of the day before (archived), and someone else's."""
+    logs = [
+        {
+            "timestamp": HOT_DAY - timedelta(minutes=5 * (i + 1)),
+            "user_id": 4,
+            "level": "info",
+            "message": f"Archived step {i} of user 4",
+            "logger": "train",
+        }
+        for i in range(40)
+    ]
+    other = {"timestamp": COLD_DAY + timedelta(hours=1), "user_id": 5, "level": "error", "message": "other"}
+    return with_ids([*logs, other], 1000)
+
+
+@pytest.fixture
+def session_cookie(logs_db) -> dict:
+    # Before the browser starts: Playwright's sync API runs an event loop, and the ORM refuses to run inside one.
+    logs_db.insert_many(hot_logs())
+    client = Client()
+    client.force_login(User.objects.create_superuser("engineer", password="a-long-test-password"))
+    return {"name": "sessionid", "value": client.cookies["sessionid"].value}
+
+
+@pytest.fixture
+def with_cold_day(logs_db) -> None:
+    logs_db.insert_many(cold_logs())
+    archive_logs(before=HOT_DAY.date(), trigger="test")
+    cache.clear()
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def viewport(request) -> str:
+    return request.param
+
+
+def open_tab(chromium, live_server, cookie: dict, size: dict):
+    context = chromium.new_context(viewport=size, timezone_id="Asia/Kolkata")
+    context.add_cookies([{**cookie, "url": live_server.url}])
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    tab.base = live_server.url
+    return tab
+
+
+@pytest.fixture
+def page(session_cookie, chromium, live_server, viewport):
+    tab = open_tab(chromium, live_server, session_cookie, VIEWPORTS[viewport])
+    yield tab
+    tab.context.close()
+
+
+@pytest.fixture
+def desktop_page(session_cookie, chromium, live_server):
+    tab = open_tab(chromium, live_server, session_cookie, VIEWPORTS["desktop"])
+    yield tab
+    tab.context.close()
+
+
+def query(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query, keep_blank_values=True)
+
+
+def fits_the_screen(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_time_picker_presets_relative_times_day_and_no_empty_parameters(page):
+    page.goto(page.base + "/")
+    page.click("#presets a:text-is('1 h')")
+    assert query(page.url) == {"from": ["now-1h"]}
+    assert page.input_value("#id_from") == "now-1h"
+    assert page.get_attribute("#id_from", "placeholder") and page.get_attribute("#id_from", "list") == "relative-times"
+    assert "now-2d/d" in page.inner_text("#id_from-help")
+
+    page.fill("#id_from", "now-2d/d")
+    page.click("form.search button[type=submit]")
+    assert query(page.url) == {"from": ["now-2d/d"]}  # no keyword=&user_id=... and the relative time kept
+
+    # Typing a day clears From/To: Day stays a shortcut.
+    page.fill("#id_date", "2023-08-27")
+    assert page.input_value("#id_from") == ""
+    page.click("form.search button[type=submit]")
+    assert query(page.url) == {"date": ["2023-08-27"]}
+    expect(page.locator("#results tbody tr")).to_have_count(100)
+    permalink = page.get_attribute("#permalink", "href")
+    assert query(permalink) == {"date": ["2023-08-27"]}
+
+    page.fill("#id_from", "yesterday at noon")
+    page.click("form.search button[type=submit]")
+    assert "ISO 8601" in page.inner_text(".errorlist[data-field=from]")
+
+
+def test_times_switch_to_local_and_the_choice_is_remembered(page):
+    page.goto(page.base + DAY_SEARCH + "&user_id=4&order=oldest")
+    first = page.locator("#results td.time time").first
+    assert first.inner_text() == "2023-08-27 00:00:30.000"
+    page.check("#local-time")
+    assert first.inner_text() == "2023-08-27 05:30:30.000"  # Asia/Kolkata, UTC+5:30
+    page.reload()
+    assert page.is_checked("#local-time")
+    assert page.locator("#results td.time time").first.inner_text() == "2023-08-27 05:30:30.000"
+
+
+def test_rows_expand_to_every_field_with_links_to_the_log_and_the_logs_around_it(with_cold_day, page):
+    page.goto(page.base + DAY_SEARCH + "&user_id=4&order=oldest")
+    row = page.locator("#results tbody tr").first
+    details = row.locator("details")
+    assert not details.evaluate("d => d.open")
+    row.locator("td.message").click(position={"x": 5, "y": 5})
+    assert details.evaluate("d => d.open")
+    fields = row.locator("details dl").inner_text()
+    assert re.search(r"id\s+[0-9a-f]{24}", fields) and "eval.metrics" not in fields
+    assert '"step": 0' in fields and "hot (MongoDB)" in fields
+    row.locator("summary").focus()
+    page.keyboard.press("Enter")
+    assert not details.evaluate("d => d.open")
+
+    log_id = row.get_attribute("data-id")
+    row.locator("summary").click()
+    row.locator("a:text-is('This log')").click()
+    assert page.url.endswith(f"/logs/{log_id}")
+    assert "Step 0 of user 4" in page.inner_text("#log") and '"step": 0' in page.inner_text("#log")
+
+    page.click("#around-link")
+    target = page.locator("#around tr.target")
+    assert target.get_attribute("data-id") == log_id and target.get_attribute("aria-current") == "true"
+    rows = page.locator("#around tbody tr")
+    expect(rows).to_have_count(91)  # 40 before it (all there are within a day), the log, 50 after it
+    texts = rows.all_inner_texts()
+    assert sum("(cold)" in text for text in texts) == 40  # the archived day before: hot and cold together
+    assert "Step 0 of user 4" in texts[40]
+    assert {t.strip() for t in page.locator("#around td.user").all_text_contents()} == {"User 4"}
+    assert fits_the_screen(page)
+
+
+def test_a_cold_log_has_its_own_page(with_cold_day, page):
+    page.goto(page.base + "/?date=2023-08-26&user_id=4")
+    page.locator("#results tbody tr summary").first.click()
+    page.locator("#results tbody tr a:text-is('This log')").first.click()
+    assert "cold (archive)" in page.inner_text("#log")
+    assert page.request.get(page.base + "/logs/" + "0" * 24).status == 404
+
+
+def test_drill_down_filters_and_excludes_a_user_a_level_and_a_logger(page):
+    page.goto(page.base + DAY_SEARCH)
+    page.locator("#results td.user a[aria-label='Only user 300']").first.click()
+    assert query(page.url)["user_id"] == ["300"]
+    assert set(page.locator("#results td.user a:not(.exclude)").all_inner_texts()) == {"300"}
+
+    page.goto(page.base + DAY_SEARCH)
+    page.locator("#results a[aria-label='Exclude user 300']").first.click()
+    assert query(page.url)["q"] == ["-user_id:300"]
+    assert "300" not in page.locator("#results td.user a:not(.exclude)").all_inner_texts()
+
+    page.locator("#results td.level a.badge.error").first.click()
+    assert query(page.url)["level"] == ["error"]
+    assert set(page.locator("#results td.level a.badge").all_inner_texts()) == {"error"}
+
+    row = page.locator("#results tbody tr").first
+    row.locator("summary").click()
+    row.locator("a:text-is('exclude it')").click()
+    assert "-logger:" in query(page.url)["q"][0]
+    loggers = page.locator("#results details code.logger").all_text_contents()
+    assert len(set(loggers) & {"train", "eval.metrics"}) == 1
+
+
+def test_histogram_bars_zoom_by_click_drag_and_keyboard_and_the_legend_toggles_levels(page, viewport):
+    page.goto(page.base + DAY_SEARCH)
+    bars = page.locator("#histogram svg a[data-start]")
+    expect(bars).to_have_count(48)  # 30-minute bars over the day
+    ticks = [int(t) for t in page.locator("#histogram .axis text").all_text_contents()]
+    assert ticks[0] == 0
+    assert all(t % 5 == 0 for t in ticks[1:]) and ticks == sorted(ticks)
+    assert page.inner_text("#total-in-range") == "380 logs in range"
+
+    bars.nth(2).focus()
+    assert page.inner_text("#bar-tip").startswith("2023-08-27 01:00 to 01:30 UTC:")
+    assert re.search(r"\d+ logs", bars.nth(2).get_attribute("aria-label"))
+
+    box_first, box_last = bars.nth(4).bounding_box(), bars.nth(7).bounding_box()
+    y = box_first["y"] + box_first["height"] / 2
+    page.mouse.move(box_first["x"] + 2, y)
+    page.mouse.down()
+    page.mouse.move(box_last["x"] + 2, y, steps=5)
+    page.mouse.up()
+    page.wait_for_url(re.compile("from="))
+    assert query(page.url)["from"] == ["2023-08-27T02:00:00.000000Z"]
+    assert query(page.url)["to"] == ["2023-08-27T04:00:00.000000Z"]
+
+    page.locator("#histogram svg a[data-start]").first.click()
+    assert query(page.url)["to"][0] < "2023-08-27T02:10"
+
+    page.goto(page.base + DAY_SEARCH)
+    page.click(".legend a:has(.badge.debug)")
+    assert query(page.url)["level"] == ["info,warning,error,critical"]
+    assert page.get_attribute(".legend a:has(.badge.debug)", "aria-checked") == "false"
+    assert "debug" not in page.locator("#results td.level a.badge").all_inner_texts()
+
+
+def test_paging_goes_forward_and_back_and_shows_the_position(page):
+    page.goto(page.base + DAY_SEARCH + "&page_size=150")
+    assert page.inner_text("#position") == "1–150 of 380"
+    expect(page.locator("#prev-page")).to_have_count(0)
+    page.click("#next-page")
+    assert page.inner_text("#position") == "151–300 of 380"
+    page.click("#next-page")
+    assert page.inner_text("#position") == "301–380 of 380"
+    expect(page.locator("#next-page")).to_have_count(0)
+    page.click("#prev-page")
+    assert page.inner_text("#position") == "151–300 of 380"
+    # Typing a new day on a later page works: the page's links keep Day as Day.
+    page.fill("#id_date", "2023-08-26")
+    page.click("form.search button[type=submit]")
+    assert query(page.url) == {"date": ["2023-08-26"], "page_size": ["150"]}
+
+
+def test_saved_searches_are_named_listed_shared_and_deleted(page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(page.base + DAY_SEARCH + "&user_id=4")
+    page.fill("#id_name", "   ")  # passes the browser's `required`, not the server's check
+    page.click("#saved-searches button:text-is('Save search')")
+    assert page.locator("[data-field=save-name]").inner_text() == "This field is required."
+
+    page.fill("#id_name", "  User 4   that day ")
+    page.click("#saved-searches button:text-is('Save search')")
+    message = page.locator(".messages li")
+    assert message.inner_text() == "Saved the search “User 4 that day”."
+    assert message.is_visible() and message.bounding_box()["x"] >= 0
+    assert fits_the_screen(page)
+    link = page.locator("#saved-searches a.saved-link")
+    assert link.inner_text() == "User 4 that day"
+    assert query(link.get_attribute("href")) == {"date": ["2023-08-27"], "user_id": ["4"]}
+
+    page.click("#saved-searches button.copy-link")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.base + link.get_attribute("href")
+
+    page.goto(page.base + "/")
+    page.click("#saved-searches a.saved-link")
+    expect(page.locator("#results tbody tr")).to_have_count(81)
+    page.click("#saved-searches button:text-is('Delete')")
+    assert page.inner_text(".messages li") == "Deleted the saved search “User 4 that day”."
+    expect(page.locator("#saved-searches a.saved-link")).to_have_count(0)
+
+
+def test_pages_fit_the_screen_and_log_out_stays_on_one_line(page, viewport):
+    page.goto(page.base + DAY_SEARCH)
+    assert fits_the_screen(page)
+    logout = page.locator("header.site button:text-is('Log out')")
+    assert logout.bounding_box()["height"] < 24
+    if viewport == "phone":
+        assert page.evaluate("getComputedStyle(document.querySelector('#results tr')).display") == "block"
+    first = page.locator("#results tbody tr").first
+    first.locator("summary").click()
+    assert fits_the_screen(page)
+
+
+def test_explorer_pages_have_no_serious_accessibility_violation_in_light_or_dark_mode(page):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    search = DAY_SEARCH + "&user_id=4"
+    page.goto(page.base + search)
+    log_id = page.locator("#results tbody tr").first.get_attribute("data-id")
+    found = {}
+    for url in (search, f"/logs/{log_id}", f"/logs/{log_id}/around"):
+        if url != search:
+            page.goto(page.base + url)
+        page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            found[url, scheme] = [
+                (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+                for v in axe.run(page).response["violations"]
+                if v["impact"] in ("serious", "critical")
+            ]
+    assert found == {key: [] for key in found}
+
+
+def test_pages_render_offline_with_every_asset_from_the_app(page):
+    failed, remote = [], []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+
+    def only_loopback(route):
+        host = urlsplit(route.request.url).hostname
+        if host in ("localhost", "127.0.0.1", "::1"):
+            route.continue_()
+        else:
+            remote.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+    page.goto(page.base + DAY_SEARCH + "&user_id=4")
+    log_id = page.locator("#results tbody tr").first.get_attribute("data-id")
+    for url in (DAY_SEARCH + "&user_id=4", f"/logs/{log_id}", f"/logs/{log_id}/around"):
+        page.goto(page.base + url)
+        assert page.get_attribute("html", "data-js") == "ready", url
+        assert page.locator("#tz-switch").is_visible(), url  # JS un-hides it
+        assert page.evaluate("getComputedStyle(document.body).margin") == "0px", url  # explorer.css applied
+    page.context.clear_cookies()
+    page.goto(page.base + "/")
+    assert "/accounts/login/" in page.url and page.get_attribute("html", "data-js") == "ready"
+    assert failed == [] and remote == []
+
+
+def test_readme_screenshot_of_the_search_page(desktop_page):
+    page = desktop_page
+    page.goto(page.base + "/?from=2023-08-27T00:00:00Z&to=2023-08-27T12:00:00Z&page_size=12")
+    page.locator("#results tbody tr").nth(1).locator("summary").click()
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size < 300_000
