@@ -193,7 +193,10 @@ class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if entry.context is None:
             return "-"
         pretty = json.dumps(entry.context, indent=2, ensure_ascii=False, default=str)
-        return format_html('<pre class="log-context">{}</pre>', pretty)
+        # Wrapped, so that a long value does not widen the page on a phone.
+        return format_html(
+            '<pre class="log-context" style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>', pretty
+        )
 
     @admin.display(description="on the search page")
     def links(self, entry: LogEntry) -> SafeString:
