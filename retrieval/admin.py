@@ -198,10 +198,12 @@ class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             '<pre class="log-context" style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>', pretty
         )
 
-    @admin.display(description="on the search page")
+    @admin.display(description="in the log explorer")
     def links(self, entry: LogEntry) -> SafeString:
         return format_html(
-            '<a href="{}">this log</a> · <a href="{}">logs around it</a>', log_url(entry), around_url(entry)
+            '<a href="{}">this log</a> · <a href="{}">logs around it</a>',
+            reverse("log", args=[entry.pk]),
+            reverse("log-around", args=[entry.pk]),
         )
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
@@ -252,14 +254,6 @@ class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             days = in_archive(response.context_data["cl"])
             response.context_data["archived_days"] = day_list(days) if days else ""
         return response
-
-
-def log_url(entry: LogEntry) -> str:
-    return f"/logs/{entry.pk}"
-
-
-def around_url(entry: LogEntry) -> str:
-    return f"/logs/{entry.pk}/around"
 
 
 def in_archive(changelist: ChangeList) -> list[date]:

@@ -213,8 +213,11 @@ def test_admin_times_are_utc_with_seconds_and_labelled_in_the_list_and_the_detai
     assert "Time (UTC)" in detail and "2023-08-27 23:54:07" in detail
     for shown in (str(log["_id"]), "warning", "42", "trainer.loop", "Loss went up"):
         assert shown in detail
-    assert '<pre class="log-context">{\n  &quot;run&quot;: &quot;r-7&quot;,\n  &quot;metrics&quot;: {' in detail
-    assert f'href="/logs/{log["_id"]}"' in detail and "logs around it" in detail
+    assert (
+        "{\n  &quot;run&quot;: &quot;r-7&quot;,\n  &quot;metrics&quot;: {\n    &quot;loss&quot;: 0.5\n  }\n}</pre>"
+        in detail
+    )
+    assert f'href="/logs/{log["_id"]}"' in detail and f'href="/logs/{log["_id"]}/around"' in detail
 
 
 def test_admin_list_past_the_search_deadline_says_so_instead_of_a_500(staff_client, logs_db, make_log):
