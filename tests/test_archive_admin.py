@@ -106,14 +106,16 @@ def test_ledger_lists_show_human_sizes_utc_times_and_deleted_from_mongodb(admin_
     assert part.key in part_page  # the key, left out of the list, is on the detail page
 
 
-def test_each_part_links_to_its_logs_on_the_search_page(admin_client, logs_db):
+def test_each_part_and_archived_day_links_to_its_logs_on_the_search_page(admin_client, logs_db):
     insert_demo_logs(logs_db, days=DAYS[:1], per_day=200)
     archive_logs(before=BEFORE)
     parts = {(str(p.day), str(p.user_id), p.level): p.count for p in ArchivePart.objects.all()}
 
     links = search_links(admin_client.get("/admin/archive/archivepart/").content.decode())
+    days_page = admin_client.get("/admin/archive/archivedday/").content.decode()
 
     assert sorted((q["date"][0], q["user_id"][0], q["level"][0]) for q in links) == sorted(parts)
+    assert search_links(days_page) == [{"date": ["2023-08-25"]}] and "Day (UTC)" in days_page
     day, user_id, level = max(parts, key=parts.get)
     found = admin_client.get("/", {"date": day, "user_id": user_id, "level": level}).context["page"].rows
     assert len(found) == parts[(day, user_id, level)] and {row.source for row in found} == {"cold"}
