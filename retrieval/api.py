@@ -1,8 +1,10 @@
 """JSON API (Django REST framework): GET /api/v1/logs, and the seed app's route."""
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from itertools import chain
+from typing import NoReturn
 
 from django.conf import settings
 from django.http import QueryDict, StreamingHttpResponse
@@ -11,18 +13,21 @@ from drf_spectacular.plumbing import ComponentRegistry
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from access import audit
 from access.models import AuditEvent
 from access.scope import Scope, read_scope, write_scope
 from access.tokens import TokenAuthentication, TokenScopes
+from logsite.disclosure import is_staff, shown, shown_error
 from retrieval import planner
 from retrieval.bodies import MAX_BODY_BYTES, BodyError, read_records
+from retrieval.capacity import search_capacity
 from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, OUT_OF_RANGE, LogFilterSet
 from retrieval.ingest import MAX_RECORDS, IngestError, IngestForbidden, IngestUnavailable, ingest_logs
 from retrieval.models import Level
@@ -39,6 +44,7 @@ from retrieval.serializers import (
     seed_record,
 )
 from retrieval.sources import SourceUnavailable
+from retrieval.throttles import ScopeThrottle
 
 # DRF's own parameter, allowed beside the filters.
 API_PARAMETERS = ("format",)
@@ -139,6 +145,12 @@ FORBIDDEN = OpenApiResponse(
     description="`user_id` names user ids not granted to you (named in the message), or the token lacks the "
     "`logs:read` scope (`detail`).",
 )
+THROTTLED = OpenApiResponse(
+    DetailSerializer, description="Over the token's (or user's) rate: wait the seconds in `Retry-After`."
+)
+BUSY = OpenApiResponse(
+    DetailSerializer, description="This server runs as many searches as it takes: ask again after `Retry-After`."
+)
 
 
 class LogsAPIView(APIView):
@@ -147,16 +159,36 @@ class LogsAPIView(APIView):
     # A token reads only with logs:read and writes only with logs:write (access.tokens).
     permission_classes = [IsAuthenticated, TokenScopes]
     schema = FilterSetSchema()
+    # HTTP method -> the THROTTLE_RATES scope its requests count against.
+    throttle_scopes: dict[str, str] = {}
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        scope = self.throttle_scopes.get(self.request.method or "")
+        return [ScopeThrottle(scope)] if scope else []
+
+    def throttled(self, request: Request, wait: float | None) -> NoReturn:
+        # Whole seconds, at least 1: DRF would write a wait under a second as "Retry-After: 0".
+        raise Throttled(wait=max(1, math.ceil(wait or 1)))
 
 
 class LogSearchView(LogsAPIView):
     """GET searches logs (the same parameters and meaning as the search page); POST sends logs."""
 
+    throttle_scopes = {"GET": "search", "POST": "ingest"}
+
     @extend_schema(
         parameters=filter_parameters(),
-        responses={200: SearchPageSerializer, 400: ERRORS, 401: UNAUTHORIZED, 403: FORBIDDEN},
+        responses={
+            200: SearchPageSerializer,
+            400: ERRORS,
+            401: UNAUTHORIZED,
+            403: FORBIDDEN,
+            429: THROTTLED,
+            503: BUSY,
+        },
         description="Search logs: the same parameters and meaning as the search page.",
     )
+    @search_capacity
     def get(self, request: Request) -> Response:
         filterset = parse(request.query_params, read_scope(request))
         query = filterset.log_query()
@@ -172,7 +204,7 @@ class LogSearchView(LogsAPIView):
                 "results": LogRowSerializer(page.rows, many=True).data,
                 "next_cursor": page.next_cursor,
                 "next": next_url,
-                "sources": page.sources,
+                "sources": shown(page.sources, is_staff(request.user), "search"),
                 "partial": page.partial,
             }
         )
@@ -199,6 +231,7 @@ class LogSearchView(LogsAPIView):
                 "split the batch.",
             ),
             415: OpenApiResponse(ERRORS_SCHEMA, description="Neither JSON nor NDJSON, or an encoding other than gzip."),
+            429: THROTTLED,
             503: OpenApiResponse(
                 DetailSerializer, description="Storage did not confirm the write; send the same batch again."
             ),
@@ -245,6 +278,8 @@ class SeedLogsView(LogsAPIView):
     {date, log_level, user_id, log_message}, oldest first; 400 on bad input, 404 when
     nothing matches. Unlike the seed, it needs a login or an API token."""
 
+    throttle_scopes = {"GET": "search"}
+
     @extend_schema(
         parameters=[
             OpenApiParameter(
@@ -264,9 +299,13 @@ class SeedLogsView(LogsAPIView):
             401: UNAUTHORIZED,
             403: FORBIDDEN,
             404: OpenApiResponse(DetailSerializer, description="No logs found."),
-            503: OpenApiResponse(DetailSerializer, description="A storage could not answer; ask again later."),
+            429: THROTTLED,
+            503: OpenApiResponse(
+                DetailSerializer, description="A storage could not answer, or the server is busy; ask again later."
+            ),
         },
     )
+    @search_capacity
     def get(self, request: Request, day: str, user_id: str, level: str) -> Response | StreamingHttpResponse:
         unknown = set(request.query_params) - {"keyword", *API_PARAMETERS}
         if unknown:
@@ -280,7 +319,7 @@ class SeedLogsView(LogsAPIView):
         try:
             first = next(rows, None)
         except SourceUnavailable as exc:
-            return Response({"detail": str(exc)}, status=503)
+            return Response({"detail": shown_error(str(exc), is_staff(request.user), "search")}, status=503)
         if first is None:
             return Response({"detail": "No logs found."}, status=404)
         return StreamingHttpResponse(json_array(chain([first], rows)), content_type="application/json")

@@ -7,6 +7,7 @@ The same authentication as the JSON API (its LogsAPIView), and the same write pa
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import Throttled
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
@@ -24,9 +25,21 @@ class OTLPLogsView(LogsAPIView):
     """Answers are OTLP messages in the request's encoding: 200 with ExportLogsServiceResponse (its
     partial_success counts and names the rejected records), else a google.rpc.Status."""
 
+    throttle_scopes = {"POST": "ingest"}
+
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
         # An exporter may send `Accept: application/x-protobuf`; DRF's renderers answer only its own errors (401).
         return super().perform_content_negotiation(request, force=True)
+
+    # DRF sends on any HttpResponse handle_exception returns; its stubs say Response.
+    def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
+        if isinstance(exc, Throttled):
+            # OTLP/HTTP's throttling answer: 429, a Status, and Retry-After, which exporters honour.
+            encoding = otlp.encoding_of(self.request.content_type or "") or otlp.JSON
+            response = status_response(429, str(exc.detail), encoding)
+            response["Retry-After"] = str(exc.wait)  # type: ignore[attr-defined]  # set by Throttled()
+            return response
+        return super().handle_exception(exc)
 
     @extend_schema(exclude=True)  # OTLP's operation, not one of the JSON API's
     def post(self, request: Request) -> HttpResponse:

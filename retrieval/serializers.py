@@ -84,7 +84,9 @@ class SearchPageSerializer(serializers.Serializer):
     results = LogRowSerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True, help_text="pass as `cursor` for the next page")
     next = serializers.URLField(allow_null=True, help_text="URL of the next page")
-    sources = serializers.DictField(child=serializers.CharField(), help_text='"ok" or "unavailable: <why>"')
+    sources = serializers.DictField(
+        child=serializers.CharField(), help_text='"ok", or "unavailable" (for staff "unavailable: <why>")'
+    )
     partial = serializers.BooleanField(help_text="true when a source could not answer")  # type: ignore[assignment]
 
 

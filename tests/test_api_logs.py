@@ -79,5 +79,7 @@ def test_openapi_schema_documents_the_parameters_and_swagger_ui_is_served(api, d
     names = {p["name"] for p in operation["parameters"]}
     assert {"user_id", "date", "from", "to", "level", "min_level", "keyword", "order", "page_size", "cursor"} <= names
     assert "/logs/date/{day}/user/{user_id}/level/{level}" in schema.json()["paths"]
+    # The docs page is for browsers: a session (login), not a token (API_DOCS_PUBLIC is off).
+    api.force_login(user_granted("docs-reader"))
     docs = api.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
