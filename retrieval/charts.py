@@ -9,7 +9,7 @@ from retrieval.query import ALL_LEVELS
 
 WIDTH, HEIGHT = 900, 160
 AXIS = 44  # left margin for the y-axis labels
-TOP = 8  # room for the top tick's label
+TOP = BOTTOM = 8  # room for the top and bottom ticks' labels
 TICKS = 4  # about this many y-axis steps
 
 
@@ -59,12 +59,12 @@ def stacked_bars(histogram: Histogram, end: datetime, link: Callable[[datetime, 
     totals = [sum(histogram.counts[(b, level)] for level in ALL_LEVELS) for b in buckets]
     step = round_step(max(totals, default=0))
     top = max(step * -(-max(totals, default=0) // step), step)  # the tallest bar rounded up to a tick
-    plot = HEIGHT - TOP
+    plot, base = HEIGHT - TOP - BOTTOM, HEIGHT - BOTTOM
     slot = (WIDTH - AXIS) / max(len(buckets), 1)
     bars = []
     for index, (bucket, total) in enumerate(zip(buckets, totals, strict=True)):
         bucket_end = buckets[index + 1] if index + 1 < len(buckets) else end
-        y, segments = float(HEIGHT), []
+        y, segments = float(base), []
         for level in ALL_LEVELS:
             count = histogram.counts[(bucket, level)]
             if count:
@@ -75,7 +75,7 @@ def stacked_bars(histogram: Histogram, end: datetime, link: Callable[[datetime, 
         label = f"{bucket:%Y-%m-%d %H:%M} to {bucket_end:%H:%M} UTC: {total:,} logs{f' ({levels})' if levels else ''}"
         x = round(AXIS + index * slot, 2)
         bars.append(Bar(label, bucket, bucket_end, link(bucket, bucket_end), x, round(slot * 0.9, 2), total, segments))
-    ticks = [Tick(value, round(HEIGHT - plot * value / top, 2)) for value in range(0, top + 1, step)]
+    ticks = [Tick(value, round(base - plot * value / top, 2)) for value in range(0, top + 1, step)]
     return {
         "bars": bars,
         "ticks": ticks,

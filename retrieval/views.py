@@ -94,6 +94,10 @@ def render_search(
             next_url=search_url({**params, "cursor": page.next_cursor}) if page.next_cursor else None,
             prev_url=search_url({**params, "cursor": page.prev_cursor}) if page.prev_cursor else None,
             position=page_position(page.offset, len(page.rows), chart["total"]),
+            # A live tail follows the newest logs: on the first page, newest first.
+            tail_url=f"{reverse('api-logs-tail')}?{urlencode(refined(params, order=None))}"
+            if query.newest_first and not filterset.cursor_token
+            else None,
         )
     else:
         status = 400 if data else status

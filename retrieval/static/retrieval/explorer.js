@@ -188,15 +188,16 @@ function liveTail(box) {
   let timer = null;
   let inFlight = false;
   let delay = 2000;
-  const PAUSE_BELOW = 120; // px scrolled down: reading, so new rows would move the page
+  // Scrolled past the newest rows: new ones would land out of sight and move what is being read.
+  const scrolledAway = () => tbody.getBoundingClientRect().top < 0;
   const schedule = (ms) => {
     clearTimeout(timer);
     timer = box.checked && !document.hidden ? setTimeout(poll, ms) : null;
   };
   async function poll() {
     if (inFlight) return;
-    if (window.scrollY > PAUSE_BELOW) {
-      status.textContent = "Paused while you scroll; back at the top it resumes.";
+    if (scrolledAway()) {
+      status.textContent = "Paused while you read further down; back at the newest rows it resumes.";
       schedule(1000);
       return;
     }
@@ -251,7 +252,7 @@ function liveTail(box) {
     }
   });
   window.addEventListener("scroll", () => {
-    if (box.checked && window.scrollY <= PAUSE_BELOW && status.textContent.startsWith("Paused")) schedule(0);
+    if (box.checked && !scrolledAway() && status.textContent.startsWith("Paused")) schedule(0);
   }, { passive: true });
 }
 
