@@ -21,7 +21,7 @@ naming `user_id`), and a query without user_id covers only the scope's user_ids.
     cursor     the next_cursor or prev_cursor of a page of the same search
 
 Without date/from/to the search covers the last SEARCH_DEFAULT_SPAN_HOURS (from alone:
-that span after it; to alone: that span before it); no span may exceed
+that span after it, or up to now when relative; to alone: that span before it); no span may exceed
 SEARCH_MAX_SPAN_DAYS. Unknown parameters are errors, so that
 `user_id[$ne]=1` is refused rather than ignored.
 """
@@ -237,7 +237,8 @@ class LogSearchForm(forms.Form):
                 start = datetime.combine(day, time.min, tzinfo=UTC)
                 end = start + timedelta(days=1)
             else:
-                end = end or (start + default_span() if start else now)
+                # A relative `from` alone runs to now (now-6h: the last six hours), as in Grafana.
+                end = end or (start + default_span() if start and not (given_start and given_start.relative) else now)
                 start = start or end - default_span()
         except OverflowError:  # a day, offset or span crossing year 1 or 9999
             start = end = None

@@ -48,12 +48,12 @@ from retrieval.sources import SourceUnavailable, Volume, log_sources
 # Live tail (see `tail`): how far back each poll looks again for logs that arrived late, how
 # many ids a tail cursor remembers to not send twice, and how often clients should poll.
 TAIL_OVERLAP = timedelta(seconds=30)
-TAIL_MAX_SEEN = 100
+TAIL_MAX_SEEN = 50
 TAIL_POLL_SECONDS = 2
 TAIL_CURSOR_SALT = "retrieval.tail"
 ONE_MICROSECOND = timedelta(microseconds=1)
 # How far from a log `around` looks for its neighbours (each way).
-AROUND_SPAN = timedelta(days=1)
+AROUND_SPAN = timedelta(days=7)
 
 
 @dataclass
@@ -209,8 +209,10 @@ FIND_SLACK = timedelta(hours=1)
 def find_log(log_id: str, query: LogQuery) -> LogRow | None:
     """The log with this id (hex ObjectId) that `query`'s users and levels cover, hot or cold; None if none.
 
-    Only the hour either side of the id's own time is read (FIND_SLACK): in MongoDB an `_id`
-    equality, in the archive the ledger parts of that window filtered on `_id` in DuckDB.
+    MongoDB is asked for the `_id` alone (its index; unless the archiver emptied every day of
+    the window); the archive for the ledger parts of the hour either side of the id's own time
+    (FIND_SLACK), filtered on `_id` in DuckDB: an archived log whose id does not carry its time
+    (one the server assigned to a back-dated log) is not found there.
     Raises SourceUnavailable when it was not found and a source could not answer.
     """
     moment = ObjectId(log_id).generation_time
@@ -247,7 +249,7 @@ def around(row: LogRow, query: LogQuery, before: int = 50, after: int = 50) -> A
     merges (`merged_rows`), one each way from the row's position, within AROUND_SPAN of it.
     """
     empty = Around([], [], {}, partial=False)
-    if query.user_ids and row.user_id not in query.user_ids:
+    if (query.user_ids or query.granted_users) and row.user_id not in query.user_ids:
         return empty
     base = replace(
         query,
@@ -308,9 +310,14 @@ def tail(query: LogQuery, cursor: str | None, now: datetime) -> TailPage:
     seen: list[Position] = []
     statuses: dict[str, str] = {}
     try:
-        if cursor is None:
+        if query.matches_nothing:
+            boundary = (now - TAIL_OVERLAP, ZERO_ID)
+        elif cursor is None:
             rows = hot.fetch(replace(query, newest_first=True, end=end, read_range=None), None, query.limit)[::-1]
             boundary = ((rows[-1].timestamp if rows else now) - TAIL_OVERLAP, ZERO_ID)
+            if rows:
+                # Older logs than the first one sent are history the client did not ask for.
+                boundary = max(boundary, query.sort_key(rows[0]))
         else:
             boundary, seen = _decode_tail(cursor)
             ids = {log_id for _, log_id in seen}

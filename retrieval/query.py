@@ -107,6 +107,9 @@ class LogQuery:
             # Escaped: the user's text is never a regex.
             clauses["message"] = text_filter(self.keyword)
         if self.log_id is not None:
+            # One log (planner.find_log): by the `_id` index alone, wherever its timestamp lies: an id
+            # the server made on insert carries the time of the insert, not the log's.
+            del clauses["timestamp"]
             clauses["_id"] = ObjectId(self.log_id)
         if self.terms:
             # Last: FerretDB tries keys in order, the indexed equalities first.
@@ -117,7 +120,7 @@ class LogQuery:
         return [("timestamp", self.direction), ("_id", self.direction)]
 
     def orm_q(self, with_time: bool = True) -> Q:
-        """The same filter for the ORM (the admin's changelist, which may browse all time)."""
+        """The same filter for the ORM (the admin's changelist, which may browse all time); the admin takes no `q`."""
         q = Q(level__in=self.levels)
         if with_time:
             q &= Q(timestamp__gte=self.start, timestamp__lt=self.end)

@@ -207,5 +207,5 @@ def _holds(term: Term, document: Mapping) -> bool:
         wanted = term.typed_values()
         # bool is an int in Python, never equal to a number or text in MongoDB.
         return any(not isinstance(v, bool) and type(v) in (str, int, float) and v in wanted for v in candidates)
-    stored = document.get(term.field) or ("" if term.field == "logger" else None)
+    stored = document.get(term.field, "" if term.field == "logger" else None)
     return stored in term.typed_values()

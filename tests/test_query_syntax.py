@@ -1,0 +1,178 @@
+"""The query syntax (`q=`): parsed with positions, and the same rows hot (MongoDB), cold (DuckDB) and in Python."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.http import QueryDict
+from django.utils.http import urlencode
+
+from access.scope import EVERY
+from archive.source import ColdSource
+from retrieval.filters import LogFilterSet
+from retrieval.query import LogQuery
+from retrieval.querysyntax import QuerySyntaxError, Term, parse
+from retrieval.sources import HotSource
+from tests.cold_archive import log, write_parts
+
+DAY = datetime(2023, 8, 27, tzinfo=UTC)
+USERS = 200  # real shape: hundreds of user ids, one part per user and level
+LEVELS = ("debug", "info", "warning", "error", "critical")
+MESSAGES = [
+    "Trained a model (v2), Recall: 0.{n}",
+    "Evaluation timed out after {n} s",
+    "STRASSE closed {n}",
+    "Straße open {n}",
+    "price $5.00 [x] \\d+ {n}",
+    "checkpoint saved {n}",
+]
+CONTEXTS = [
+    None,
+    {"run": 7, "model": "m"},
+    {"run": "7", "model": "m2"},
+    {"run": 7.0, "nested": {"epoch": 3, "tag-name": "a b"}},
+    {"run": 8, "tags": ["x", 7], "score": 0.5},
+    {"model": "m", "flag": True},
+]
+
+
+@pytest.fixture(scope="module")
+def documents() -> list[dict]:
+    rng = random.Random(12)
+    made = []
+    for n in range(1200):
+        user = n % USERS
+        extra: dict = {}
+        if n % 7:
+            extra["logger"] = ("demo.trainer", "demo.eval", "a b")[n % 3]
+        if context := CONTEXTS[(n // 2) % len(CONTEXTS)]:  # not in step with MESSAGES
+            extra["context"] = context
+        made.append(
+            log(
+                DAY + timedelta(seconds=rng.randrange(0, 86_400)),
+                user_id=user,
+                level=LEVELS[user % 5],  # one part per user
+                message=MESSAGES[n % len(MESSAGES)].format(n=n),
+                **extra,
+            )
+        )
+    return made
+
+
+@pytest.fixture
+def hot_and_cold(logs_db, empty_archive, empty_cold_cache, documents):
+    """The same logs in MongoDB and in purged archive parts: each source alone holds all of them."""
+    logs_db.insert_many([dict(d) for d in documents])
+    write_parts(documents, purged=True)
+    return documents
+
+
+def query(q: str) -> LogQuery:
+    filterset = LogFilterSet(QueryDict(urlencode({"date": "2023-08-27", "q": q})), scope=EVERY)
+    assert filterset.is_valid(), filterset.form.errors
+    return filterset.log_query()
+
+
+QUERIES = [
+    "RECALL model",
+    '"timed out after"',
+    "-recall",
+    '-"timed out"',
+    "strasse -straße",
+    '"$5.00 [x] \\\\d+"',
+    "logger:demo.trainer",
+    "-logger:demo.eval",
+    'logger:"a b"',
+    "level:error",
+    "-user_id:17 -level:error -level:debug",
+    "user_id:17",
+    "context.run:7",
+    "-context.run:7",
+    "context.model:m",
+    "-context.model:m",
+    "context.nested.epoch:3",
+    'context.nested.tag-name:"a b"',
+    "context.score:0.5",
+    "context.tags:7",
+    "context.flag:true",
+    "context.missing:1",
+    'checkpoint -level:critical context.model:m logger:"a b"',
+]
+
+
+# The histogram counts too, for a few (each query costs a read of every part).
+COUNTED = ("-recall", "-logger:demo.eval", "context.run:7", 'checkpoint -level:critical context.model:m logger:"a b"')
+
+
+@pytest.mark.django_db(databases=["default", "logs"], transaction=True)
+def test_each_syntax_element_finds_the_same_logs_hot_cold_and_in_python(hot_and_cold):
+    hot, cold = HotSource(), ColdSource()
+    everything = {str(d["_id"]) for d in hot_and_cold}
+    for q in QUERIES:
+        search = query(q)
+        expected = {str(d["_id"]) for d in hot_and_cold if search.matches(d)}
+        hot_ids = {row.id for row in hot.fetch(search, None, 5000)}
+        cold_ids = {row.id for row in cold.fetch(search, None, 5000)}
+        assert hot_ids == expected, q
+        assert cold_ids == expected, q
+        if q not in ("context.flag:true", "context.missing:1"):  # no log has these as text or number
+            assert expected and expected != everything, q
+        else:
+            assert not expected, q
+        if q in COUNTED:
+            assert sum(hot.volume(search).values()) == sum(cold.volume(search).values()) == len(expected), q
+
+
+def test_context_values_compare_as_text_and_as_numbers():
+    seven = parse("context.run:7")[0]
+    assert seven.typed_values() == ["7", 7]
+    assert parse("context.run:7.0")[0].typed_values() == ["7.0", 7.0]
+    assert parse("context.run:nan")[0].typed_values() == ["nan"]  # float() would read it; the syntax does not
+    filter_ = query("context.run:7").mongo_filter()["$and"]
+    assert filter_ == [{"context.run": {"$in": ["7", 7]}}]
+    assert query("-logger:x").mongo_filter()["$and"] == [{"$nor": [{"logger": "x"}]}]
+
+
+def test_terms_are_parsed_in_order_with_negation_and_quotes():
+    assert parse('model -"timed out" -logger:a.b context.x-y.z:"q \\" r" user_id:4') == (
+        Term("message", "model"),
+        Term("message", "timed out", negated=True),
+        Term("logger", "a.b", negated=True),
+        Term("context.x-y.z", 'q " r'),
+        Term("user_id", "4"),
+    )
+    assert parse("   ") == ()
+
+
+@pytest.mark.parametrize(
+    ("q", "position", "words"),
+    [
+        ('recall "timed out', 8, "Unclosed quote"),
+        ("logger:", 8, "No value"),
+        ("-", 1, "Nothing after"),
+        ("host:db1", 1, "Unknown field"),
+        ("context.a$b:1", 10, "context key"),
+        ("context..a:1", 9, "context key"),
+        ("context.:1", 9, "context key"),
+        ("level:fatal", 7, "Unknown level"),
+        ("user_id:-4", 9, "user id"),
+        ('ab"c', 3, "quote inside a word"),
+        ('""', 1, "Empty phrase"),
+        ("x" * 1001, 1001, "at most"),
+    ],
+)
+def test_bad_syntax_names_the_position(q, position, words):
+    with pytest.raises(QuerySyntaxError) as raised:
+        parse(q)
+    assert raised.value.position == position and words in str(raised.value)
+    filterset = LogFilterSet(QueryDict(urlencode({"q": q})), scope=EVERY)
+    assert not filterset.is_valid()
+    assert f"(at character {position})" in filterset.form.errors["q"][0]
+
+
+@pytest.mark.django_db(databases=["default", "logs"])
+def test_the_api_answers_bad_syntax_with_a_400_naming_q_and_the_position(api, logs_db):
+    response = api.get("/api/v1/logs", {"q": 'level:error "unclosed'})
+    assert response.status_code == 400
+    assert response.json() == {"q": ["Unclosed quote (at character 13)"]}
+    assert api.get("/api/v1/logs", {"q": "level:error -recall"}).status_code == 200
