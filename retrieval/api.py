@@ -2,18 +2,21 @@
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import NoReturn
 
 from django.conf import settings
 from django.http import QueryDict, StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ComponentRegistry
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import Throttled, ValidationError
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,16 +34,19 @@ from retrieval.capacity import search_capacity
 from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, OUT_OF_RANGE, LogFilterSet
 from retrieval.ingest import MAX_RECORDS, IngestError, IngestForbidden, IngestUnavailable, ingest_logs
 from retrieval.models import Level
-from retrieval.query import MAX_KEYWORD_LENGTH, MAX_PAGE_SIZE
+from retrieval.query import MAX_KEYWORD_LENGTH, MAX_PAGE_SIZE, InvalidCursor, LogQuery, LogRow
+from retrieval.querysyntax import MAX_QUERY_LENGTH
 from retrieval.serializers import (
     ERRORS_SCHEMA,
     NO_NUL_PATTERN,
     DetailSerializer,
     IngestResultSerializer,
     LogBatchSerializer,
+    LogContextSerializer,
     LogRowSerializer,
     SearchPageSerializer,
     SeedLogSerializer,
+    TailPageSerializer,
     seed_record,
 )
 from retrieval.sources import SourceUnavailable
@@ -64,6 +70,21 @@ DAY_EXAMPLE = OpenApiExample("A day", "2023-08-27")
 USER_ID = {"type": "integer", "minimum": 0, "maximum": MAX_USER_ID}
 KEYWORD = {"type": "string", "maxLength": MAX_KEYWORD_LENGTH, "pattern": NO_NUL_PATTERN}
 KEYWORD_PARAMETER = OpenApiParameter("keyword", KEYWORD, description="Case-insensitive text in the message, literal.")
+TIME_EXPRESSION = {"type": "string", "maxLength": 100, "pattern": NO_NUL_PATTERN}
+TIME_EXPRESSIONS = (
+    "ISO 8601 (UTC unless an offset is given; a date alone is its midnight), or relative to the time of the "
+    "request as in Grafana: `now`, `now-15m`, `now-6h`, `now-2d`, `now/d` (midnight today), `now-2d/d` (units "
+    "s m h d w; `/unit` rounds down to the start of that unit, UTC), `today`, `yesterday` (their midnights)."
+)
+QUERY_SYNTAX = (
+    "Query syntax, the same meaning in MongoDB and in the archive; terms separated by spaces, all must hold. "
+    '`word`: the message contains it (case-insensitive, literal, as `keyword`); `"exact phrase"`; '
+    '`logger:name` (exact; `logger:"a b"`); `level:error`; `user_id:4`; `context.<key>:value` (the context\'s '
+    "key, dots for nested keys, keys of letters, digits, `_` and `-`; equal as text, and as a number when the "
+    'value is one: `context.epoch:3` finds 3, 3.0 and "3"; a list matches when an item does); `-` before any '
+    'term leaves its logs out (`-word`, `-"a phrase"`, `-user_id:4`; a missing field counts as not equal). '
+    "Bad syntax is a 400 naming `q` and the 1-based character position."
+)
 TIME_RANGE_RULES = (
     f"`date` or `from`/`to`, not both; `from` before `to`; at most {settings.SEARCH_MAX_SPAN_DAYS} days; "
     f"{OUT_OF_RANGE} Each is a 400 naming the parameter."
@@ -86,16 +107,18 @@ def filter_parameters() -> list[OpenApiParameter]:
         ),
         OpenApiParameter(
             "from",
-            OpenApiTypes.DATETIME,
-            description="Start, inclusive; UTC unless an offset is given. Alone: the "
-            f"{settings.SEARCH_DEFAULT_SPAN_HOURS} hours after it. {TIME_RANGE_RULES}",
+            TIME_EXPRESSION,
+            description="Start, inclusive. Alone: the "
+            f"{settings.SEARCH_DEFAULT_SPAN_HOURS} hours after it. {TIME_EXPRESSIONS} {TIME_RANGE_RULES}",
+            examples=[OpenApiExample("Six hours ago", "now-6h"), OpenApiExample("A moment", "2023-08-27T12:30:00Z")],
         ),
         OpenApiParameter(
             "to",
-            OpenApiTypes.DATETIME,
-            description="End, exclusive; UTC unless an offset is given. Alone: the "
+            TIME_EXPRESSION,
+            description="End, exclusive. Alone: the "
             f"{settings.SEARCH_DEFAULT_SPAN_HOURS} hours before it. Without date/from/to: the last "
-            f"{settings.SEARCH_DEFAULT_SPAN_HOURS} hours.",
+            f"{settings.SEARCH_DEFAULT_SPAN_HOURS} hours. {TIME_EXPRESSIONS}",
+            examples=[OpenApiExample("Now", "now"), OpenApiExample("Midnight today", "now/d")],
         ),
         OpenApiParameter(
             "level",
@@ -110,6 +133,12 @@ def filter_parameters() -> list[OpenApiParameter]:
         ),
         OpenApiParameter("min_level", str, enum=Level.values, description="That level and the more severe ones."),
         KEYWORD_PARAMETER,
+        OpenApiParameter(
+            "q",
+            {"type": "string", "maxLength": MAX_QUERY_LENGTH, "pattern": NO_NUL_PATTERN},
+            description=QUERY_SYNTAX,
+            examples=[OpenApiExample("Errors of a run, not timeouts", 'context.run:7 -"timed out" level:error')],
+        ),
         OpenApiParameter("order", str, enum=["newest", "oldest"], description="Default newest."),
         OpenApiParameter(
             "page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, description="Default 100."
@@ -117,8 +146,9 @@ def filter_parameters() -> list[OpenApiParameter]:
         OpenApiParameter(
             "cursor",
             {"type": "string", "maxLength": 1000, "pattern": NO_NUL_PATTERN},
-            description="The `next_cursor` of the previous page of the same search and order; any other "
-            "value is a 400 naming `cursor`.",
+            description="The `next_cursor` (page after) or `prev_cursor` (page before) of a page of the same "
+            "search and order; any other value is a 400 naming `cursor`. A relative range (`from=now-6h`) keeps "
+            "on later pages the range of the page the cursor came from.",
         ),
     ]
 
@@ -194,16 +224,14 @@ class LogSearchView(LogsAPIView):
         query = filterset.log_query()
         audit.record(AuditEvent.Action.SEARCH, request, {"door": "api", **query.to_params()})
         page = planner.search(query, filterset.cursor_token)
-        next_url = None
-        if page.next_cursor:
-            params = request.query_params.copy()
-            params["cursor"] = page.next_cursor
-            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
         return Response(
             {
                 "results": LogRowSerializer(page.rows, many=True).data,
                 "next_cursor": page.next_cursor,
-                "next": next_url,
+                "next": page_url(request, page.next_cursor),
+                "prev_cursor": page.prev_cursor,
+                "previous": page_url(request, page.prev_cursor),
+                "offset": page.offset,
                 "sources": shown(page.sources, is_staff(request.user), "search"),
                 "partial": page.partial,
             }
@@ -331,3 +359,169 @@ def json_array(rows: Iterable) -> Iterator[str]:
     for index, row in enumerate(rows):
         yield ("," if index else "") + json.dumps(seed_record(row))
     yield "]"
+
+
+def page_url(request: Request, cursor: str | None) -> str | None:
+    """This search's URL with `cursor` (None without one): the parameters as the client sent them, none empty."""
+    if cursor is None:
+        return None
+    params = QueryDict(mutable=True)
+    for name, values in request.query_params.lists():
+        if name != "cursor" and any(values):
+            params.setlist(name, [value for value in values if value])
+    params["cursor"] = cursor
+    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+
+LOG_ID_PATTERN = re.compile(r"[0-9a-fA-F]{24}")
+LOG_ID = OpenApiParameter(
+    "id", {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}, OpenApiParameter.PATH, description="The log's id."
+)
+NOT_FOUND = OpenApiResponse(DetailSerializer, description="No log with this id that you may read.")
+UNAVAILABLE = OpenApiResponse(DetailSerializer, description="A storage could not answer; ask again later.")
+MAX_AROUND = 200
+# The answers of the one-log endpoints besides 200.
+ONE_LOG_ERRORS = {
+    400: ERRORS,
+    401: UNAUTHORIZED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    429: THROTTLED,
+    503: UNAVAILABLE,
+}
+
+
+def reader_query(request: Request) -> LogQuery:
+    """The search of everything the caller may read (their scope; no filter of theirs): for one log and its context."""
+    return parse(QueryDict(), read_scope(request)).log_query()
+
+
+def found_log(request: Request, log_id: str) -> LogRow:
+    """The log with this id the caller may read; a 400 naming `id` when it is not an id, a 404 when not found."""
+    if not LOG_ID_PATTERN.fullmatch(log_id):
+        raise ValidationError({"id": ["Not a log id: 24 hexadecimal digits."]})
+    row = planner.find_log(log_id.lower(), reader_query(request))
+    if row is None:
+        raise NotFound("No log with this id that you may read.")
+    return row
+
+
+class OnlyParameters(serializers.Serializer):
+    """Query parameters of an endpoint that takes no filters: unknown ones are a 400 naming them."""
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = set(self.initial_data) - set(self.fields) - set(API_PARAMETERS)
+        if unknown:
+            raise ValidationError({name[:50]: ["Unknown parameter."] for name in sorted(unknown)})
+        return attrs
+
+
+class ContextParameters(OnlyParameters):
+    before = serializers.IntegerField(min_value=0, max_value=MAX_AROUND, default=50)
+    after = serializers.IntegerField(min_value=0, max_value=MAX_AROUND, default=50)
+
+
+class LogDetailView(LogsAPIView):
+    """GET one log by id, found in MongoDB or in the archive."""
+
+    throttle_scopes = {"GET": "search"}
+
+    @extend_schema(
+        parameters=[LOG_ID],
+        responses={200: LogRowSerializer, **ONE_LOG_ERRORS},
+        description="One log, hot or archived, with every field. Found from the time in its id (the hour "
+        "either side): ids that ingest made, or BSON ObjectIds made when the log was written, carry it.",
+    )
+    def get(self, request: Request, id: str) -> Response:  # the path's parameter, named as the API names it
+        OnlyParameters(data=request.query_params).is_valid(raise_exception=True)
+        try:
+            return Response(LogRowSerializer(found_log(request, id)).data)
+        except SourceUnavailable as exc:
+            return Response({"detail": shown_error(str(exc), is_staff(request.user), "search")}, status=503)
+
+
+class LogContextView(LogsAPIView):
+    """GET the logs around one: the same user's, at every level, hot and archived."""
+
+    throttle_scopes = {"GET": "search"}
+
+    @extend_schema(
+        parameters=[
+            LOG_ID,
+            OpenApiParameter(
+                "before", {"type": "integer", "minimum": 0, "maximum": MAX_AROUND}, description="Default 50."
+            ),
+            OpenApiParameter(
+                "after", {"type": "integer", "minimum": 0, "maximum": MAX_AROUND}, description="Default 50."
+            ),
+        ],
+        responses={200: LogContextSerializer, **ONE_LOG_ERRORS},
+        description=f"The `before` logs before this one and the `after` logs after it (0 to {MAX_AROUND} each) of "
+        f"the same user_id, at every level, hot and archived, within {planner.AROUND_SPAN.days} days of it.",
+    )
+    def get(self, request: Request, id: str) -> Response:
+        parameters = ContextParameters(data=request.query_params)
+        parameters.is_valid(raise_exception=True)
+        try:
+            row = found_log(request, id)
+            found = planner.around(row, reader_query(request), **parameters.validated_data)
+        except SourceUnavailable as exc:
+            return Response({"detail": shown_error(str(exc), is_staff(request.user), "search")}, status=503)
+        return Response(
+            {
+                "log": LogRowSerializer(row).data,
+                "before": LogRowSerializer(found.before, many=True).data,
+                "after": LogRowSerializer(found.after, many=True).data,
+                "sources": shown(found.sources, is_staff(request.user), "search"),
+                "partial": found.partial,
+            }
+        )
+
+
+class LogTailView(LogsAPIView):
+    """GET the logs that arrived since the last poll (a live tail)."""
+
+    throttle_scopes = {"GET": "search"}
+
+    @extend_schema(
+        parameters=[
+            *(parameter for parameter in filter_parameters() if parameter.name not in ("cursor", "order")),
+            OpenApiParameter(
+                "after",
+                {"type": "string", "maxLength": 3000, "pattern": NO_NUL_PATTERN},
+                description="The `cursor` of the previous poll; without it, the newest `page_size` logs of the "
+                "search. Any other value is a 400 naming `after`.",
+            ),
+        ],
+        responses={200: TailPageSerializer, 400: ERRORS, 401: UNAUTHORIZED, 403: FORBIDDEN, 429: THROTTLED},
+        description="A live tail, polled: the logs of the search (same filters; the time range only bounds the "
+        "first call) that arrived since `after`, oldest first, at most `page_size`, each sent once, and the "
+        "cursor for the next poll. Poll every `poll_seconds` (also sent as `Retry-After`); sooner when the "
+        "page was full. Only MongoDB is read: new logs arrive there, the archive holds day-old ones. A log "
+        f"stamped up to {planner.TAIL_OVERLAP.seconds} s before the newest one sent is still sent (when fewer "
+        f"than {planner.TAIL_MAX_SEEN} logs were sent in that window); an older late log is not.",
+    )
+    def get(self, request: Request) -> Response:
+        data = request.query_params.copy()
+        after = data.pop("after", [None])[-1]
+        refused = {name: ["Not a parameter of the tail."] for name in ("cursor", "order") if name in data}
+        if refused:
+            raise ValidationError(refused)
+        query = parse(data, read_scope(request)).log_query()
+        if not after:
+            # Its start only: a tail polls every few seconds, a row per poll would bury the trail.
+            audit.record(AuditEvent.Action.SEARCH, request, {"door": "tail", **query.to_params()})
+        try:
+            page = planner.tail(query, after or None, timezone.now())
+        except InvalidCursor as exc:
+            raise ValidationError({"after": [str(exc)]}) from exc
+        return Response(
+            {
+                "results": LogRowSerializer(page.rows, many=True).data,
+                "cursor": page.cursor,
+                "poll_seconds": page.poll_seconds,
+                "sources": shown(page.sources, is_staff(request.user), "search"),
+                "partial": page.partial,
+            },
+            headers={"Retry-After": str(page.poll_seconds)},
+        )

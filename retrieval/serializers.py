@@ -88,6 +88,27 @@ class SearchPageSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text='"ok", or "unavailable" (for staff "unavailable: <why>")'
     )
     partial = serializers.BooleanField(help_text="true when a source could not answer")  # type: ignore[assignment]
+    prev_cursor = serializers.CharField(
+        allow_null=True, help_text="pass as `cursor` for the page before; null on the first"
+    )
+    previous = serializers.URLField(allow_null=True, help_text="URL of the page before")
+    offset = serializers.IntegerField(min_value=1, help_text="1-based position of the first result in the search")
+
+
+class LogContextSerializer(serializers.Serializer):
+    log = LogRowSerializer()
+    before = LogRowSerializer(many=True, help_text="the same user's logs just before it, oldest first")
+    after = LogRowSerializer(many=True, help_text="the same user's logs just after it, oldest first")
+    sources = serializers.DictField(child=serializers.CharField())
+    partial = serializers.BooleanField(help_text="true when a source could not answer")  # type: ignore[assignment]
+
+
+class TailPageSerializer(serializers.Serializer):
+    results = LogRowSerializer(many=True, help_text="new logs, oldest first")
+    cursor = serializers.CharField(help_text="pass as `after` to the next poll")
+    poll_seconds = serializers.IntegerField(min_value=1, help_text="wait this long before the next poll")
+    sources = serializers.DictField(child=serializers.CharField())
+    partial = serializers.BooleanField(help_text="true when MongoDB could not answer: poll again, same cursor")  # type: ignore[assignment]
 
 
 class SeedLogSerializer(serializers.Serializer):

@@ -18,6 +18,9 @@ urlpatterns = [
     re_path(r"^logs/(?P<log_id>[0-9a-f]{24})/around$", views.log_around, name="log-around"),
     path("searches/<int:pk>/delete", views.delete_saved_search, name="delete-saved-search"),
     path("api/v1/logs", api.LogSearchView.as_view(), name="api-logs"),
+    path("api/v1/logs/tail", api.LogTailView.as_view(), name="api-logs-tail"),
+    path("api/v1/logs/<str:id>", api.LogDetailView.as_view(), name="api-log"),
+    path("api/v1/logs/<str:id>/context", api.LogContextView.as_view(), name="api-log-context"),
     # OpenTelemetry's own path for OTLP/HTTP logs, so that an exporter needs only the site's URL.
     path("v1/logs", otlp_api.OTLPLogsView.as_view(), name="otlp-logs"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
