@@ -143,7 +143,9 @@ def test_an_old_drf_key_is_migrated_to_a_hashed_token_that_still_works(client, l
     user = User.objects.create_user("legacy")
     old_key = "0123456789abcdef0123456789abcdef01234567"
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id integer, created timestamp)")
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id integer, created timestamp with time zone)"
+        )
         cursor.execute("INSERT INTO authtoken_token VALUES (%s, %s, %s)", [old_key, user.pk, timezone.now()])
     with connection.schema_editor() as editor:
         upgrade.migrate_old_keys(apps, editor)

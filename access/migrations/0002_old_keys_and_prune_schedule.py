@@ -4,6 +4,7 @@ stops working (narrow the grants in the admin). The plaintext key table is dropp
 that prunes the audit trail."""
 
 import hashlib
+from datetime import UTC, datetime
 
 from django.db import migrations
 
@@ -24,13 +25,15 @@ def migrate_old_keys(apps, schema_editor):
         cursor.execute("SELECT key, user_id, created FROM authtoken_token")
         old_keys = cursor.fetchall()
     for key, user_id, created in old_keys:
+        # SQLite hands raw SQL a string or a naive datetime (UTC, as Django wrote it).
+        created = created if isinstance(created, datetime) else datetime.fromisoformat(created)
         ApiToken.objects.create(
             user_id=user_id,
             name="migrated DRF key",
             prefix=key[:8],
             key_hash=hashlib.sha256(key.encode()).hexdigest(),
             scopes=["logs:read", "logs:write"],
-            created=created,
+            created=created if created.tzinfo else created.replace(tzinfo=UTC),
         )
     schema_editor.execute("DROP TABLE authtoken_token")
 
