@@ -121,3 +121,11 @@ def test_the_data_migration_puts_the_prune_task_on_the_beat_schedule():
     call_command("migrate", "access", verbosity=0)
     entry = PeriodicTask.objects.get(task="access.prune_audit_events")
     assert entry.enabled and (entry.crontab.hour, entry.crontab.minute) == ("3", "15")
+
+
+def test_a_live_tail_is_audited_when_it_starts_not_at_each_poll(api, logs_db):
+    cursor = api.get("/api/v1/logs/tail", {"user_id": "4"}).json()["cursor"]
+    for _ in range(3):
+        cursor = api.get("/api/v1/logs/tail", {"user_id": "4", "after": cursor}).json()["cursor"]
+    [event] = AuditEvent.objects.all()
+    assert (event.action, event.params["door"], event.params["user_id"]) == ("search", "tail", "4")

@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.http import QueryDict
 from django.urls import URLPattern
 
 from archive.models import ArchivePart
 from retrieval import planner
+from retrieval.filters import LogFilterSet
 from retrieval.models import LogEntry
 from tests.access_support import token_of, user_granted
 from tests.cold_archive import log, write_parts
@@ -181,14 +183,20 @@ def test_the_rehydrate_action_refuses_parts_of_outside_user_ids(restricted_staff
     assert logs_db.count_documents({"rehydrated_until": {"$exists": True}, "user_id": 1}) == 4
 
 
-# Every route of the app: how a request by a caller granted nothing but user_id 1 names user_id 2 there.
-# A new route fails test_every_route_checks_the_grant until it is listed here (and checks the grant);
-# write routes are checked by tests/test_access_ingest.py, pages without logs need no grant.
+# Every route of the app: how a request by a caller granted nothing but user_id 1 asks for user_id 2's logs
+# there, and the answer that refuses it ({other} is the id of a log of user 2). A new route fails
+# test_every_route_checks_the_grant until it is listed here (and checks the grant); write routes are
+# checked by tests/test_access_ingest.py, pages without logs need no grant.
 ROUTE_PROBES = {
-    "search": "/?user_id=2",
-    "export": "/export.csv?user_id=2",
-    "api-logs": "/api/v1/logs?user_id=2",
-    "seed-logs": "/logs/date/2023-08-25/user/2/level/info",
+    "search": ("/?user_id=2", 403),
+    "export": ("/export.csv?user_id=2", 403),
+    "api-logs": ("/api/v1/logs?user_id=2", 403),
+    "seed-logs": ("/logs/date/2023-08-25/user/2/level/info", 403),
+    "api-logs-tail": ("/api/v1/logs/tail?user_id=2", 403),
+    "log": ("/logs/{other}", 404),
+    "log-around": ("/logs/{other}/around", 404),
+    "api-log": ("/api/v1/logs/{other}", 404),
+    "api-log-context": ("/api/v1/logs/{other}/context", 404),
 }
 WRITE_ROUTES = {"otlp-logs"}
 # Saving a search stores its query string; running it is the search page, which checks the grant.
@@ -204,5 +212,13 @@ def route_names() -> set[str]:
 def test_every_route_checks_the_grant(reader_of_1, logs):
     unlisted = route_names() - set(ROUTE_PROBES) - WRITE_ROUTES - NO_LOGS
     assert unlisted == set(), "a new front door: add it to ROUTE_PROBES and make it pass read_scope"
-    for name, url in ROUTE_PROBES.items():
-        assert reader_of_1.get(url).status_code == 403, name
+    other = next(d for d in logs if d["user_id"] == 2)["_id"]
+    for name, (url, refused) in ROUTE_PROBES.items():
+        assert reader_of_1.get(url.format(other=other)).status_code == refused, name
+    own = next(d for d in logs if d["user_id"] == 1)["_id"]
+    assert reader_of_1.get(f"/api/v1/logs/{own}").json()["user_id"] == 1
+
+
+def test_a_filterset_without_a_scope_fails_loudly():
+    with pytest.raises(TypeError, match="scope"):
+        LogFilterSet(QueryDict("date=2023-08-26"))
