@@ -1,6 +1,7 @@
 """The audit trail: a row for each audited action (who, token, from where, what), read-only, pruned after
 AUDIT_RETENTION_DAYS."""
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -111,6 +112,11 @@ def test_pruning_removes_only_events_older_than_the_retention():
 
     assert prune_audit_events() == 1
     assert sorted(AuditEvent.objects.values_list("params__age", flat=True)) == [0, 29]
+    AuditEvent.objects.filter(params__age=29).update(when=timezone.now() - timedelta(days=30, minutes=1))
+    out = io.StringIO()
+    call_command("prune_audit_events", stdout=out)
+    assert out.getvalue() == "Deleted 1 audit events older than 30 days.\n"
+    assert list(AuditEvent.objects.values_list("params__age", flat=True)) == [0]
 
 
 def test_the_data_migration_puts_the_prune_task_on_the_beat_schedule():
