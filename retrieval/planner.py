@@ -134,6 +134,11 @@ def search(query: LogQuery, cursor: str | None = None) -> SearchPage:
     A partial page (a source unavailable) has `next_cursor` None: its rows are the
     other sources' only, and a cursor past them would skip the missing source's rows
     for good. Ask the same page again (the same `cursor`) until it is not partial.
+
+    A `prev_cursor` leads to the page before: the same merge with the order turned round,
+    strictly before the page's first row, turned back; by the argument above it is exactly
+    the `limit` rows before that row (each source still read once, hot before cold). Each
+    cursor carries its row's 1-based index, so a page knows its `offset`.
     """
     state = decode_cursor(cursor, query.newest_first) if cursor else None
     if state is not None and state.backward:
@@ -248,9 +253,8 @@ def around(row: LogRow, query: LogQuery, before: int = 50, after: int = 50) -> A
     `query` is the reader's search (its scope: a user it does not cover gets nothing). Two
     merges (`merged_rows`), one each way from the row's position, within AROUND_SPAN of it.
     """
-    empty = Around([], [], {}, partial=False)
     if (query.user_ids or query.granted_users) and row.user_id not in query.user_ids:
-        return empty
+        return Around([], [], {}, partial=False)
     base = replace(
         query,
         user_ids=(row.user_id,),
@@ -266,16 +270,17 @@ def around(row: LogRow, query: LogQuery, before: int = 50, after: int = 50) -> A
     position = base.sort_key(row)
     older = merged_rows(replace(base, newest_first=True), position, before) if before else None
     newer = merged_rows(replace(base, newest_first=False), position, after) if after else None
-    sources = {**(older.sources if older else {}), **(newer.sources if newer else {})}
-    for part in (older, newer):
-        for name, status in (part.sources if part else {}).items():
-            if status != "ok":
+    merges = [merge for merge in (older, newer) if merge]
+    sources: dict[str, str] = {}
+    for merge in merges:
+        for name, status in merge.sources.items():
+            if sources.get(name, "ok") == "ok":  # a failure either way is the source's status
                 sources[name] = status
     return Around(
         before=older.rows[::-1] if older else [],
         after=newer.rows if newer else [],
         sources=sources,
-        partial=any(part.partial for part in (older, newer) if part),
+        partial=any(merge.partial for merge in merges),
     )
 
 
