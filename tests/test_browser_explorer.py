@@ -96,11 +96,6 @@ def with_cold_day(logs_db) -> None:
     cache.clear()
 
 
-@pytest.fixture(params=list(VIEWPORTS))
-def viewport(request) -> str:
-    return request.param
-
-
 def open_tab(chromium, live_server, cookie: dict, size: dict):
     context = chromium.new_context(viewport=size, timezone_id="Asia/Kolkata")
     context.add_cookies([{**cookie, "url": live_server.url}])
@@ -111,10 +106,18 @@ def open_tab(chromium, live_server, cookie: dict, size: dict):
 
 
 @pytest.fixture
-def page(session_cookie, chromium, live_server, viewport):
-    tab = open_tab(chromium, live_server, session_cookie, VIEWPORTS[viewport])
-    yield tab
-    tab.context.close()
+def tabs(session_cookie, chromium, live_server):
+    """Each viewport in turn (1366 px, then 390 px): a tab of its own, on one browser and one seeded database."""
+
+    def each():
+        for name, size in VIEWPORTS.items():
+            tab = open_tab(chromium, live_server, session_cookie, size)
+            try:
+                yield name, tab
+            finally:
+                tab.context.close()
+
+    return each
 
 
 @pytest.fixture
@@ -132,290 +135,304 @@ def fits_the_screen(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_time_picker_presets_relative_and_absolute_times_day_utc_or_local_and_no_empty_parameters(page):
-    page.goto(page.base + "/")
-    page.click("#presets a:text-is('1 h')")
-    assert query(page.url) == {"from": ["now-1h"]}
-    assert page.input_value("#id_from") == "now-1h"
-    assert page.get_attribute("#id_from", "placeholder") and page.get_attribute("#id_from", "list") == "relative-times"
-    assert "now-2d/d" in page.inner_text("#id_from-help")
+def test_time_picker_presets_relative_and_absolute_times_day_utc_or_local_and_no_empty_parameters(tabs):
+    for _, page in tabs():
+        page.goto(page.base + "/")
+        page.click("#presets a:text-is('1 h')")
+        assert query(page.url) == {"from": ["now-1h"]}
+        assert page.input_value("#id_from") == "now-1h"
+        assert (
+            page.get_attribute("#id_from", "placeholder") and page.get_attribute("#id_from", "list") == "relative-times"
+        )
+        assert "now-2d/d" in page.inner_text("#id_from-help")
 
-    page.fill("#id_from", "now-2d/d")
-    page.click("form.search button[type=submit]")
-    assert query(page.url) == {"from": ["now-2d/d"]}  # no keyword=&user_id=... and the relative time kept
+        page.fill("#id_from", "now-2d/d")
+        page.click("form.search button[type=submit]")
+        assert query(page.url) == {"from": ["now-2d/d"]}  # no keyword=&user_id=... and the relative time kept
 
-    # Typing a day clears From/To: Day stays a shortcut.
-    page.fill("#id_date", "2023-08-27")
-    assert page.input_value("#id_from") == ""
-    page.click("form.search button[type=submit]")
-    assert query(page.url) == {"date": ["2023-08-27"]}
-    expect(page.locator("#results tbody tr")).to_have_count(100)
-    permalink = page.get_attribute("#permalink", "href")
-    assert query(permalink) == {"date": ["2023-08-27"]}
+        # Typing a day clears From/To: Day stays a shortcut.
+        page.fill("#id_date", "2023-08-27")
+        assert page.input_value("#id_from") == ""
+        page.click("form.search button[type=submit]")
+        assert query(page.url) == {"date": ["2023-08-27"]}
+        expect(page.locator("#results tbody tr")).to_have_count(100)
+        permalink = page.get_attribute("#permalink", "href")
+        assert query(permalink) == {"date": ["2023-08-27"]}
 
-    # UTC or local time (the browser's, here UTC+5:30), remembered by the browser.
-    first = page.locator("#results td.time time").first
-    assert first.inner_text() == "2023-08-27 19:56:07.000"
-    page.check("#local-time")
-    assert first.inner_text() == "2023-08-28 01:26:07.000"
-    page.reload()
-    assert page.is_checked("#local-time")
-    assert page.locator("#results td.time time").first.inner_text() == "2023-08-28 01:26:07.000"
-    page.uncheck("#local-time")
+        # UTC or local time (the browser's, here UTC+5:30), remembered by the browser.
+        first = page.locator("#results td.time time").first
+        assert first.inner_text() == "2023-08-27 19:56:07.000"
+        page.check("#local-time")
+        assert first.inner_text() == "2023-08-28 01:26:07.000"
+        page.reload()
+        assert page.is_checked("#local-time")
+        assert page.locator("#results td.time time").first.inner_text() == "2023-08-28 01:26:07.000"
+        page.uncheck("#local-time")
 
-    page.fill("#id_from", "yesterday at noon")
-    page.click("form.search button[type=submit]")
-    assert "ISO 8601" in page.inner_text(".errorlist[data-field=from]")
-
-
-def test_rows_expand_to_every_field_with_links_to_the_log_hot_or_cold_and_the_logs_around_it(with_cold_day, page):
-    page.goto(page.base + DAY_SEARCH + "&user_id=4&order=oldest")
-    row = page.locator("#results tbody tr").first
-    details = row.locator("details")
-    assert not details.evaluate("d => d.open")
-    row.locator("td.message").click(position={"x": 5, "y": 5})
-    assert details.evaluate("d => d.open")
-    fields = row.locator("details dl").inner_text()
-    assert re.search(r"id\s+[0-9a-f]{24}", fields) and "eval.metrics" not in fields
-    assert '"step": 0' in fields and "hot (MongoDB)" in fields
-    row.locator("summary").focus()
-    page.keyboard.press("Enter")
-    assert not details.evaluate("d => d.open")
-
-    log_id = row.get_attribute("data-id")
-    row.locator("summary").click()
-    row.locator("a:text-is('This log')").click()
-    assert page.url.endswith(f"/logs/{log_id}")
-    assert "Step 0 of user 4" in page.inner_text("#log") and '"step": 0' in page.inner_text("#log")
-
-    page.click("#around-link")
-    target = page.locator("#around tr.target")
-    assert target.get_attribute("data-id") == log_id and target.get_attribute("aria-current") == "true"
-    rows = page.locator("#around tbody tr")
-    expect(rows).to_have_count(91)  # 40 before it (all there are within a day), the log, 50 after it
-    texts = rows.all_inner_texts()
-    assert sum("(cold)" in text for text in texts) == 40  # the archived day before: hot and cold together
-    assert "Step 0 of user 4" in texts[40]
-    assert {t.strip() for t in page.locator("#around td.user").all_text_contents()} == {"User 4"}
-
-    cold = page.locator("#around tbody tr").first
-    cold.locator("summary").click()
-    cold.locator("a:text-is('This log')").click()
-    assert "cold (archive)" in page.inner_text("#log") and "Archived step 39" in page.inner_text("#log")
-    assert page.request.get(page.base + "/logs/" + "0" * 24).status == 404
-    assert fits_the_screen(page)
+        page.fill("#id_from", "yesterday at noon")
+        page.click("form.search button[type=submit]")
+        assert "ISO 8601" in page.inner_text(".errorlist[data-field=from]")
 
 
-def test_drill_down_filters_and_excludes_a_user_a_level_and_a_logger(page):
-    page.goto(page.base + DAY_SEARCH)
-    page.locator("#results td.user a[aria-label='Only user 300']").first.click()
-    assert query(page.url)["user_id"] == ["300"]
-    assert set(page.locator("#results td.user a:not(.exclude)").all_inner_texts()) == {"300"}
+def test_rows_expand_to_every_field_with_links_to_the_log_hot_or_cold_and_the_logs_around_it(with_cold_day, tabs):
+    for _, page in tabs():
+        page.goto(page.base + DAY_SEARCH + "&user_id=4&order=oldest")
+        row = page.locator("#results tbody tr").first
+        details = row.locator("details")
+        assert not details.evaluate("d => d.open")
+        row.locator("td.message").click(position={"x": 5, "y": 5})
+        assert details.evaluate("d => d.open")
+        fields = row.locator("details dl").inner_text()
+        assert re.search(r"id\s+[0-9a-f]{24}", fields) and "eval.metrics" not in fields
+        assert '"step": 0' in fields and "hot (MongoDB)" in fields
+        row.locator("summary").focus()
+        page.keyboard.press("Enter")
+        assert not details.evaluate("d => d.open")
 
-    page.goto(page.base + DAY_SEARCH)
-    page.locator("#results a[aria-label='Exclude user 300']").first.click()
-    assert query(page.url)["q"] == ["-user_id:300"]
-    assert "300" not in page.locator("#results td.user a:not(.exclude)").all_inner_texts()
+        log_id = row.get_attribute("data-id")
+        row.locator("summary").click()
+        row.locator("a:text-is('This log')").click()
+        assert page.url.endswith(f"/logs/{log_id}")
+        assert "Step 0 of user 4" in page.inner_text("#log") and '"step": 0' in page.inner_text("#log")
 
-    page.locator("#results td.level a.badge.error").first.click()
-    assert query(page.url)["level"] == ["error"]
-    assert set(page.locator("#results td.level a.badge").all_inner_texts()) == {"error"}
+        page.click("#around-link")
+        target = page.locator("#around tr.target")
+        assert target.get_attribute("data-id") == log_id and target.get_attribute("aria-current") == "true"
+        rows = page.locator("#around tbody tr")
+        expect(rows).to_have_count(91)  # 40 before it (all there are within a day), the log, 50 after it
+        texts = rows.all_inner_texts()
+        assert sum("(cold)" in text for text in texts) == 40  # the archived day before: hot and cold together
+        assert "Step 0 of user 4" in texts[40]
+        assert {t.strip() for t in page.locator("#around td.user").all_text_contents()} == {"User 4"}
 
-    row = page.locator("#results tbody tr").first
-    row.locator("summary").click()
-    row.locator("a:text-is('exclude it')").click()
-    assert "-logger:" in query(page.url)["q"][0]
-    loggers = page.locator("#results details code.logger").all_text_contents()
-    assert len(set(loggers) & {"train", "eval.metrics"}) == 1
-
-
-def test_histogram_bars_zoom_by_click_drag_and_keyboard_and_the_legend_toggles_levels(page, viewport):
-    page.goto(page.base + DAY_SEARCH)
-    bars = page.locator("#histogram svg a[data-start]")
-    expect(bars).to_have_count(48)  # 30-minute bars over the day
-    ticks = [int(t) for t in page.locator("#histogram .axis text").all_text_contents()]
-    assert ticks[0] == 0
-    assert all(t % 5 == 0 for t in ticks[1:]) and ticks == sorted(ticks)
-    assert page.inner_text("#total-in-range") == "380 logs in range"
-
-    bars.nth(2).focus()
-    assert page.inner_text("#bar-tip").startswith("2023-08-27 01:00 to 01:30 UTC:")
-    assert re.search(r"\d+ logs", bars.nth(2).get_attribute("aria-label"))
-
-    box_first, box_last = bars.nth(4).bounding_box(), bars.nth(7).bounding_box()
-    y = box_first["y"] + box_first["height"] / 2
-    page.mouse.move(box_first["x"] + 2, y)
-    page.mouse.down()
-    page.mouse.move(box_last["x"] + 2, y, steps=5)
-    page.mouse.up()
-    page.wait_for_url(re.compile("from="))
-    assert query(page.url)["from"] == ["2023-08-27T02:00:00.000000Z"]
-    assert query(page.url)["to"] == ["2023-08-27T04:00:00.000000Z"]
-
-    page.locator("#histogram svg a[data-start]").first.click()
-    assert query(page.url)["to"][0] < "2023-08-27T02:10"
-
-    page.goto(page.base + DAY_SEARCH)
-    page.click(".legend a:has(.badge.debug)")
-    assert query(page.url)["level"] == ["info,warning,error,critical"]
-    assert page.get_attribute(".legend a:has(.badge.debug)", "aria-checked") == "false"
-    assert "debug" not in page.locator("#results td.level a.badge").all_inner_texts()
+        cold = page.locator("#around tbody tr").first
+        cold.locator("summary").click()
+        cold.locator("a:text-is('This log')").click()
+        assert "cold (archive)" in page.inner_text("#log") and "Archived step 39" in page.inner_text("#log")
+        assert page.request.get(page.base + "/logs/" + "0" * 24).status == 404
+        assert fits_the_screen(page)
 
 
-def test_paging_goes_forward_and_back_and_shows_the_position(page):
-    page.goto(page.base + DAY_SEARCH + "&page_size=150")
-    assert page.inner_text("#position") == "1–150 of 380"
-    expect(page.locator("#prev-page")).to_have_count(0)
-    page.click("#next-page")
-    assert page.inner_text("#position") == "151–300 of 380"
-    page.click("#next-page")
-    assert page.inner_text("#position") == "301–380 of 380"
-    expect(page.locator("#next-page")).to_have_count(0)
-    page.click("#prev-page")
-    assert page.inner_text("#position") == "151–300 of 380"
-    # Typing a new day on a later page works: the page's links keep Day as Day.
-    page.fill("#id_date", "2023-08-26")
-    page.click("form.search button[type=submit]")
-    assert query(page.url) == {"date": ["2023-08-26"], "page_size": ["150"]}
+def test_drill_down_filters_and_excludes_a_user_a_level_and_a_logger(tabs):
+    for _, page in tabs():
+        page.goto(page.base + DAY_SEARCH)
+        page.locator("#results td.user a[aria-label='Only user 300']").first.click()
+        assert query(page.url)["user_id"] == ["300"]
+        assert set(page.locator("#results td.user a:not(.exclude)").all_inner_texts()) == {"300"}
+
+        page.goto(page.base + DAY_SEARCH)
+        page.locator("#results a[aria-label='Exclude user 300']").first.click()
+        assert query(page.url)["q"] == ["-user_id:300"]
+        assert "300" not in page.locator("#results td.user a:not(.exclude)").all_inner_texts()
+
+        page.locator("#results td.level a.badge.error").first.click()
+        assert query(page.url)["level"] == ["error"]
+        assert set(page.locator("#results td.level a.badge").all_inner_texts()) == {"error"}
+
+        row = page.locator("#results tbody tr").first
+        row.locator("summary").click()
+        row.locator("a:text-is('exclude it')").click()
+        assert "-logger:" in query(page.url)["q"][0]
+        loggers = page.locator("#results details code.logger").all_text_contents()
+        assert len(set(loggers) & {"train", "eval.metrics"}) == 1
 
 
-def test_saved_searches_are_named_listed_shared_and_deleted(page):
-    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page.goto(page.base + DAY_SEARCH + "&user_id=4")
-    page.fill("#id_name", "   ")  # passes the browser's `required`, not the server's check
-    page.click("#saved-searches button:text-is('Save search')")
-    assert page.locator("[data-field=save-name]").inner_text() == "This field is required."
+def test_histogram_bars_zoom_by_click_drag_and_keyboard_and_the_legend_toggles_levels(tabs):
+    for _, page in tabs():
+        page.goto(page.base + DAY_SEARCH)
+        bars = page.locator("#histogram svg a[data-start]")
+        expect(bars).to_have_count(48)  # 30-minute bars over the day
+        ticks = [int(t) for t in page.locator("#histogram .axis text").all_text_contents()]
+        assert ticks[0] == 0
+        assert all(t % 5 == 0 for t in ticks[1:]) and ticks == sorted(ticks)
+        assert page.inner_text("#total-in-range") == "380 logs in range"
 
-    page.fill("#id_name", "  User 4   that day ")
-    page.click("#saved-searches button:text-is('Save search')")
-    message = page.locator(".messages li")
-    assert message.inner_text() == "Saved the search “User 4 that day”."
-    assert message.is_visible() and message.bounding_box()["x"] >= 0
-    assert fits_the_screen(page)
-    link = page.locator("#saved-searches a.saved-link")
-    assert link.inner_text() == "User 4 that day"
-    assert query(link.get_attribute("href")) == {"date": ["2023-08-27"], "user_id": ["4"]}
+        bars.nth(2).focus()
+        assert page.inner_text("#bar-tip").startswith("2023-08-27 01:00 to 01:30 UTC:")
+        assert re.search(r"\d+ logs", bars.nth(2).get_attribute("aria-label"))
 
-    page.click("#saved-searches button.copy-link")
-    copied = page.evaluate("navigator.clipboard.readText()")
-    assert copied == page.base + link.get_attribute("href")
+        box_first, box_last = bars.nth(4).bounding_box(), bars.nth(7).bounding_box()
+        y = box_first["y"] + box_first["height"] / 2
+        page.mouse.move(box_first["x"] + 2, y)
+        page.mouse.down()
+        page.mouse.move(box_last["x"] + 2, y, steps=5)
+        page.mouse.up()
+        page.wait_for_url(re.compile("from="))
+        assert query(page.url)["from"] == ["2023-08-27T02:00:00.000000Z"]
+        assert query(page.url)["to"] == ["2023-08-27T04:00:00.000000Z"]
 
-    page.goto(page.base + "/")
-    page.click("#saved-searches a.saved-link")
-    expect(page.locator("#results tbody tr")).to_have_count(81)
-    page.click("#saved-searches button:text-is('Delete')")
-    assert page.inner_text(".messages li") == "Deleted the saved search “User 4 that day”."
-    expect(page.locator("#saved-searches a.saved-link")).to_have_count(0)
+        page.locator("#histogram svg a[data-start]").first.click()
+        assert query(page.url)["to"][0] < "2023-08-27T02:10"
+
+        page.goto(page.base + DAY_SEARCH)
+        page.click(".legend a:has(.badge.debug)")
+        assert query(page.url)["level"] == ["info,warning,error,critical"]
+        assert page.get_attribute(".legend a:has(.badge.debug)", "aria-checked") == "false"
+        assert "debug" not in page.locator("#results td.level a.badge").all_inner_texts()
 
 
-def test_live_tail_prepends_new_logs_pauses_while_scrolled_away_and_waits_when_busy(page, logs_db):
+def test_paging_goes_forward_and_back_and_shows_the_position(tabs):
+    for _, page in tabs():
+        page.goto(page.base + DAY_SEARCH + "&page_size=150")
+        assert page.inner_text("#position") == "1–150 of 380"
+        expect(page.locator("#prev-page")).to_have_count(0)
+        page.click("#next-page")
+        assert page.inner_text("#position") == "151–300 of 380"
+        page.click("#next-page")
+        assert page.inner_text("#position") == "301–380 of 380"
+        expect(page.locator("#next-page")).to_have_count(0)
+        page.click("#prev-page")
+        assert page.inner_text("#position") == "151–300 of 380"
+        # Typing a new day on a later page works: the page's links keep Day as Day.
+        page.fill("#id_date", "2023-08-26")
+        page.click("form.search button[type=submit]")
+        assert query(page.url) == {"date": ["2023-08-26"], "page_size": ["150"]}
+
+
+def test_saved_searches_are_named_listed_shared_and_deleted(tabs):
+    for _, page in tabs():
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.goto(page.base + DAY_SEARCH + "&user_id=4")
+        page.fill("#id_name", "   ")  # passes the browser's `required`, not the server's check
+        page.click("#saved-searches button:text-is('Save search')")
+        assert page.locator("[data-field=save-name]").inner_text() == "This field is required."
+
+        page.fill("#id_name", "  User 4   that day ")
+        page.click("#saved-searches button:text-is('Save search')")
+        message = page.locator(".messages li")
+        assert message.inner_text() == "Saved the search “User 4 that day”."
+        assert message.is_visible() and message.bounding_box()["x"] >= 0
+        assert fits_the_screen(page)
+        link = page.locator("#saved-searches a.saved-link")
+        assert link.inner_text() == "User 4 that day"
+        assert query(link.get_attribute("href")) == {"date": ["2023-08-27"], "user_id": ["4"]}
+
+        page.click("#saved-searches button.copy-link")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == page.base + link.get_attribute("href")
+
+        page.goto(page.base + "/")
+        page.click("#saved-searches a.saved-link")
+        expect(page.locator("#results tbody tr")).to_have_count(81)
+        page.click("#saved-searches button:text-is('Delete')")
+        assert page.inner_text(".messages li") == "Deleted the saved search “User 4 that day”."
+        expect(page.locator("#saved-searches a.saved-link")).to_have_count(0)
+
+
+def test_live_tail_prepends_new_logs_pauses_while_scrolled_away_and_waits_when_busy(logs_db, tabs):
     now = datetime.now(UTC).replace(microsecond=0)
     recent = [
         {"timestamp": now - timedelta(minutes=1, seconds=i), "user_id": 9, "level": "info", "message": f"Recent {i}"}
         for i in range(3)
     ]
     logs_db.insert_many(with_ids(recent, 5000))
-    page.goto(page.base + "/?from=now-1h&page_size=200")
-    expect(page.locator("#results tbody tr")).to_have_count(3)
-    page.check("#live-tail")
-    expect(page.locator("#tail-status")).to_contain_text("Live:")
+    for index, (viewport, page) in enumerate(tabs()):
+        page.goto(page.base + "/?from=now-1h&page_size=200")
+        rows = page.locator("#results tbody tr")
+        shown = rows.count()
+        assert shown == 3 + 2 * index  # and the two logs the previous viewport's turn added
+        page.check("#live-tail")
+        expect(page.locator("#tail-status")).to_contain_text("Live:")
 
-    arrived = {"timestamp": now, "user_id": 7, "level": "error", "message": "Arrived while tailing", "logger": "t"}
-    logs_db.insert_many(with_ids([arrived], 6000))
-    first = page.locator("#results tbody tr").first
-    expect(first).to_contain_text("Arrived while tailing", timeout=15_000)
-    expect(page.locator("#results tbody tr")).to_have_count(4)
-    first.locator("summary").click()
-    assert "error" in first.inner_text() and '"t"' not in first.inner_text()
+        arrived = {"timestamp": datetime.now(UTC), "user_id": 7, "level": "error", "logger": "t"}
+        logs_db.insert_many(with_ids([{**arrived, "message": f"Arrived while tailing at {viewport}"}], 6000 + index))
+        first = rows.first
+        expect(first).to_contain_text(f"Arrived while tailing at {viewport}", timeout=15_000)
+        expect(rows).to_have_count(shown + 1)
+        first.locator("summary").click()
+        assert "error" in first.inner_text() and '"t"' not in first.inner_text()
 
-    # Scrolled away from the top: paused (said so), and on again back at the top.
-    page.evaluate("document.body.style.minHeight = '5000px'; window.scrollTo(0, 2000)")
-    expect(page.locator("#tail-status")).to_contain_text("Paused", timeout=15_000)
-    logs_db.insert_many(with_ids([{**arrived, "message": "Arrived while paused"}], 7000))
-    page.evaluate("window.scrollTo(0, 0)")
-    expect(page.locator("#results tbody tr").first).to_contain_text("Arrived while paused", timeout=15_000)
+        # Scrolled away from the newest rows: paused (said so), and on again back at them.
+        page.evaluate("document.body.style.minHeight = '5000px'; window.scrollTo(0, 2000)")
+        expect(page.locator("#tail-status")).to_contain_text("Paused", timeout=15_000)
+        logs_db.insert_many(with_ids([{**arrived, "message": f"Arrived while paused at {viewport}"}], 7000 + index))
+        page.evaluate("window.scrollTo(0, 0)")
+        expect(rows.first).to_contain_text(f"Arrived while paused at {viewport}", timeout=15_000)
 
-    # A busy server (429) is asked again after its Retry-After, not at once.
-    page.route("**/api/v1/logs/tail*", lambda route: route.fulfill(status=429, headers={"Retry-After": "7"}))
-    expect(page.locator("#tail-status")).to_have_text("Server busy: trying again in 7 s.", timeout=15_000)
-
-
-def test_pages_fit_the_screen_and_log_out_stays_on_one_line(page, viewport):
-    page.goto(page.base + DAY_SEARCH)
-    assert fits_the_screen(page)
-    logout = page.locator("header.site button:text-is('Log out')")
-    assert logout.bounding_box()["height"] < 24
-    if viewport == "phone":
-        assert page.evaluate("getComputedStyle(document.querySelector('#results tr')).display") == "block"
-    first = page.locator("#results tbody tr").first
-    first.locator("summary").click()
-    assert fits_the_screen(page)
+        # A busy server (429) is asked again after its Retry-After, not at once.
+        page.route("**/api/v1/logs/tail*", lambda route: route.fulfill(status=429, headers={"Retry-After": "7"}))
+        expect(page.locator("#tail-status")).to_have_text("Server busy: trying again in 7 s.", timeout=15_000)
 
 
-def test_search_paging_and_links_work_without_javascript(page, viewport):
-    context = page.context.browser.new_context(viewport=VIEWPORTS[viewport], java_script_enabled=False)
-    context.add_cookies(page.context.cookies())
-    plain = context.new_page()
-    plain.goto(page.base + "/")
-    plain.fill("#id_date", "2023-08-27")
-    plain.fill("#id_page_size", "150")
-    plain.click("form.search button[type=submit]")
-    expect(plain.locator("#results tbody tr")).to_have_count(150)
-    plain.click("#next-page")
-    assert plain.inner_text("#position") == "151–300 of 380"
-    plain.locator("#histogram svg a[data-start]").nth(3).click()
-    assert query(plain.url)["from"] == ["2023-08-27T01:30:00.000000Z"]
-    assert plain.locator("#tz-switch").is_hidden() and plain.locator("#tail-switch").is_hidden()
-    context.close()
+def test_pages_fit_the_screen_and_log_out_stays_on_one_line(tabs):
+    for viewport, page in tabs():
+        page.goto(page.base + DAY_SEARCH)
+        assert fits_the_screen(page)
+        logout = page.locator("header.site button:text-is('Log out')")
+        assert logout.bounding_box()["height"] < 24
+        if viewport == "phone":
+            assert page.evaluate("getComputedStyle(document.querySelector('#results tr')).display") == "block"
+        first = page.locator("#results tbody tr").first
+        first.locator("summary").click()
+        assert fits_the_screen(page)
 
 
-def test_explorer_pages_have_no_serious_accessibility_violation_in_light_or_dark_mode(page):
-    from axe_playwright_python.sync_playwright import Axe
-
-    axe = Axe()
-    search = DAY_SEARCH + "&user_id=4&page_size=20"
-    page.goto(page.base + search)
-    # User 300's only log: a short "around" page (axe's cost grows with the page).
-    log_id = str(next(log["_id"] for log in hot_logs() if log["user_id"] == 300))
-    found = {}
-    for url in (search, f"/logs/{log_id}", f"/logs/{log_id}/around"):
-        if url != search:
-            page.goto(page.base + url)
-        page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
-        for scheme in ("light", "dark"):
-            page.emulate_media(color_scheme=scheme)
-            found[url, scheme] = [
-                (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                for v in axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]
-                if v["impact"] in ("serious", "critical")
-            ]
-    assert found == {key: [] for key in found}
+def test_search_paging_and_links_work_without_javascript(tabs):
+    for viewport, page in tabs():
+        context = page.context.browser.new_context(viewport=VIEWPORTS[viewport], java_script_enabled=False)
+        context.add_cookies(page.context.cookies())
+        plain = context.new_page()
+        plain.goto(page.base + "/")
+        plain.fill("#id_date", "2023-08-27")
+        plain.fill("#id_page_size", "150")
+        plain.click("form.search button[type=submit]")
+        expect(plain.locator("#results tbody tr")).to_have_count(150)
+        plain.click("#next-page")
+        assert plain.inner_text("#position") == "151–300 of 380"
+        plain.locator("#histogram svg a[data-start]").nth(3).click()
+        assert query(plain.url)["from"] == ["2023-08-27T01:30:00.000000Z"]
+        assert plain.locator("#tz-switch").is_hidden() and plain.locator("#tail-switch").is_hidden()
+        context.close()
 
 
-def test_pages_render_offline_with_every_asset_from_the_app(page):
+def test_explorer_pages_have_no_serious_accessibility_violation_in_light_or_dark_mode(tabs):
+    for _, page in tabs():
+        from axe_playwright_python.sync_playwright import Axe
+
+        axe = Axe()
+        search = DAY_SEARCH + "&user_id=4&page_size=20"
+        page.goto(page.base + search)
+        # User 300's only log: a short "around" page (axe's cost grows with the page).
+        log_id = str(next(log["_id"] for log in hot_logs() if log["user_id"] == 300))
+        found = {}
+        for url in (search, f"/logs/{log_id}", f"/logs/{log_id}/around"):
+            if url != search:
+                page.goto(page.base + url)
+            page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)
+                found[url, scheme] = [
+                    (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+                    for v in axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]
+                    if v["impact"] in ("serious", "critical")
+                ]
+        assert found == {key: [] for key in found}
+
+
+def test_pages_render_offline_with_every_asset_from_the_app(tabs):
     failed, remote = [], []
-    page.on("requestfailed", lambda request: failed.append(request.url))
 
     def only_loopback(route):
-        host = urlsplit(route.request.url).hostname
-        if host in ("localhost", "127.0.0.1", "::1"):
+        if urlsplit(route.request.url).hostname in ("localhost", "127.0.0.1", "::1"):
             route.continue_()
         else:
             remote.append(route.request.url)
             route.abort()
 
-    page.route("**/*", only_loopback)
-    page.goto(page.base + DAY_SEARCH + "&user_id=4")
-    log_id = page.locator("#results tbody tr").first.get_attribute("data-id")
-    for url in (DAY_SEARCH + "&user_id=4", f"/logs/{log_id}", f"/logs/{log_id}/around"):
-        page.goto(page.base + url)
-        assert page.get_attribute("html", "data-js") == "ready", url
-        assert page.locator("#tz-switch").is_visible(), url  # JS un-hides it
-        assert page.evaluate("getComputedStyle(document.body).margin") == "0px", url  # explorer.css applied
-    page.context.clear_cookies()
-    page.goto(page.base + "/")
-    assert "/accounts/login/" in page.url and page.get_attribute("html", "data-js") == "ready"
-    assert failed == [] and remote == []
+    for _, page in tabs():
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.route("**/*", only_loopback)
+        page.goto(page.base + DAY_SEARCH + "&user_id=4")
+        log_id = page.locator("#results tbody tr").first.get_attribute("data-id")
+        for url in (DAY_SEARCH + "&user_id=4", f"/logs/{log_id}", f"/logs/{log_id}/around"):
+            page.goto(page.base + url)
+            assert page.get_attribute("html", "data-js") == "ready", url
+            assert page.locator("#tz-switch").is_visible(), url  # JS un-hides it
+            assert page.evaluate("getComputedStyle(document.body).margin") == "0px", url  # explorer.css applied
+        page.context.clear_cookies()
+        page.goto(page.base + "/")
+        assert "/accounts/login/" in page.url and page.get_attribute("html", "data-js") == "ready"
+        assert failed == [] and remote == []
 
 
 def test_readme_screenshot_of_the_search_page(desktop_page):
