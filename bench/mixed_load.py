@@ -16,6 +16,7 @@ WEB_THREADS=4) and 20 clients for --seconds:
 BEFORE: SEARCH_THREADS=0 (no limit: searches may hold every thread, as before issue 11).
 AFTER:  SEARCH_THREADS default (WEB_THREADS - 1): a search past it is answered 503 with
         Retry-After at once; the client waits that long, as a well-behaved one does.
+        `--also 2` adds a phase with SEARCH_THREADS=2 (and so on).
 
 Prints ingest and search p50/p95 (successful requests, ms), their counts, searches refused
 (503) and other errors. Each client has its own API token; throttles are off (rates empty),
@@ -49,6 +50,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--logs", type=int, default=100_000, help="logs loaded before the runs")
     parser.add_argument("--seconds", type=float, default=30, help="length of each phase")
+    parser.add_argument(
+        "--also", default="", help="comma-separated SEARCH_THREADS values to run as further AFTER phases, e.g. 2"
+    )
     args = parser.parse_args()
     no_limits = {f"THROTTLE_{scope}_RATE": "" for scope in ("SEARCH", "EXPORT", "INGEST")}
     return run_with_services(lambda: run(args), services=("postgresql", "mongodb"), ARCHIVE_STORAGE="file", **no_limits)
@@ -67,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     tokens = [create_token(owner, f"client {i}")[1] for i in range(SEARCHERS + SENDERS)]
     cold_day = (first + timedelta(days=3)).date().isoformat()
     results = {}
-    for phase, search_threads in (("BEFORE (no search limit)", "0"), ("AFTER (SEARCH_THREADS default)", None)):
+    phases: list[tuple[str, str | None]] = [("BEFORE (no search limit)", "0"), ("AFTER (SEARCH_THREADS default)", None)]
+    phases += [(f"AFTER (SEARCH_THREADS={n})", n) for n in args.also.split(",") if n]
+    for phase, search_threads in phases:
         with gunicorn(search_threads) as base:
             results[phase] = load(base, tokens, cold_day, args.seconds)
         print(f"  {phase}: done", file=sys.stderr)
