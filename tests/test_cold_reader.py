@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,19 +18,16 @@ from archive import cache, reader
 from archive.metrics import COLD_CACHE_LOOKUPS
 from archive.models import ArchivePart
 from archive.storage import archive_storage
+from retrieval.query import ALL_LEVELS, LogQuery
 from tests.cold_archive import GetCounter, line, log, s3_storages, silent_server, write_parts
 
 DAY = datetime(2023, 8, 27, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Query:
-    start: datetime = DAY
-    end: datetime = DAY + timedelta(days=1)
-    user_ids: tuple = ()
-    levels: tuple = ()
-    keyword: str = ""
-    newest_first: bool = True
+def Query(**fields: object) -> LogQuery:  # named as the class it stood in for
+    """The reader's query: DAY, every user and level, unless given."""
+    defaults = {"user_ids": (), "start": DAY, "end": DAY + timedelta(days=1), "levels": ALL_LEVELS}
+    return LogQuery(**{**defaults, **fields})
 
 
 @pytest.fixture(autouse=True)
