@@ -428,6 +428,8 @@ class LogDetailView(LogsAPIView):
 
     @extend_schema(
         parameters=[LOG_ID],
+        # drf-spectacular would name it api_v1_logs_retrieve, as GET /api/v1/logs is named.
+        operation_id="api_v1_log_retrieve",
         responses={200: LogRowSerializer, **ONE_LOG_ERRORS},
         description="One log, hot or archived, with every field. Found from the time in its id (the hour "
         "either side): ids that ingest made, or BSON ObjectIds made when the log was written, carry it.",

@@ -13,7 +13,8 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponseBase, JsonResponse
+from django.http import HttpResponse, HttpResponseBase, JsonResponse
+from django.template.loader import render_to_string
 
 RETRY_AFTER_SECONDS = 1
 
@@ -37,21 +38,30 @@ def _release() -> None:
         _running -= 1
 
 
-def busy_response() -> JsonResponse:
-    response = JsonResponse({"detail": "Too many searches at once on this server; try again in a moment."}, status=503)
+BUSY_MESSAGE = "Too many searches at once on this server; try again in a moment."
+
+
+def busy_response(page: bool = False) -> HttpResponseBase:
+    """503 with Retry-After: JSON for programs, or (`page`) an HTML page for people, which retries by itself."""
+    if page:
+        html = render_to_string("retrieval/busy.html", {"message": BUSY_MESSAGE, "seconds": RETRY_AFTER_SECONDS})
+        response: HttpResponseBase = HttpResponse(html, status=503)
+    else:
+        response = JsonResponse({"detail": BUSY_MESSAGE}, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     # Expected under load, and cheap: not one "Service Unavailable" error line per refusal (django.request).
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 
-def search_capacity(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """Run `view` (a search or an export) within the per-process search limit, or answer 503."""
+def search_capacity(view: Callable[..., HttpResponseBase], page: bool = False) -> Callable[..., HttpResponseBase]:
+    """Run `view` (a search or an export) within the per-process search limit, or answer 503
+    (as an HTML page when `page`: `search_capacity_page`)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> HttpResponseBase:
         if not _acquire():
-            return busy_response()
+            return busy_response(page)
         try:
             response = view(*args, **kwargs)
         except BaseException:
@@ -62,3 +72,8 @@ def search_capacity(view: Callable[..., HttpResponseBase]) -> Callable[..., Http
         return response
 
     return wrapper
+
+
+def search_capacity_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """`search_capacity` for a page people read: the 503 is an HTML page that reloads itself."""
+    return search_capacity(view, page=True)

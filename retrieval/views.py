@@ -21,7 +21,7 @@ from access.scope import read_scope
 from logsite.disclosure import is_staff, shown, shown_error
 from retrieval import planner
 from retrieval.admin import changelist_params
-from retrieval.capacity import search_capacity
+from retrieval.capacity import search_capacity, search_capacity_page
 from retrieval.charts import stacked_bars
 from retrieval.exports import FORMATS, export_response
 from retrieval.filters import LogFilterSet
@@ -48,7 +48,7 @@ TIME_PRESETS = (
 
 @require_GET
 @login_required
-@search_capacity
+@search_capacity_page
 def search_page(request: HttpRequest) -> HttpResponse:
     return render_search(request, request.GET)
 

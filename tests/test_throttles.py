@@ -106,4 +106,32 @@ def test_a_search_past_the_thread_limit_is_refused_at_once_and_a_closed_export_f
     assert streaming.status_code == 200
     assert export(HttpRequest()).status_code == 503  # the open export holds the one thread
     streaming.close()
-    assert export(HttpRequest()).status_code == 200
+    again = export(HttpRequest())
+    again.close()  # frees its permit for the next test
+    assert again.status_code == 200
+
+
+def test_the_search_page_past_the_thread_limit_is_a_busy_page_that_reloads_itself(client, logs_db, settings):
+    settings.SEARCH_THREADS = 1
+    client.force_login(User.objects.create_user("reader", password="a-long-test-password"))
+    started, release = threading.Event(), threading.Event()
+
+    @search_capacity
+    def slow_search(request: HttpRequest) -> HttpResponse:
+        started.set()
+        release.wait(10)
+        return HttpResponse("done")
+
+    holder = threading.Thread(target=lambda: slow_search(HttpRequest()).close())
+    holder.start()
+    started.wait(10)
+    try:
+        busy = client.get("/", {"date": "2023-08-27"})
+    finally:
+        release.set()
+        holder.join(10)
+
+    assert busy.status_code == 503 and busy["Retry-After"] == "1"
+    assert busy["Content-Type"].startswith("text/html")
+    assert b'http-equiv="refresh"' in busy.content and b"Too many searches at once" in busy.content
+    assert client.get("/", {"date": "2023-08-27"}).status_code == 200
