@@ -4,6 +4,8 @@ import json
 import logging
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
 from datetime import UTC, timedelta
@@ -195,3 +197,19 @@ def test_demo_traffic_sends_demo_logs_through_the_handler(live_server, logs_db, 
     assert f"sent {len(stored)}, dropped 0, rejected 0" in out
     assert {document["user_id"] for document in stored} <= {1, 2, 3}
     assert all(f"User: {document['user_id']}, " in document["message"] for document in stored)
+
+
+def test_demo_traffic_prints_a_write_only_demo_token_that_sends_and_cannot_search(live_server, logs_db, capsys):
+    call_command("ensure_demo_user")
+    capsys.readouterr()
+    call_command("demo_traffic", "--print-token")
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("lrt_")
+    url = f"{live_server.url}/api/v1/logs"
+    call_command("demo_traffic", "--rate", "50", "--seconds", "1", "--users", "2", "--url", url, "--token", token)
+    assert "rejected 0" in capsys.readouterr().out
+    assert logs_db.count_documents({}) > 0
+    search = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(search, timeout=10)
+    assert refused.value.code == 403

@@ -41,6 +41,10 @@ class Command(BaseCommand):
         )
         parser.add_argument("--token", default=None, help=f"API token (default: the {DEMO_USERNAME!r} user's)")
         parser.add_argument("--seed", type=int, default=None)
+        # For `make run`, which has the database: the command it prints then needs none.
+        parser.add_argument(
+            "--print-token", action="store_true", help="print a fresh demo token (see --token) and send nothing"
+        )
 
     def handle(
         self,
@@ -51,8 +55,12 @@ class Command(BaseCommand):
         url: str,
         token: str | None,
         seed: int | None,
+        print_token: bool,
         **options: Any,
     ) -> None:
+        if print_token:
+            self.stdout.write(demo_token())
+            return
         if rate <= 0 or users < 1:
             raise CommandError("--rate must be above 0 and --users at least 1.")
         try:
