@@ -163,24 +163,24 @@ def test_the_admin_log_list_and_detail_pages_show_no_outside_logs(restricted_sta
     assert detail.status_code == 302 and b"hot-u2-" not in detail.content
 
 
-def test_the_rehydrate_action_refuses_parts_of_outside_user_ids(restricted_staff, logs, logs_db):
-    outside = ArchivePart.objects.filter(user_id__in=[1, 2])
-    refused = restricted_staff.post(
-        "/admin/archive/archivepart/",
-        {"action": "rehydrate_parts", "_selected_action": [str(p.pk) for p in outside]},
-        follow=True,
-    )
-    assert b"Nothing rehydrated: user_id 2 not granted to you." in refused.content
-    assert logs_db.count_documents({"rehydrated_until": {"$exists": True}}) == 0
+def test_the_parts_list_and_its_rehydrate_action_leave_out_parts_of_outside_user_ids(restricted_staff, logs, logs_db):
+    listed = restricted_staff.get("/admin/archive/archivepart/")
+    assert listed.status_code == 200
+    shown_ids = {part.pk for part in listed.context["cl"].result_list}
+    assert shown_ids == set(ArchivePart.objects.filter(user_id=1).values_list("pk", flat=True)) != set()
+    other = ArchivePart.objects.filter(user_id=2).first()
+    assert restricted_staff.get(f"/admin/archive/archivepart/{other.pk}/change/").status_code == 302
 
-    own = ArchivePart.objects.filter(user_id=1)
+    # A crafted post naming parts of users 1 and 2 loads user 1's only.
+    both = ArchivePart.objects.filter(user_id__in=[1, 2])
     loaded = restricted_staff.post(
         "/admin/archive/archivepart/",
-        {"action": "rehydrate_parts", "_selected_action": [str(p.pk) for p in own]},
+        {"action": "rehydrate_parts", "_selected_action": [str(p.pk) for p in both]},
         follow=True,
     )
     assert b"Loaded 4 logs" in loaded.content
     assert logs_db.count_documents({"rehydrated_until": {"$exists": True}, "user_id": 1}) == 4
+    assert logs_db.count_documents({"rehydrated_until": {"$exists": True}, "user_id": {"$ne": 1}}) == 0
 
 
 # Every route of the app: how a request by a caller granted nothing but user_id 1 asks for user_id 2's logs
