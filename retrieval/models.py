@@ -1,4 +1,4 @@
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import connections, models
@@ -87,6 +87,20 @@ class SavedSearch(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class UserPreference(models.Model):
+    """A user's display choices, kept with the account (not the browser): today whether times show in local time."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    local_time = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {'local time' if self.local_time else 'UTC'}"
+
+    @classmethod
+    def local_time_for(cls, user: Any) -> bool:
+        return user.is_authenticated and cls.objects.filter(user=user, local_time=True).exists()
 
 
 def check_mongodb() -> None:

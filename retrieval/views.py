@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
@@ -27,15 +28,13 @@ from retrieval.exports import FORMATS, export_response
 from retrieval.filters import LogFilterSet
 from retrieval.forms import SavedSearchForm, add_input_hints, search_query_string
 from retrieval.links import query_url, refined, search_url, zoomed
-from retrieval.models import SavedSearch
+from retrieval.models import SavedSearch, UserPreference
 from retrieval.query import ALL_LEVELS, LogQuery, LogRow
 from retrieval.sources import SourceUnavailable
 from retrieval.throttles import throttled
 
 # Logs shown before and after one on its "logs around" page.
 AROUND = 50
-# "local" when the user chose to see times in the browser's time zone (set by explorer.js); else UTC.
-TIME_ZONE_COOKIE = "tz"
 # The time picker's relative presets: (label, `from` value); `to` is now.
 TIME_PRESETS = (
     ("15 min", "now-15m"),
@@ -66,7 +65,6 @@ def render_search(
         "levels": ALL_LEVELS,
         "presets": TIME_PRESETS,
         "preset_links": [(label, search_url({"from": value})) for label, value in TIME_PRESETS],
-        "local_time": request.COOKIES.get(TIME_ZONE_COOKIE) == "local",
         "saved_searches": SavedSearch.objects.filter(user_id=owner_id(request)),
         "save_form": save_form or SavedSearchForm(initial={"query": query_string}, scope=scope),
         "this_search": query_url(query_string),
@@ -213,3 +211,19 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpRespon
         return export_response(query, fmt)
     except SourceUnavailable as exc:
         return JsonResponse({"sources": [shown_error(str(exc), is_staff(request.user), "export")]}, status=503)
+
+
+@require_POST
+@login_required
+def time_preference(request: HttpRequest) -> HttpResponse:
+    """Remember for this user whether times show in local time (explorer.js posts `local_time` 1 or 0)."""
+    choice = request.POST.get("local_time")
+    if choice not in ("0", "1"):
+        return JsonResponse({"local_time": ["Give 1 (local time) or 0 (UTC)."]}, status=400)
+    UserPreference.objects.update_or_create(user_id=owner_id(request), defaults={"local_time": choice == "1"})
+    return HttpResponse(status=204)
+
+
+def time_preference_context(request: HttpRequest) -> dict[str, object]:
+    """Template context for every page (settings.TEMPLATES): the user's time choice, read only if a page uses it."""
+    return {"local_time": SimpleLazyObject(lambda: UserPreference.local_time_for(request.user))}

@@ -200,7 +200,7 @@ ROUTE_PROBES = {
 }
 WRITE_ROUTES = {"otlp-logs"}
 # Saving a search stores its query string; running it is the search page, which checks the grant.
-NO_LOGS = {"api-schema", "api-docs", "save-search", "delete-saved-search"}
+NO_LOGS = {"api-schema", "api-docs", "save-search", "delete-saved-search", "time-preference"}
 
 
 def route_names() -> set[str]:

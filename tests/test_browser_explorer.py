@@ -159,15 +159,24 @@ def test_time_picker_presets_relative_and_absolute_times_day_utc_or_local_and_no
         permalink = page.get_attribute("#permalink", "href")
         assert query(permalink) == {"date": ["2023-08-27"]}
 
-        # UTC or local time (the browser's, here UTC+5:30), remembered by the browser.
+        # UTC or local time (the browser's, here UTC+5:30), remembered for the user: in another browser too.
         first = page.locator("#results td.time time").first
         assert first.inner_text() == "2023-08-27 19:56:07.000"
-        page.check("#local-time")
+        with page.expect_response(lambda response: response.url.endswith("/preferences/time")) as saved:
+            page.check("#local-time")
+        assert saved.value.status == 204
         assert first.inner_text() == "2023-08-28 01:26:07.000"
-        page.reload()
-        assert page.is_checked("#local-time")
-        assert page.locator("#results td.time time").first.inner_text() == "2023-08-28 01:26:07.000"
-        page.uncheck("#local-time")
+        elsewhere = page.context.browser.new_context(timezone_id="Asia/Kolkata")
+        try:
+            elsewhere.add_cookies([c for c in page.context.cookies() if c["name"] == "sessionid"])
+            other = elsewhere.new_page()
+            other.goto(page.url)
+            assert other.is_checked("#local-time")
+            assert other.locator("#results td.time time").first.inner_text() == "2023-08-28 01:26:07.000"
+        finally:
+            elsewhere.close()
+        with page.expect_response(lambda response: response.url.endswith("/preferences/time")):
+            page.uncheck("#local-time")
 
         page.fill("#id_from", "yesterday at noon")
         page.click("form.search button[type=submit]")

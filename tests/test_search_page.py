@@ -160,3 +160,14 @@ def test_page_shows_log_times_to_the_millisecond(user_client, logs_db, make_log)
     response = user_client.get("/", {"date": "2023-08-27", "user_id": "4"})
 
     assert "2023-08-27 23:43:40.961<" in response.content.decode()
+
+
+def test_the_local_time_choice_is_kept_for_the_user_and_a_bad_value_is_a_400_naming_it(user_client, logs):
+    assert b'data-local-time="0"' in user_client.get("/").content
+    refused = user_client.post("/preferences/time", {"local_time": "yes"})
+    assert refused.status_code == 400 and "local_time" in refused.json()
+    assert user_client.post("/preferences/time", {"local_time": "1"}).status_code == 204
+    page = user_client.get("/", {"date": "2023-08-27"})
+    assert b'data-local-time="1"' in page.content and b'id="local-time" checked' in page.content
+    assert user_client.post("/preferences/time", {"local_time": "0"}).status_code == 204
+    assert b'data-local-time="0"' in user_client.get("/").content

@@ -3,7 +3,6 @@
 // drag-to-zoom and visible bar names on the histogram, live tail, copy-link buttons.
 "use strict";
 
-const TZ_COOKIE = "tz";
 
 function stripEmptyFields(form) {
   // Disabled fields are not submitted: the URL carries only what the user filled in.
@@ -50,7 +49,12 @@ function showTimes(local, root = document) {
 }
 
 function localTimeChosen() {
-  return document.cookie.split("; ").includes(`${TZ_COOKIE}=local`);
+  return document.body.dataset.localTime === "1";
+}
+
+function csrfToken() {
+  const cookie = document.cookie.split("; ").find((item) => item.startsWith("csrftoken="));
+  return cookie ? cookie.slice("csrftoken=".length) : "";
 }
 
 function timeZoneSwitch() {
@@ -63,8 +67,13 @@ function timeZoneSwitch() {
   box.checked = localTimeChosen();
   showTimes(box.checked);
   box.addEventListener("change", () => {
-    // A cookie per browser, a year long: the server reads it to tick the box.
-    document.cookie = `${TZ_COOKIE}=${box.checked ? "local" : "utc"}; path=/; max-age=31536000; SameSite=Lax`;
+    // Kept with the account (any browser the user logs in from), not in this browser.
+    document.body.dataset.localTime = box.checked ? "1" : "0";
+    fetch(document.body.dataset.timePreferenceUrl, {
+      method: "POST",
+      headers: { "X-CSRFToken": csrfToken() },
+      body: new URLSearchParams({ local_time: document.body.dataset.localTime }),
+    });
     showTimes(box.checked);
   });
 }
