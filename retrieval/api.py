@@ -1,7 +1,6 @@
 """JSON API (Django REST framework): GET /api/v1/logs, and the seed app's route."""
 
 import json
-import math
 import re
 from collections.abc import Iterable, Iterator
 from itertools import chain
@@ -50,7 +49,7 @@ from retrieval.serializers import (
     seed_record,
 )
 from retrieval.sources import SourceUnavailable
-from retrieval.throttles import ScopeThrottle
+from retrieval.throttles import ScopeThrottle, whole_seconds
 
 # DRF's own parameter, allowed beside the filters.
 API_PARAMETERS = ("format",)
@@ -197,8 +196,7 @@ class LogsAPIView(APIView):
         return [ScopeThrottle(scope)] if scope else []
 
     def throttled(self, request: Request, wait: float | None) -> NoReturn:
-        # Whole seconds, at least 1: DRF would write a wait under a second as "Retry-After: 0".
-        raise Throttled(wait=max(1, math.ceil(wait or 1)))
+        raise Throttled(wait=whole_seconds(wait))
 
 
 class LogSearchView(LogsAPIView):

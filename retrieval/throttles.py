@@ -6,7 +6,6 @@ worker and replica counts the same requests. The DRF views name their scope per 
 (`LogsAPIView.throttle_scopes`); the plain Django export views use `throttled`.
 """
 
-import hashlib
 import logging
 import math
 from collections.abc import Callable
@@ -29,8 +28,7 @@ class ScopeThrottle(SimpleRateThrottle):
     def get_cache_key(self, request: Any, view: Any) -> str:
         auth = getattr(request, "auth", None)
         if auth is not None and getattr(auth, "pk", None) is not None:
-            # Hashed: a token's primary key may be its secret (DRF authtoken).
-            ident = "token-" + hashlib.sha256(str(auth.pk).encode()).hexdigest()[:32]
+            ident = f"token-{auth.pk}"  # an ApiToken's row id, not its secret
         elif request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
         else:
@@ -46,7 +44,12 @@ class ScopeThrottle(SimpleRateThrottle):
 
     def retry_after(self) -> int:
         """Whole seconds to wait, for the Retry-After header."""
-        return max(1, math.ceil(self.wait() or 1))
+        return whole_seconds(self.wait())
+
+
+def whole_seconds(wait: float | None) -> int:
+    """A throttle's wait as Retry-After: whole seconds, at least 1 (a wait under a second is not "0")."""
+    return max(1, math.ceil(wait or 1))
 
 
 def throttled(scope: str) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
