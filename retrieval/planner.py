@@ -167,6 +167,11 @@ def search(query: LogQuery, cursor: str | None = None) -> SearchPage:
     return page
 
 
+def unavailable(sources: dict[str, str]) -> SourceUnavailable:
+    """The error of an answer that some source could not give, naming each source's status."""
+    return SourceUnavailable("; ".join(f"{name}: {status}" for name, status in sources.items()))
+
+
 def iter_all(query: LogQuery) -> Iterator[LogRow]:
     """Every row of the query, page by page (exports): memory stays at one page.
 
@@ -178,7 +183,7 @@ def iter_all(query: LogQuery) -> Iterator[LogRow]:
     while True:
         page = search(query, cursor)
         if page.partial:
-            raise SourceUnavailable("; ".join(f"{name}: {status}" for name, status in page.sources.items()))
+            raise unavailable(page.sources)
         yield from page.rows
         if page.next_cursor is None:
             return
@@ -235,7 +240,7 @@ def find_log(log_id: str, query: LogQuery) -> LogRow | None:
     if found.rows:
         return found.rows[0]
     if found.partial:
-        raise SourceUnavailable("; ".join(f"{name}: {status}" for name, status in found.sources.items()))
+        raise unavailable(found.sources)
     return None
 
 
