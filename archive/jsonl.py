@@ -6,7 +6,8 @@ Used by the archiver (writer) and the cold reader, so both agree byte for byte:
      "level": "error", "message": "...", "logger": "...", "context": {...}}
 
 `logger` and `context` appear only when the document has them; any other field a
-document carries is kept too, after these. Plain `gzip` + `json` read it back.
+document carries is kept too, after these, except hot storage's time buckets
+(`retrieval.buckets`), which are not part of the log. Plain `gzip` + `json` read it back.
 """
 
 import json
@@ -16,6 +17,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from retrieval import buckets
 from retrieval.compression import gunzip
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -60,7 +62,7 @@ def encode(document: dict) -> bytes:
         if key in document:
             line[key] = document[key]
     for key, value in document.items():
-        if key not in line:
+        if key not in line and key not in buckets.FIELDS:
             line[key] = value
     return (_encoder.encode(line) + "\n").encode()
 

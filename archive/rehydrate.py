@@ -22,6 +22,7 @@ from pymongo.errors import BulkWriteError
 from archive import jsonl, reader
 from archive.exporter import day_bounds
 from archive.models import ArchivePart
+from retrieval.buckets import stamp
 from retrieval.models import LogEntry
 
 FIELD = "rehydrated_until"
@@ -60,7 +61,7 @@ def rehydrate(parts: Iterable[ArchivePart], hours: float) -> int:
         for text in reader.read_part(part.key):
             for line in text.splitlines():
                 if line.strip():
-                    batch.append({**jsonl.decode(line), FIELD: until})
+                    batch.append(stamp({**jsonl.decode(line), FIELD: until}))
                 if len(batch) == INSERT_BATCH:
                     inserted += _insert_new(collection, batch)
                     batch = []

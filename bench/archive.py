@@ -38,6 +38,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from retrieval.buckets import stamped
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
@@ -86,7 +88,7 @@ def insert(collection, count: int, users: int) -> tuple[float, int]:
     started = time.perf_counter()
     while batch := list(itertools.islice(documents, 10_000)):
         groups.update((document["user_id"], document["level"]) for document in batch)
-        collection.insert_many(batch, ordered=False)
+        collection.insert_many(stamped(batch), ordered=False)
     return time.perf_counter() - started, len(groups)
 
 

@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import run_with_services, start_http_server  # noqa: E402
 
+from retrieval.buckets import stamped
+
 
 def otlp_body(documents: list[dict]) -> bytes:
     """The documents as one OTLP request: a resource per logger (service.name), user.id and context as attributes."""
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         "otlp": [otlp_body(batch) for batch in batches],
     }
     ways = {
-        "bare": lambda i: logs.insert_many([dict(d) for d in batches[i]], ordered=False),
+        "bare": lambda i: logs.insert_many(stamped([dict(d) for d in batches[i]]), ordered=False),
         "json": lambda i: post("/api/v1/logs", bodies["json"][i], "application/json"),
         "ndjson+gzip": lambda i: post(
             "/api/v1/logs", bodies["ndjson+gzip"][i], "application/x-ndjson", **{"Content-Encoding": "gzip"}

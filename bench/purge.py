@@ -19,6 +19,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from retrieval.buckets import stamped
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 START = datetime(2023, 8, 27, tzinfo=UTC)
@@ -56,7 +58,7 @@ def main() -> None:
                     for n in range(count)
                 ]
                 for at in range(0, count, 10_000):
-                    collection.insert_many(documents[at : at + 10_000])
+                    collection.insert_many(stamped(documents[at : at + 10_000]))
                 return documents
 
             def time_range(documents: list[dict]) -> dict:

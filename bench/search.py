@@ -40,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import percentile, run_with_services, start_http_server  # noqa: E402
 
+from retrieval.buckets import stamped
+
 SHAPES = {
     "user+day+level": {"user_id": "4", "date": "2023-08-27", "level": "error"},
     "user+day+level+keyword": {"user_id": "4", "date": "2023-08-27", "level": "error", "keyword": "Recall"},
@@ -90,7 +92,7 @@ def load(collections, logs: int) -> None:
     while batch := list(islice(documents, 10_000)):
         for collection in collections:
             # insert_many adds _id to the dicts: both collections get the same ids.
-            collection.insert_many(batch, ordered=False)
+            collection.insert_many(stamped(batch), ordered=False)
         done += len(batch)
         print(f"\r  loaded {done:,} logs x{len(collections)}", end="", file=sys.stderr)
     print(

@@ -25,7 +25,8 @@ from django.utils import timezone
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from access.scope import Scope
-from retrieval import planner
+from retrieval import buckets, planner
+from retrieval.buckets import EPOCH
 from retrieval.metrics import INGESTED_LOGS
 from retrieval.models import LateWrite, LogEntry
 from retrieval.query import ALL_LEVELS
@@ -44,7 +45,6 @@ OLDEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 FIELDS = {"id", "timestamp", "user_id", "level", "message", "logger", "context"}
 DUPLICATE_KEY = 11000
 BSON_INT64 = range(-(2**63), 2**63)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The logs client's socket timeout (logsite/settings.py) is a 300 s backstop, since the
 # archiver's deletes may rightly take long: far too long for a sender to wait on a hung
 # server. The insert gets its own deadline (pymongo.timeout:
@@ -359,7 +359,7 @@ def store(documents: list[dict], *, scope: Scope) -> IngestResult:
     try:
         with pymongo.timeout(INSERT_TIMEOUT_SECONDS):
             if documents_to_store:
-                LogEntry.collection().insert_many(documents_to_store, ordered=False)
+                LogEntry.collection().insert_many(buckets.stamped(documents_to_store), ordered=False)
     except BulkWriteError as exc:
         failures = exc.details.get("writeErrors", [])
         if any(failure.get("code") != DUPLICATE_KEY for failure in failures):

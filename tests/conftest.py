@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 
+from retrieval.buckets import stamp
 from retrieval.models import LogEntry
 
 BOTH_DATABASES = ["default", "logs"]
@@ -72,7 +73,7 @@ def make_log():
             "message": message,
             **extra,
         }
-        LogEntry.collection().insert_one(document)
+        LogEntry.collection().insert_one(stamp(document))
         return document
 
     return make

@@ -12,6 +12,7 @@ from archive import archiver, purge
 from archive.archiver import archive_logs
 from archive.models import ArchivePart, ArchiveRun, DayLock, PendingUpload
 from retrieval import traffic
+from retrieval.buckets import stamped
 from tests.archive_support import (
     BEFORE,
     DAYS,
@@ -65,7 +66,7 @@ def test_a_run_killed_after_any_step_is_finished_by_the_next_run(logs_db, settin
         for number, day in enumerate(DAYS)
         for document in traffic.documents(400, day_start(day), day_start(day) + timedelta(days=1), seed=number)
     ]
-    logs_db.insert_many(originals)
+    logs_db.insert_many(stamped(originals))
     module, name, calls = STEPS[step]
     monkeypatch.setattr(module, name, die_after(module, name, calls))
 

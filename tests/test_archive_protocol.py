@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 from archive import archiver, exporter, jsonl, locks, purge
 from archive.archiver import ArchiveStorageError, archive_logs, due_before
 from archive.models import ArchivePart, ArchiveRun, DayLock, PendingUpload
+from retrieval.buckets import stamp
 from tests.archive_support import (
     BEFORE,
     DAYS,
@@ -229,7 +230,7 @@ def test_a_log_inserted_during_the_purge_with_an_id_below_the_archived_ones_stay
 
     def delete_while_a_log_arrives(collection, match):
         if logs_db.count_documents({"_id": intruder["_id"]}) == 0 and not run_once:
-            logs_db.insert_one(dict(intruder))
+            logs_db.insert_one(stamp(dict(intruder)))
             run_once.append(True)
         return real_delete(collection, match)
 

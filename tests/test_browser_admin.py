@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from archive.archiver import archive_logs
+from retrieval.buckets import stamp
 from tests.archive_support import DAYS, insert_demo_logs
 
 pytestmark = [
@@ -37,14 +38,16 @@ def session_cookie(logs_db) -> dict:
     archive_logs(before=date(2023, 8, 26))
     # The list's first row: a log whose context has a long value that must wrap on a phone.
     logs_db.insert_one(
-        {
-            "timestamp": datetime(2023, 8, 26, 23, 59, 59, tzinfo=UTC),
-            "user_id": 2,
-            "level": "error",
-            "message": "Evaluation failed",
-            "logger": "eval.runner",
-            "context": {"checkpoint": "s3://models/" + "x" * 200, "metrics": {"f1": 0.5}},
-        }
+        stamp(
+            {
+                "timestamp": datetime(2023, 8, 26, 23, 59, 59, tzinfo=UTC),
+                "user_id": 2,
+                "level": "error",
+                "message": "Evaluation failed",
+                "logger": "eval.runner",
+                "context": {"checkpoint": "s3://models/" + "x" * 200, "metrics": {"f1": 0.5}},
+            }
+        )
     )
     client = Client()
     client.force_login(User.objects.create_superuser("admin", password="a-long-test-password"))
