@@ -7,9 +7,10 @@ Per day, under a per-day lock (archive.locks):
    not all deleted from MongoDB are purged now, by exact `_id`s;
 2. export the day's logs into part files (archive.exporter), one pass;
 3. for each part: note the key as a PendingUpload -> upload -> verify (read back:
-   sha256 of the object and count of lines);
-4. ledger: record all the day's ArchiveParts (and drop their PendingUploads) in
-   one transaction, so a day's logs are either all deletable or none are;
+   sha256 of the object and count of lines); then the same for the parts' id index
+   object (archive.idindex, sha256 read back);
+4. ledger: record all the day's ArchiveParts and their id index (and drop their
+   PendingUploads) in one transaction, so a day's logs are either all deletable or none are;
 5. write the day's manifest (from the ledger, so it lists every part of the day);
 6. purge: delete exactly the recorded logs from MongoDB (archive.purge).
 
@@ -25,11 +26,13 @@ import logging
 import os
 import secrets
 import socket
+import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -42,11 +45,11 @@ from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from archive import jsonl, locks, purge
+from archive import cache, idindex, jsonl, locks, purge
 from archive.exporter import PartFile, day_bounds, export_day
 from archive.metrics import count_archive_run
-from archive.models import ArchivedDay, ArchivePart, ArchiveRun, PendingUpload
-from archive.reader import open_object
+from archive.models import ArchivedDay, ArchivePart, ArchiveRun, IdIndex, PendingUpload
+from archive.reader import object_chunks, open_object
 from archive.storage import archive_storage
 from retrieval.compression import TruncatedGzip
 from retrieval.models import LogEntry
@@ -166,14 +169,55 @@ def upload_parts(
     return uploaded
 
 
+def upload_id_index(run: ArchiveRun, day: date, part_paths: list[str]) -> tuple[str, idindex.IndexFile]:
+    """Write, upload and verify (sha256 read back) the id index of parts whose files are `part_paths`
+    (the parts sorted by key); its key is noted as a PendingUpload first, as a part's is."""
+    key = idindex.index_key(day)
+    PendingUpload.objects.create(key=key, day=day, run=run)
+    directory = Path(tempfile.mkdtemp(prefix="idindex-"))
+    index = idindex.write_index(part_paths, directory / "ids.idx")
+    try:
+        with open(index.path, "rb") as file:
+            name = _storage_call(f"store {key}", archive_storage().save, key, File(file, name=key))
+        if name != key:
+            raise ArchiveStorageError(f"object storage stored {key} as {name}")
+        digest = hashlib.sha256()
+        for chunk in _object_chunks(key):
+            digest.update(chunk)
+        if digest.hexdigest() != index.sha256:
+            raise ArchiveStorageError(
+                f"verification of {key} failed: sha256 {digest.hexdigest()}, wrote {index.sha256}"
+            )
+    finally:
+        index.path.unlink()
+        directory.rmdir()
+    return key, index
+
+
+def save_id_index(day: date, key: str, index: idindex.IndexFile) -> IdIndex:
+    """The ledger's rows of an uploaded id index (inside the caller's transaction)."""
+    row = IdIndex.objects.create(key=key, day=day, logs=index.logs, size=index.size, sha256=index.sha256)
+    for segment in index.segments:
+        segment.index = row
+    row.segments.bulk_create(index.segments, batch_size=500)
+    PendingUpload.objects.filter(key=key).delete()
+    return row
+
+
 def record(
-    run: ArchiveRun, day: date, uploaded: list[tuple[str, PartFile]], heartbeat: _Heartbeat
+    run: ArchiveRun,
+    day: date,
+    uploaded: list[tuple[str, PartFile]],
+    heartbeat: _Heartbeat,
+    id_index: tuple[str, idindex.IndexFile],
 ) -> list[ArchivePart]:
-    """The ledger step, for the whole day at once: its parts become readable and their logs deletable."""
+    """The ledger step, for the whole day at once: its parts (and their id index) become readable
+    and their logs deletable."""
     with transaction.atomic():
         heartbeat(force=True)  # still our day: nobody else may have cleaned up our uploads
+        index_row = save_id_index(day, *id_index)
         archived = ArchivePart.objects.bulk_create(
-            [ArchivePart(run=run, key=key, **part.ledger_fields()) for key, part in uploaded],
+            [ArchivePart(run=run, key=key, id_index=index_row, **part.ledger_fields()) for key, part in uploaded],
             batch_size=500,
         )
         PendingUpload.objects.filter(key__in=[key for key, _ in uploaded]).delete()
@@ -258,7 +302,12 @@ def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Pro
     export = export_day(LogEntry.collection(), day, on_batch)
     try:
         uploaded = upload_parts(run, day, export.parts, heartbeat)
-        archived = record(run, day, uploaded, heartbeat) if uploaded else []
+        archived = []
+        if uploaded:
+            # Ordinals in the index are the parts' places in key order.
+            id_index = upload_id_index(run, day, [str(part.path) for _, part in sorted(uploaded, key=lambda u: u[0])])
+            heartbeat()
+            archived = record(run, day, uploaded, heartbeat, id_index)
         if archived or recovered:
             write_manifest(day)
         if archived or export.already_archived:
@@ -270,6 +319,52 @@ def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Pro
     if archived or recovered or export.already_archived:
         ArchivedDay.objects.update_or_create(day=day, defaults={"exported_from": exported_from})
     return export.count
+
+
+def index_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat) -> int:
+    """Write the id index of `day`'s parts that have none (recorded before it existed); the number of parts.
+
+    The day lock is held. All of them at once or none: a run killed midway leaves a pending upload,
+    which the next run of the day (this or the archiver) deletes, and the parts without an index.
+    """
+    recover_day(day, heartbeat)
+    parts = list(ArchivePart.objects.filter(day=day, id_index__isnull=True).defer("minute_counts").order_by("key"))
+    if not parts:
+        return 0
+    with cache.held(parts, object_chunks) as paths:
+        key, index = upload_id_index(run, day, paths)
+    with transaction.atomic():
+        heartbeat(force=True)
+        row = save_id_index(day, key, index)
+        ArchivePart.objects.filter(pk__in=[part.pk for part in parts]).update(id_index=row)
+    return len(parts)
+
+
+def index_archived_ids(
+    trigger: str = "command", progress: Callable[[date, int], None] = lambda d, n: None
+) -> ArchiveRun:
+    """Index the ids of every day whose parts were recorded before the id index existed, oldest day first.
+
+    Resumable: each day is indexed in one transaction, and a day done is not done again. A day
+    another archiver holds is skipped (run again later). Visible in the admin as a run with `trigger`.
+    """
+    fail_abandoned_runs()
+    run = ArchiveRun.objects.create(before=timezone.now().date(), trigger=trigger)
+    holder = f"run {run.pk} on {socket.gethostname()}:{os.getpid()}"[:64]
+    try:
+        days = ArchivePart.objects.filter(id_index__isnull=True).values_list("day", flat=True).distinct()
+        for day in sorted(set(days)):
+            if locks.acquire(day, holder):
+                with locks.released_after(day, holder):
+                    progress(day, index_day(run, day, _Heartbeat(run, day, holder)))
+            else:
+                logger.info("Not indexing %s now: another archiver holds it", day)
+    except Exception as exc:
+        record_failure(run, exc)
+        raise
+    ArchiveRun.objects.filter(pk=run.pk).update(status=ArchiveRun.Status.SUCCEEDED, finished=timezone.now())
+    run.refresh_from_db()
+    return run
 
 
 def sql_now(run: ArchiveRun) -> datetime:

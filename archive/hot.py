@@ -45,7 +45,12 @@ class HotSource(sources.HotSource):
 
 
 def hot_part(query: LogQuery) -> LogQuery | None:
-    """`query` reading only from the first to the last day MongoDB may hold (None: it holds none of them)."""
+    """`query` reading only from the first to the last day MongoDB may hold (None: it holds none of them).
+
+    One log by id is asked of MongoDB whatever the days: its `_id` index finds it wherever its time lies.
+    """
+    if query.log_id is not None:
+        return query
     first_day, last_day = query.start.date(), (query.end - timedelta(microseconds=1)).date()
     try:
         cold_only = emptied_days(first_day, last_day)

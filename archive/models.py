@@ -37,6 +37,49 @@ class ArchiveRun(models.Model):
         return self.raw_bytes / self.compressed_bytes if self.compressed_bytes else None
 
 
+class IdIndex(models.Model):
+    """One id index object (archive.idindex): the ids of a batch of parts of a day, sorted, each with its part.
+
+    Written with the parts it covers (the archiver) or later for parts recorded before it existed
+    (`manage.py index_archived_ids`); its parts point to it (ArchivePart.id_index).
+    """
+
+    key = models.CharField(max_length=512, unique=True)
+    day = models.DateField()
+    logs = models.PositiveBigIntegerField()
+    size = models.PositiveBigIntegerField(help_text="Bytes of the stored object.")
+    sha256 = models.CharField(max_length=64, help_text="Of the stored object.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["day", "created"]
+        verbose_name_plural = "id indexes"
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class IdIndexSegment(models.Model):
+    """A run of an id index object's records whose ids (and so their times) lie close together.
+
+    A lookup asks for the segments whose [min_id, max_id] holds the id, then reads one block
+    of BLOCK_RECORDS records of each, found by bisecting `fences`.
+    """
+
+    index = models.ForeignKey(IdIndex, on_delete=models.CASCADE, related_name="segments")
+    min_id = models.CharField(max_length=24)
+    max_id = models.CharField(max_length=24)
+    first_record = models.PositiveBigIntegerField(help_text="Its first record's number in the object.")
+    count = models.PositiveIntegerField()
+    fences = models.TextField(help_text="The hex ids of its records 0, BLOCK_RECORDS, 2 * BLOCK_RECORDS...")
+
+    class Meta:
+        indexes = [models.Index(fields=["min_id", "max_id"], name="idindex_segment_range")]
+
+    def __str__(self) -> str:
+        return f"{self.index.key} [{self.min_id}, {self.max_id}]"
+
+
 class ArchivePart(models.Model):
     """One verified object in cold storage: the logs of one (day, user, level) written by one run.
 
@@ -64,6 +107,15 @@ class ArchivePart(models.Model):
         blank=True,
         help_text="Logs per minute of the day: [[minute, logs], ...] in minute order, no zeros. "
         "Empty for parts archived before it was recorded (they are read instead).",
+    )
+    # None for parts recorded before the id index existed (found by id near the id's time only).
+    id_index = models.ForeignKey(
+        IdIndex,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="parts",
+        help_text="The id index object that lists its ids.",
     )
     # Set while the part's logs are loaded back into MongoDB (archive.rehydrate).
     rehydrated_until = models.DateTimeField(

@@ -31,9 +31,10 @@ import duckdb
 from botocore.exceptions import BotoCoreError, ClientError
 from bson import ObjectId
 from django.conf import settings
+from django.db.models import Q
 from storages.utils import clean_name
 
-from archive import cache, jsonl
+from archive import cache, idindex, jsonl
 from archive.models import ArchivePart
 from archive.storage import archive_storage
 from retrieval.compression import TruncatedGzip
@@ -85,6 +86,24 @@ def open_object(key: str) -> IO[bytes]:
     return object_opener()(key)
 
 
+def read_range(key: str, start: int, end: int) -> bytes:
+    """Bytes [start, end) of a stored object: one ranged GET on S3. A failure is a ColdReadError naming the key."""
+    storage = archive_storage()
+    try:
+        if hasattr(storage, "bucket_name"):
+            s3 = cast("S3Storage", storage)
+            name = s3._normalize_name(clean_name(key))
+            answer = s3.connection.meta.client.get_object(
+                Bucket=s3.bucket_name, Key=name, Range=f"bytes={start}-{end - 1}"
+            )
+            return cast(bytes, answer["Body"].read())
+        with storage.open(key, "rb") as stream:
+            stream.seek(start)
+            return cast(bytes, stream.read(end - start))
+    except (BotoCoreError, ClientError, OSError) as exc:
+        raise ColdReadError(f"archive object {key}: {exc}") from exc
+
+
 def read_part(key: str) -> Iterator[str]:
     """The decompressed text of a part, in blocks of whole lines of about BLOCK_BYTES."""
     try:
@@ -124,12 +143,13 @@ class _Database:
 database = _Database()
 
 
-def read_json(columns: dict[str, str]) -> str:
-    """The table expression of the cached files (the first parameter): their columns as given, nothing guessed."""
+def read_json(columns: dict[str, str], filename: bool = False) -> str:
+    """The table expression of the cached files (the first parameter): their columns as given, nothing guessed;
+    with `filename`, also the column `filename` (the file each row came from)."""
     spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
     return (
         "read_json(?, format = 'newline_delimited', compression = 'gzip', auto_detect = false, "
-        f"hive_partitioning = false, columns = {{{spec}}})"
+        f"hive_partitioning = false, filename = {str(filename).lower()}, columns = {{{spec}}})"
     )
 
 
@@ -144,6 +164,9 @@ def _filters(query: LogQuery) -> tuple[str, list[Any]]:
         "timestamp >= ? AND timestamp < ?",
         [jsonl.format_timestamp(query.start), jsonl.format_timestamp(query.end)],
     )
+    if query.log_id is not None:
+        # One log by id (planner.find_log): the parts are those holding the id, whatever the log's time.
+        sql, params = "true", []
     if query.keyword:
         sql += " AND regexp_matches(message, ?)"
         params.append(keyword_pattern(query.keyword))
@@ -230,13 +253,21 @@ def _days(parts: Iterable[ArchivePart], descending: bool) -> Iterator[list[Archi
 
 
 def parts_for(query: LogQuery) -> list[ArchivePart]:
-    """The ledger's parts that may hold rows of `query`: its days, users and levels."""
-    parts = ArchivePart.objects.defer("minute_counts").filter(
+    """The ledger's parts that may hold rows of `query`: its days, users and levels.
+
+    For one log by id (`log_id`): the parts the id index says hold it, and the parts without an
+    index (recorded before it existed) of the query's time range (the id's own time).
+    """
+    in_range = Q(
         day__gte=query.start.astimezone(UTC).date(),
         day__lte=query.end.astimezone(UTC).date(),
         first_timestamp__lt=query.end,
         last_timestamp__gte=query.start,
     )
+    if query.log_id is not None:
+        holding = idindex.locate([query.log_id]).get(query.log_id, set())
+        in_range = Q(pk__in=holding) | (in_range & Q(id_index__isnull=True))
+    parts = ArchivePart.objects.defer("minute_counts").filter(in_range)
     if query.user_ids or query.granted_users:
         parts = parts.filter(user_id__in=query.user_ids)
     if query.levels:
@@ -337,9 +368,11 @@ def part_ids(part: ArchivePart) -> set[str]:
 def archived_ids(documents: Iterable[dict]) -> set[ObjectId]:
     """The `_id`s of `documents` (logs about to be stored) that ledger parts already hold.
 
-    A log can only be in the parts of its own day, user and level: one ledger query
-    finds them, and only those parts are read (through the part cache). Logs of days
-    not archived yet, the usual case, cost that one query.
+    The id index answers for every indexed part, whatever the time, day, user or level the
+    document claims (an archived id sent again with other fields is still held): one ledger
+    query, and a ranged read of an index block only where an archived id may be. Parts without
+    an index are read as before the index existed: those of the document's own day, user and
+    level (a log can only be there), through the part cache.
     """
     wanted: dict[tuple, set[str]] = {}
     for document in documents:
@@ -347,9 +380,11 @@ def archived_ids(documents: Iterable[dict]) -> set[ObjectId]:
         wanted.setdefault(group, set()).add(str(document["_id"]))
     if not wanted:
         return set()
+    found = set(idindex.locate(set().union(*wanted.values())))
     days, users, levels = (set(column) for column in zip(*wanted, strict=True))
-    found: set[str] = set()
-    parts = ArchivePart.objects.defer("minute_counts").filter(day__in=days, user_id__in=users, level__in=levels)
+    parts = ArchivePart.objects.defer("minute_counts").filter(
+        day__in=days, user_id__in=users, level__in=levels, id_index__isnull=True
+    )
     for part in parts:
         if ids := wanted.get((part.day, part.user_id, part.level)):
             found |= ids & part_ids(part)

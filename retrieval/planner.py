@@ -211,18 +211,19 @@ def held_ids(documents: list[dict[str, Any]]) -> set[ObjectId]:
     return set().union(*(source.held_ids(documents) for source in log_sources()))
 
 
-# How far from the time in a log's id `find_log` looks for it: ingest's ids carry the log's own
-# second, and a sender's ObjectId the moment it was made, close to its timestamp.
+# How far from the time in a log's id `find_log` looks for it in archive parts that have no id index
+# (recorded before it existed): ingest's ids carry the log's own second, and a sender's ObjectId the
+# moment it was made, close to its timestamp.
 FIND_SLACK = timedelta(hours=1)
 
 
 def find_log(log_id: str, query: LogQuery) -> LogRow | None:
     """The log with this id (hex ObjectId) that `query`'s users and levels cover, hot or cold; None if none.
 
-    MongoDB is asked for the `_id` alone (its index; unless the archiver emptied every day of
-    the window); the archive for the ledger parts of the hour either side of the id's own time
-    (FIND_SLACK), filtered on `_id` in DuckDB: an archived log whose id does not carry its time
-    (one the server assigned to a back-dated log) is not found there.
+    Every source is asked for the id whatever the log's time: MongoDB by its `_id` index, the
+    archive through its id index (archive.idindex). The query's range, the hour either side of
+    the id's own time (FIND_SLACK), is for sources that cannot do better: the archive's parts
+    recorded before its id index existed.
     Raises SourceUnavailable when it was not found and a source could not answer.
     """
     moment = ObjectId(log_id).generation_time
