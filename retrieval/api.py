@@ -66,6 +66,8 @@ def parse(data: QueryDict, scope: Scope, extra_parameters: Iterable[str] = API_P
 
 
 DAY_EXAMPLE = OpenApiExample("A day", "2023-08-27")
+# What LogFilterSet's `date` takes (retrieval.filters: a day, or a relative time such as `from` takes).
+DAY_PATTERN = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|today|yesterday|now([+-][0-9]{1,6}[smhdw])*(/[smhdw])?)$"
 USER_ID = {"type": "integer", "minimum": 0, "maximum": MAX_USER_ID}
 KEYWORD = {"type": "string", "maxLength": MAX_KEYWORD_LENGTH, "pattern": NO_NUL_PATTERN}
 KEYWORD_PARAMETER = OpenApiParameter("keyword", KEYWORD, description="Case-insensitive text in the message, literal.")
@@ -101,8 +103,12 @@ def filter_parameters() -> list[OpenApiParameter]:
             style="form",
             explode=True,
         ),
+        # No example: Swagger UI fills in every parameter's first example, and a day beside from/to is a 400.
         OpenApiParameter(
-            "date", OpenApiTypes.DATE, description=f"A whole UTC day. {TIME_RANGE_RULES}", examples=[DAY_EXAMPLE]
+            "date",
+            {"type": "string", "pattern": DAY_PATTERN},
+            description="A whole UTC day: `2023-08-27` (a real date), or the day holding a relative time as `from` takes it: "
+            f"`today`, `yesterday`, `now-2d/d`. {TIME_RANGE_RULES}",
         ),
         OpenApiParameter(
             "from",

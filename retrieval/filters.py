@@ -6,7 +6,8 @@ required, so that no front door forgets it: a user_id outside it is refused (`Ou
 naming `user_id`), and a query without user_id covers only the scope's user_ids. Parameters:
 
     user_id    one or several integers: user_id=4, user_id=1,4 or user_id=1&user_id=4
-    date       a whole UTC day, YYYY-MM-DD (or from/to, not both)
+    date       a whole UTC day, YYYY-MM-DD, or the day holding a relative time as `from` takes it
+               (today, yesterday, now-2d/d), or from/to, not both
     from, to   half-open [from, to): ISO 8601 (UTC unless an offset is given; a date alone is
                its midnight), or relative to now as in Grafana: now, now-15m, now-6h, now-2d/d
                (units s m h d w; /unit rounds down to the start of that unit, UTC), today,
@@ -161,14 +162,19 @@ class IntegerListField(forms.Field):
 
 
 class StrictDateField(forms.DateField):
-    """Only YYYY-MM-DD: Python's fromisoformat would also take 20230827 and 2023-W34."""
+    """A UTC day: YYYY-MM-DD only (Python's fromisoformat would also take 20230827 and 2023-W34), or a
+    relative time as `from` takes it (today, yesterday, now-2d/d, now-36h): the UTC day holding it."""
 
-    def to_python(self, value: object) -> date | None:
+    def to_python(self, value: object) -> date | TimeExpression | None:
         if value in self.empty_values:
             return None
-        if not DATE_PATTERN.fullmatch(str(value)):
-            raise forms.ValidationError("Enter a date as YYYY-MM-DD.")
-        return super().to_python(str(value))
+        text = str(value).strip()
+        relative = parse_time_expression(text)
+        if relative is not None:
+            return relative
+        if not DATE_PATTERN.fullmatch(text):
+            raise forms.ValidationError("Enter a day as YYYY-MM-DD, today, yesterday or now-2d/d.")
+        return super().to_python(text)
 
 
 class TimeExpressionField(IsoDateTimeField):
@@ -217,10 +223,10 @@ class LogSearchForm(forms.Form):
         return data
 
     def _clean_time(self, data: dict[str, Any]) -> None:
-        day: date | None = data.get("date")
+        given_day: date | TimeExpression | None = data.get("date")
         given_start: TimeExpression | None = data.get("from")
         given_end: TimeExpression | None = data.get("to")
-        if day and (given_start or given_end):
+        if given_day and (given_start or given_end):
             self.add_error("date", "Give a day or a from/to range, not both.")
             return
         cursor: Cursor | None = data.get("cursor_state")
@@ -231,6 +237,7 @@ class LogSearchForm(forms.Form):
             return
         now = self.now or timezone.now()
         try:
+            day = given_day.resolve(now).date() if isinstance(given_day, TimeExpression) else given_day
             start = given_start.resolve(now) if given_start else None
             end = given_end.resolve(now) if given_end else None
             if day:
@@ -241,11 +248,11 @@ class LogSearchForm(forms.Form):
                 end = end or (start + default_span() if start and not (given_start and given_start.relative) else now)
                 start = start or end - default_span()
         except OverflowError:  # a day, offset or span crossing year 1 or 9999
-            start = end = None
+            start = end = day = None
         if start is None or end is None or start < EARLIEST or end > LATEST:
-            if day or not (given_start and given_end):
+            if given_day or not (given_start and given_end):
                 # The parameter given; the other end of the range is derived from it.
-                field = "date" if day else ("from" if given_start else "to")
+                field = "date" if given_day else ("from" if given_start else "to")
             else:
                 field = "from" if start is None or start < EARLIEST else "to"
             self.add_error(field, OUT_OF_RANGE)
@@ -253,15 +260,15 @@ class LogSearchForm(forms.Form):
         if start >= end:
             self.add_error("to", "“to” must be after “from”.")
         elif end - start > max_span():
-            field = "date" if day else ("from" if given_start else "to")
+            field = "date" if given_day else ("from" if given_start else "to")
             self.add_error(field, f"The time range may span at most {max_span().days} days.")
         data["start"], data["end"] = start.astimezone(UTC), end.astimezone(UTC)
 
 
 def time_params(data: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """The time parameters as given (`date`, or `from`/`to` as typed), for permalinks and paging."""
-    if data.get("date"):
-        return (("date", data["date"].isoformat()),)
+    if day := data.get("date"):
+        return (("date", day.text if isinstance(day, TimeExpression) else day.isoformat()),)
     return tuple((name, data[name].text) for name in ("from", "to") if data.get(name))
 
 
@@ -309,7 +316,7 @@ class LogFilterSet(django_filters.FilterSet):
     """The shared definition. Filtering a queryset (the admin) goes through `LogQuery.orm_q`."""
 
     user_id = IntegerListFilter(label="User ids", help_text="One or several, comma-separated.")
-    date = StrictDateFilter(label="Day (UTC)", help_text="YYYY-MM-DD")
+    date = StrictDateFilter(label="Day (UTC)", help_text="YYYY-MM-DD, today, yesterday, now-2d/d")
     level = django_filters.MultipleChoiceFilter(choices=Level.choices, widget=LevelCheckboxes)
     min_level = django_filters.ChoiceFilter(choices=Level.choices, label="Minimum level")
     keyword = django_filters.CharFilter(

@@ -27,6 +27,7 @@ LOG_ROUTE = "/api/v1/logs/{id}"
 # only when every error named is one of these (field, message) rules.
 DOCUMENTED_RULES = [
     (r"date", re.escape("Give a day or a from/to range, not both.")),
+    (r"date", re.escape("Enter a valid date.")),  # the pattern takes 2023-02-31
     (r"from|to", re.escape(TIME_FORMATS)),
     (r"q", r".+ \(at character \d+\)"),
     (r"after", re.escape("This tail cursor is not valid.")),
@@ -136,7 +137,7 @@ def test_the_schema_states_the_contract(api) -> None:
     assert record["additionalProperties"] is False
 
     search = {p["name"]: p for p in logs["get"]["parameters"]}
-    assert search["date"]["schema"] == {"type": "string", "format": "date"}
+    assert search["date"]["schema"]["type"] == "string" and "yesterday" in search["date"]["schema"]["pattern"]
     assert search["user_id"]["schema"]["items"]["maximum"] == 2**31 - 1
     assert (search["user_id"]["style"], search["user_id"]["explode"]) == ("form", True)
     assert search["page_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000}
@@ -146,3 +147,14 @@ def test_the_schema_states_the_contract(api) -> None:
     assert seed["user_id"]["schema"]["type"] == "integer"
     assert set(seed["level"]["schema"]["enum"]) == {"debug", "info", "warning", "error", "critical"}
     assert "404" in schema["paths"][SEED_ROUTE]["get"]["responses"]
+
+
+def test_the_search_with_every_example_swagger_fills_in_is_a_valid_request(api) -> None:
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    filled = {}
+    for parameter in schema["paths"]["/api/v1/logs"]["get"]["parameters"]:
+        if examples := parameter.get("examples"):  # Swagger UI's "Try it out" fills in the first one
+            filled[parameter["name"]] = next(iter(examples.values()))["value"]
+    assert {"from", "to", "user_id"} <= set(filled) and "date" not in filled
+    answer = api.get("/api/v1/logs", filled)
+    assert answer.status_code == 200, answer.content

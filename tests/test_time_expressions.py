@@ -87,3 +87,25 @@ def test_the_errors_speak_in_words_not_parameter_names():
     levels = form({"level": "debug", "min_level": "error"})
     assert not levels.is_valid()
     assert levels.form.errors["level"] == ["None of the chosen levels is “error” or more severe."]
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("today", MIDNIGHT),
+        ("yesterday", MIDNIGHT - timedelta(days=1)),
+        ("now-2d/d", MIDNIGHT - timedelta(days=2)),
+        ("now-40h", MIDNIGHT - timedelta(days=2)),  # the day holding that moment
+        ("2023-08-27", datetime(2023, 8, 27, tzinfo=UTC)),
+    ],
+)
+def test_a_day_takes_the_relative_times_from_takes_and_keeps_them_as_typed(text, day):
+    assert time_range({"date": text}) == (day, day + timedelta(days=1))
+    filterset = form({"date": text})
+    assert filterset.is_valid() and filterset.log_query().to_params() == {"date": text}
+
+
+def test_a_day_that_is_neither_a_date_nor_a_relative_time_is_an_error_naming_date():
+    for text in ("tomorrow", "20230827", "2023-08-27T10:00:00Z"):
+        filterset = form({"date": text})
+        assert not filterset.is_valid() and "today, yesterday" in filterset.form.errors["date"][0]
