@@ -7,8 +7,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms import ModelForm
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
 from access import audit, tokens
 from access.models import SCOPES, ApiToken, AuditEvent, Grant, parse_user_ids
@@ -60,6 +63,11 @@ class TokenCreationForm(forms.ModelForm):
         }
 
 
+def created_secret_key(pk: int) -> str:
+    """The session key holding a token's secret between its creation and the page that shows it once."""
+    return f"access.created_token.{pk}"
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("prefix", "name", "user", "scope_list", "user_ids", "expires", "last_used", "revoked")
@@ -99,11 +107,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
         audit.record(AuditEvent.Action.TOKEN_CREATED, request, tokens.describe(token))
 
     def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None) -> HttpResponse:
+        # Redirect after the POST: refreshing the page that shows the secret must not create a second token.
+        request.session[created_secret_key(obj.pk)] = request._created_token_secret  # type: ignore[attr-defined]
+        return redirect("admin:access_apitoken_created", obj.pk)
+
+    def get_urls(self) -> list[URLPattern]:
+        created = path(
+            "<int:pk>/created/", self.admin_site.admin_view(self.created_view), name="access_apitoken_created"
+        )
+        return [created, *super().get_urls()]
+
+    def created_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The new token, with its secret the first time (taken out of the session), never again after."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "token": obj,
-            "secret": request._created_token_secret,  # type: ignore[attr-defined]
+            "token": get_object_or_404(ApiToken, pk=pk),
+            "secret": request.session.pop(created_secret_key(pk), None),
             "title": "API token created",
         }
         return TemplateResponse(request, "admin/access/apitoken/created.html", context)

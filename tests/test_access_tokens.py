@@ -93,10 +93,15 @@ def test_the_admin_creates_a_token_showing_its_secret_once_and_lists_it_without_
         "/admin/access/apitoken/add/",
         {"user": owner.pk, "name": "ci", "scopes": [READ], "user_ids": "1,2", "expires": ""},
     )
-    assert created.status_code == 200, created.content
+    assert created.status_code == 302, created.content  # redirect after POST
     token = ApiToken.objects.get(name="ci")
-    secret = created.context["secret"]
-    assert secret.encode() in created.content and tokens.key_hash(secret) == token.key_hash
+    shown = admin_client_.get(created["Location"])
+    secret = shown.context["secret"]
+    assert secret.encode() in shown.content and tokens.key_hash(secret) == token.key_hash
+    # Refreshing the page shows the secret no more and creates no second token.
+    again = admin_client_.get(created["Location"])
+    assert again.status_code == 200 and secret.encode() not in again.content and token.prefix.encode() in again.content
+    assert ApiToken.objects.filter(name="ci").count() == 1
     assert token.scopes == [READ] and token.user_ids == "1,2"
     assert AuditEvent.objects.filter(action="token_created", params__prefix=token.prefix).exists()
 
