@@ -9,9 +9,13 @@
                     as text, and also as a number when `v` is one (7 finds 7, 7.0 and "7")
     -term           any of the above negated: -word, -"a phrase", -logger:x, -context.k:v
 
-Terms are separated by spaces and all must hold (AND). Field names are case-sensitive.
+Terms are separated by spaces and all must hold; `AND` between two terms says so explicitly
+(`level:error AND user_id:3`). Field names are case-sensitive. What other search syntaxes
+mean as operators is refused rather than searched for as text (which would find nothing):
+`OR`, `NOT`, a word opening or closing a group (`(recall`, `f1)`) and `*` in an unquoted
+word or value (`Recal*`: words are already found inside longer words); quoted, they are text.
 A bad query raises `QuerySyntaxError` with the 1-based character position of the fault:
-an unclosed quote, an empty value or phrase, an unknown field, a context key with
+an unclosed quote, an empty value or phrase, an operator above, an unknown field, a context key with
 characters outside [A-Za-z0-9_-] or an empty key segment, an unknown level, a user id
 that is not a whole number, or more than MAX_QUERY_LENGTH characters / MAX_TERMS terms.
 
@@ -37,6 +41,13 @@ KEY_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 # A value compared as a number too: plain decimal notation only (float() would also take "nan", "1_0", "inf").
 NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 MAX_INT64 = 2**63 - 1
+
+# Operators of other search syntaxes that would otherwise be searched for as words, finding nothing.
+UNSUPPORTED = {
+    "OR": "“OR” is not supported: all terms must hold; search once per alternative "
+    '(several user ids or levels go in user_id= and level=), or write "OR" to find the word',
+    "NOT": '“NOT” is not supported: write -term to leave logs out, or "NOT" to find the word',
+}
 
 
 class QuerySyntaxError(ValueError):
@@ -88,15 +99,44 @@ def parse(text: str) -> tuple[Term, ...]:
         raise QuerySyntaxError(f"A query may hold at most {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH + 1)
     terms: list[Term] = []
     at = 0
+    joined_at: int | None = None  # the position of an AND waiting for the term after it
     while True:
         while at < len(text) and text[at].isspace():
             at += 1
         if at == len(text):
+            if joined_at is not None:
+                raise QuerySyntaxError("“AND” needs a term after it", joined_at + 1)
             return tuple(terms)
+        word = text[at:].split(maxsplit=1)[0]
+        if word == "AND":
+            if not terms or joined_at is not None:
+                raise QuerySyntaxError("“AND” needs a term before it", at + 1)
+            joined_at, at = at, at + len(word)
+            continue
+        if word in UNSUPPORTED:
+            raise QuerySyntaxError(UNSUPPORTED[word], at + 1)
         if len(terms) == MAX_TERMS:
             raise QuerySyntaxError(f"A query may hold at most {MAX_TERMS} terms", at + 1)
         term, at = _term(text, at)
         terms.append(term)
+        joined_at = None
+
+
+def _unquoted(word: str, at: int) -> str:
+    """An unquoted word or field value, refused when it is meant as grouping or a wildcard rather than text."""
+    if word.startswith("(") and ")" not in word or word.endswith(")") and "(" not in word:
+        raise QuerySyntaxError(
+            f"“{word[:50]}”: parentheses do not group terms (all terms must hold); put text with a lone "
+            "parenthesis in quotes",
+            at + 1,
+        )
+    if "*" in word:
+        raise QuerySyntaxError(
+            f"“{word[:50]}”: * is not a wildcard; a word is already found inside longer words (recal finds "
+            "Recall); put text with a * in quotes",
+            at + word.index("*") + 1,
+        )
+    return word
 
 
 def _term(text: str, at: int) -> tuple[Term, int]:
@@ -114,7 +154,7 @@ def _term(text: str, at: int) -> tuple[Term, int]:
         name_end += 1
     if name_end == len(text) or text[name_end] != ":":
         word_end = _word_end(text, at)
-        return Term("message", text[at:word_end], negated), word_end
+        return Term("message", _unquoted(text[at:word_end], at), negated), word_end
     name = text[at:name_end]
     value_at = name_end + 1
     _check_field(name, at)
@@ -122,7 +162,7 @@ def _term(text: str, at: int) -> tuple[Term, int]:
         value, end = _phrase(text, value_at)
     else:
         end = _word_end(text, value_at)
-        value = text[value_at:end]
+        value = _unquoted(text[value_at:end], value_at)
     if not value:
         raise QuerySyntaxError(f"No value after “{name}:”", value_at + 1)
     term = Term(name, value, negated)

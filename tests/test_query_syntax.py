@@ -98,6 +98,9 @@ QUERIES = [
     "context.flag:true",
     "context.missing:1",
     'checkpoint -level:critical context.model:m logger:"a b"',
+    "level:error AND user_id:18",
+    'model AND -level:critical AND "(v2)"',
+    '"Recall*" -"OR"',  # quoted, operators and wildcards are text
 ]
 
 
@@ -116,7 +119,7 @@ def test_each_syntax_element_finds_the_same_logs_hot_cold_and_in_python(hot_and_
         cold_ids = {row.id for row in cold.fetch(search, None, 5000)}
         assert hot_ids == expected, q
         assert cold_ids == expected, q
-        if q not in ("context.flag:true", "context.missing:1"):  # no log has these as text or number
+        if q not in ("context.flag:true", "context.missing:1", '"Recall*" -"OR"'):  # no log has these
             assert expected and expected != everything, q
         else:
             assert not expected, q
@@ -143,6 +146,13 @@ def test_terms_are_parsed_in_order_with_negation_and_quotes():
         Term("user_id", "4"),
     )
     assert parse("   ") == ()
+    assert parse("level:error AND user_id:3") == parse("level:error user_id:3")
+    assert parse('"OR" -and "a*" (v2)') == (
+        Term("message", "OR"),
+        Term("message", "and", negated=True),
+        Term("message", "a*"),
+        Term("message", "(v2)"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -160,6 +170,15 @@ def test_terms_are_parsed_in_order_with_negation_and_quotes():
         ('ab"c', 3, "quote inside a word"),
         ('""', 1, "Empty phrase"),
         ("x" * 1001, 1001, "at most"),
+        ("Recall OR F1", 8, "“OR” is not supported"),
+        ("NOT debug", 1, "“NOT” is not supported"),
+        ("Recal*", 6, "not a wildcard"),
+        ("logger:demo.*", 13, "not a wildcard"),
+        ("(Recall F1)", 1, "parentheses do not group"),
+        ("-recall f1)", 9, "parentheses do not group"),
+        ("AND level:error", 1, "“AND” needs a term before it"),
+        ("level:error AND", 13, "“AND” needs a term after it"),
+        ("level:error AND AND user_id:3", 17, "“AND” needs a term before it"),
     ],
 )
 def test_bad_syntax_names_the_position(q, position, words):
@@ -177,3 +196,14 @@ def test_the_api_answers_bad_syntax_with_a_400_naming_q_and_the_position(api, lo
     assert response.status_code == 400
     assert response.json() == {"q": ["Unclosed quote (at character 13)"]}
     assert api.get("/api/v1/logs", {"q": "level:error -recall"}).status_code == 200
+    for q, error in (
+        ("Recall OR F1", "“OR” is not supported"),
+        ("Recal*", "“Recal*”: * is not a wildcard"),
+        ("level:error AND user_id:3", None),
+    ):
+        response = api.get("/api/v1/logs", {"q": q})
+        if error is None:
+            assert response.status_code == 200, response.content
+        else:
+            assert response.status_code == 400 and list(response.json()) == ["q"]
+            assert response.json()["q"][0].startswith(error)
