@@ -161,7 +161,7 @@ class IntegerListField(forms.Field):
         return tuple(sorted(set(ids)))
 
 
-class StrictDateField(forms.DateField):
+class StrictDateField(forms.Field):
     """A UTC day: YYYY-MM-DD only (Python's fromisoformat would also take 20230827 and 2023-W34), or a
     relative time as `from` takes it (today, yesterday, now-2d/d, now-36h): the UTC day holding it."""
 
@@ -174,7 +174,10 @@ class StrictDateField(forms.DateField):
             return relative
         if not DATE_PATTERN.fullmatch(text):
             raise forms.ValidationError("Enter a day as YYYY-MM-DD, today, yesterday or now-2d/d.")
-        return super().to_python(text)
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise forms.ValidationError("Enter a valid date.") from None
 
 
 class TimeExpressionField(IsoDateTimeField):
