@@ -259,6 +259,11 @@ def write_manifest(day: date) -> None:
             }
             for part in parts
         ],
+        # The day's id index objects (archive.idindex), for tools that check the day's objects against it.
+        "id_indexes": [
+            {"key": index.key, "logs": index.logs, "size": index.size, "sha256": index.sha256}
+            for index in IdIndex.objects.filter(day=day).order_by("key")
+        ],
     }
     key = manifest_key(day)
     storage = archive_storage()
@@ -337,6 +342,7 @@ def index_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat) -> int:
         heartbeat(force=True)
         row = save_id_index(day, key, index)
         ArchivePart.objects.filter(pk__in=[part.pk for part in parts]).update(id_index=row)
+    write_manifest(day)
     return len(parts)
 
 

@@ -1,6 +1,6 @@
 """Benchmark: the archive's id index (archive.idindex): its size, and a lookup by id.
 
-    .venv/bin/python bench/id_index.py [--logs 100000] [--lookups 200]
+    PYTHONPATH=. .venv/bin/python bench/id_index.py [--logs 100000] [--lookups 200]
 
 Loads `--logs` logs of realistic traffic (300 Zipf users, `retrieval.traffic`) over one day into
 MongoDB, archives the day (the archiver writes the parts and their id index), then reports:
@@ -15,8 +15,11 @@ import random
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-from common import percentile, run_with_services
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import load_archived_traffic, percentile, run_with_services  # noqa: E402
 
 DAY = date(2023, 8, 27)
 START = datetime(2023, 8, 27, tzinfo=UTC)
@@ -29,7 +32,6 @@ def main(logs: int, lookups: int) -> int:
     from access.scope import EVERY
     from archive import cache, idindex, reader
     from archive.models import ArchivePart, IdIndex, IdIndexSegment
-    from common import load_archived_traffic
     from retrieval import planner
     from retrieval.filters import LogFilterSet
 

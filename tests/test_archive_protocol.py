@@ -52,6 +52,11 @@ def test_keys_are_hive_partitions_and_each_day_has_a_manifest_matching_its_objec
     objects = archive_objects()
     manifest = json.loads(objects.pop("logs/date=2023-08-25/manifest.json"))
     assert manifest["date"] == "2023-08-25" and manifest["logs"] == 500
+    (index,) = manifest["id_indexes"]  # the parts' id index (archive.idindex), 16 bytes per log
+    assert index["key"].startswith("logs/date=2023-08-25/ids-") and index["key"].endswith(".idx")
+    body = objects.pop(index["key"])
+    assert index["logs"] == 500 and index["size"] == len(body) == 16 * 500
+    assert index["sha256"] == hashlib.sha256(body).hexdigest()
     assert {part["key"] for part in manifest["parts"]} == set(objects)
     for entry in manifest["parts"]:
         body = objects[entry["key"]]
