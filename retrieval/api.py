@@ -256,6 +256,11 @@ class LogSearchView(LogsAPIView):
                 description=f"Body larger than {MAX_BODY_BYTES // 2**20} MB (after gzip inflation), named `body`: "
                 "split the batch.",
             ),
+            411: OpenApiResponse(
+                ERRORS_SCHEMA,
+                description="A chunked body that this server cannot de-chunk (Django's development server), "
+                "named `body`: send Content-Length.",
+            ),
             415: OpenApiResponse(ERRORS_SCHEMA, description="Neither JSON nor NDJSON, or an encoding other than gzip."),
             429: THROTTLED,
             503: OpenApiResponse(
@@ -268,7 +273,7 @@ class LogSearchView(LogsAPIView):
             "also be NDJSON (`Content-Type: application/x-ndjson`, one record a line; `logs[i]` in errors is "
             f"the i-th record, from 0), gzip-compressed (`Content-Encoding: gzip`; at most {MAX_BODY_BYTES // 2**20} "
             "MB inflated) and "
-            "chunked."
+            "chunked (under gunicorn; a server that cannot de-chunk answers 411)."
         ),
         examples=[
             OpenApiExample(
