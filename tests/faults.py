@@ -1,5 +1,8 @@
-"""Real faults for the tests: the logs database pointed at another server (a closed port, a proxy that hangs)."""
+"""Real faults for the tests: the logs database pointed at another server (a closed port, a proxy that hangs);
+a server paused with SIGSTOP (it accepts connections, as the kernel does, and answers nothing)."""
 
+import os
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -9,7 +12,8 @@ from django.conf import settings
 from django.db import connections
 from pymongo.uri_parser import parse_uri
 
-from devservices.localservices import free_port
+from devservices import pytest_plugin
+from devservices.localservices import LocalService, free_port
 
 
 def closed_port_uri() -> str:
@@ -83,3 +87,18 @@ def hung_mongodb() -> Iterator[AnswerDroppingProxy]:
             yield proxy
     finally:
         proxy.close()
+
+
+def session_service(name: str) -> LocalService:
+    """The server this test run started for `name` ("postgresql", "mongodb", "s3", "redis")."""
+    return next(service for service in pytest_plugin._services.started if service.name == name)
+
+
+@contextmanager
+def paused(service: LocalService) -> Iterator[None]:
+    """`service`'s processes (its whole session: PostgreSQL's backends too) stopped, then continued."""
+    os.killpg(service.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(service.process.pid, signal.SIGCONT)

@@ -40,7 +40,9 @@ def rehydrated_part(until: datetime) -> ArchivePart:
 def test_expiry_deletes_100000_rehydrated_logs_past_ferretdbs_parameter_limit_and_unmarks_their_parts(logs_db):
     due = timezone.now() - timedelta(hours=1)
     for start in range(0, 100_000, 10_000):
-        batch = [log(n, DAY + timedelta(milliseconds=500 * n), rehydrated_until=due) for n in range(start, start + 10_000)]
+        batch = [
+            log(n, DAY + timedelta(milliseconds=500 * n), rehydrated_until=due) for n in range(start, start + 10_000)
+        ]
         logs_db.insert_many(batch, ordered=False)
     # Among them, logs that must stay: hot ones, and rehydrated ones not due yet.
     kept = [log(n, DAY + timedelta(hours=1, seconds=n)) for n in range(3)]
