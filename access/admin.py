@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 
 from access import audit, tokens
 from access.models import SCOPES, ApiToken, AuditEvent, Grant, parse_user_ids
+from access.scope import read_scope
 from logsite.admin import ReadOnlyAdminMixin
 
 
@@ -70,6 +71,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ("user", "name", "prefix", "scopes", "user_ids", "created", "expires", "last_used", "revoked")
     autocomplete_fields = ("user",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        # A token's name, owner and user_ids are its owner's business: others see their own tokens only.
+        found = super().get_queryset(request)
+        return found if request.user.is_superuser else found.filter(user=request.user)
+
     @admin.display(description="scopes")
     def scope_list(self, token: ApiToken) -> str:
         return ", ".join(token.scopes)
@@ -125,3 +131,9 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("actor", "token_prefix", "client_ip")
     date_hierarchy = "when"
     actions = None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        # A row holds its actor's query (user_ids, keywords): only those granted every user_id read all rows,
+        # others read their own (a row names no user_ids a filter could match on every SQL database).
+        events = super().get_queryset(request)
+        return events if read_scope(request).everything else events.filter(user=request.user)
