@@ -12,6 +12,7 @@ Error texts name internal hosts and ports: only staff and the METRICS_TOKEN bear
 """
 
 import hmac
+import math
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -37,7 +38,7 @@ def check_sql() -> None:
 def check_broker() -> None:
     options = {"socket_timeout": CHECK_SECONDS, "socket_connect_timeout": CHECK_SECONDS}
     with Connection(settings.CELERY_BROKER_URL, connect_timeout=CHECK_SECONDS, transport_options=options) as connection:
-        connection.ensure_connection(max_retries=1, timeout=CHECK_SECONDS)
+        connection.ensure_connection(max_retries=1, timeout=math.ceil(CHECK_SECONDS))
 
 
 # name -> a check that raises when its service cannot be reached.

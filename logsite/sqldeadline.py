@@ -29,4 +29,4 @@ class DeadlineConnection(psycopg.Connection):
 def install(seconds: float) -> None:
     """Make `psycopg.connect`, which Django's PostgreSQL backend calls, open DeadlineConnections."""
     DeadlineConnection.deadline = seconds
-    psycopg.connect = DeadlineConnection.connect  # type: ignore[assignment,misc]
+    psycopg.connect = DeadlineConnection.connect  # type: ignore[assignment]
