@@ -110,5 +110,5 @@ def check_mongodb() -> None:
     """/healthz: raise unless MongoDB (hot storage) answers a ping."""
     connection = connections["logs"]
     connection.ensure_connection()
-    with pymongo.timeout(health.CHECK_SECONDS):  # a paused server: named in time, not waited for
+    with pymongo.timeout(health.SOCKET_SECONDS):  # a paused server: named in time, not waited for
         connection.connection.admin.command("ping")

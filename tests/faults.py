@@ -26,13 +26,21 @@ def logs_database_at(uri: str, **options) -> Iterator[None]:
     """The `logs` database alias connected to `uri` (client `options` added), then back to the test server."""
     connection = connections["logs"]
     saved = {**connection.settings_dict, "OPTIONS": dict(connection.settings_dict["OPTIONS"])}
-    connection.close_pool()  # the next use connects with the settings below
+    close_client(connection)  # the next use connects with the settings below
     connection.settings_dict.update(HOST=uri, OPTIONS={**saved["OPTIONS"], **options})
     try:
         yield
     finally:
-        connection.close_pool()
+        close_client(connection)
         connection.settings_dict.update(saved)
+
+
+def close_client(connection) -> None:
+    """Close the process's MongoClient, also when another thread (a /healthz check) made it."""
+    connection.close_pool()
+    stray = connection._connection_pools.pop(connection.alias, None)
+    if stray is not None:
+        stray.close()
 
 
 class AnswerDroppingProxy:
