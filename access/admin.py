@@ -1,10 +1,11 @@
 """Grants (edited, each change audited), API tokens (listed by prefix, created with the secret shown once,
 revoked) and the audit trail (read-only)."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
@@ -83,7 +84,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def get_form(self, request: HttpRequest, obj: ApiToken | None = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
             kwargs["form"] = TokenCreationForm
-        return super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is None and not request.user.is_superuser:
+            # A token acts as its owner: only a superuser may make one for someone else.
+            owner = cast(forms.ModelChoiceField, form.base_fields["user"])
+            owner.queryset = User.objects.filter(pk=cast(User, request.user).pk)
+        return form
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple[str, ...]:
         return self.readonly_fields if obj is not None else ()

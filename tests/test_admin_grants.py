@@ -11,7 +11,7 @@ from tests.access_support import user_granted
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 
-VIEW = ["view_auditevent", "view_apitoken", "view_archiverun", "view_archivepart"]
+VIEW = ["view_auditevent", "view_apitoken", "add_apitoken", "view_archiverun", "view_archivepart"]
 
 
 @pytest.fixture
@@ -62,6 +62,17 @@ def test_viewing_archive_runs_is_not_enough_to_start_one(viewer):
 
     assert response.status_code == 403
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.ARCHIVE_RUN).exists()  # nothing was queued
+
+
+def test_a_user_who_may_add_tokens_makes_them_for_themselves_only(viewer, other):
+    form = {"name": "for-someone-else", "scopes": ["logs:read"], "user_ids": "", "expires": ""}
+
+    refused = viewer.post("/admin/access/apitoken/add/", {**form, "user": other.pk})
+    made = viewer.post("/admin/access/apitoken/add/", {**form, "user": User.objects.get(username="viewer").pk})
+
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    assert not other.api_tokens.filter(name="for-someone-else").exists()
+    assert made.status_code == 200 and "API token created" in made.content.decode()
 
 
 def test_a_superuser_sees_every_row(admin_client, other):

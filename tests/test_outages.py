@@ -69,6 +69,16 @@ def test_healthz_and_readyz_name_sql_within_2_s_while_postgresql_is_paused(clien
     assert ready.status_code == 503 and "sql" in ready.json()["failing"]
 
 
+@pytest.mark.django_db(databases=["default", "logs"])
+def test_healthz_names_the_archive_storage_within_2_s_while_object_storage_is_paused(client):
+    assert client.get("/healthz").status_code == 200  # a process's first probe also builds its clients
+    with paused(session_service("s3")):
+        response, took = timed(client.get, "/healthz")
+
+    assert took < PROBE_DEADLINE, f"/healthz took {took:.1f} s with object storage paused (the spec: 2 s)"
+    assert response.status_code == 503 and response.json()["failing"] == ["archive_storage"]
+
+
 @pytest.mark.django_db(databases=["default", "logs"], transaction=True)
 def test_a_token_request_is_503_with_retry_after_while_postgresql_is_paused_under_debug(app_server, logs_db):
     token = token_of(user_granted("sql-paused"))
