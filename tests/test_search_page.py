@@ -3,7 +3,9 @@
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import pytest
 
@@ -50,7 +52,7 @@ def test_results_show_time_level_user_and_the_keyword_highlighted_and_escaped(us
     ]
     html = response.content.decode()
     assert "<mark>Recall</mark>: 0.4 &lt;b&gt;4&lt;/b&gt;" in html
-    assert '<span class="badge error">error</span>' in html
+    assert '<a class="badge error" href=' in html
     assert "2023-08-27 04:00:00" in html
 
 
@@ -64,8 +66,16 @@ def test_the_permalink_and_export_links_hold_the_whole_query(user_client, logs):
     assert len(again.context["page"].rows) == 1
 
 
-def test_the_histogram_is_stacked_by_level_over_the_range(user_client, logs):
+def test_the_page_shows_rows_without_computing_the_histogram_which_it_links_to(user_client, logs):
     response = user_client.get("/", {"date": "2023-08-27", "user_id": "4"})
+    assert len(response.context["page"].rows) == 5 and "chart" not in response.context
+    slot = re.search(r'<div class="histogram-slot" id="histogram" data-src="([^"]+)"', response.content.decode())
+    assert slot and unescape(slot[1]) == "/histogram?date=2023-08-27&user_id=4"
+    assert f'<iframe class="histogram-frame" src="{slot[1]}"' in response.content.decode()  # without JavaScript
+
+
+def test_the_histogram_is_stacked_by_level_over_the_range(user_client, logs):
+    response = user_client.get("/histogram", {"date": "2023-08-27", "user_id": "4"})
     chart = response.context["chart"]
     assert chart["total"] == 5 and len(chart["bars"]) == 48 and chart["bucket"] == "30 min"
     first = chart["bars"][0]
