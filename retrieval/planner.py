@@ -351,10 +351,7 @@ def tail(query: LogQuery, cursor: str | None, now: datetime) -> TailPage:
             boundary = (now - TAIL_OVERLAP, ZERO_ID)
         elif cursor is None:
             rows = hot.fetch(replace(query, newest_first=True, end=end, read_range=None), None, query.limit)[::-1]
-            boundary = ((rows[-1].timestamp if rows else now) - TAIL_OVERLAP, ZERO_ID)
-            if rows:
-                # Older logs than the first one sent are history the client did not ask for.
-                boundary = max(boundary, query.sort_key(rows[0]))
+            boundary = _first_boundary(rows, now)
         else:
             boundary, seen = _decode_tail(cursor)
             ids = {log_id for _, log_id in seen}
@@ -372,12 +369,21 @@ def tail(query: LogQuery, cursor: str | None, now: datetime) -> TailPage:
 
 
 def tail_cursor(shown: list[LogRow], now: datetime) -> str:
-    """The cursor of a tail that goes on from `shown` (a search's newest rows, on a page made at `now`).
+    """The cursor of a tail that goes on from `shown` (a search's newest rows, on its first page made at `now`).
 
-    Its first poll reads from TAIL_OVERLAP before the newest of them (or before now, when they are
-    older), as any later poll does: not the search's whole range again.
+    Its first poll reads from the overlap before the newest of them, as any later poll does: not the
+    search's whole range again.
     """
-    return _cursor_past((now - TAIL_OVERLAP, ZERO_ID), [(row.timestamp, row.id) for row in shown])
+    return _cursor_past(_first_boundary(shown, now), [(row.timestamp, row.id) for row in shown])
+
+
+def _first_boundary(rows: list[LogRow], now: datetime) -> Position:
+    """Where a tail that starts with `rows` (the newest of its search; none: nothing yet) reads from."""
+    if not rows:
+        return (now - TAIL_OVERLAP, ZERO_ID)
+    keys = [(row.timestamp, row.id) for row in rows]
+    # Older logs than the oldest of them are history (the search's later pages), not news.
+    return max((max(keys)[0] - TAIL_OVERLAP, ZERO_ID), min(keys))
 
 
 def _cursor_past(boundary: Position, sent: list[Position]) -> str:

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from access import audit
@@ -133,6 +134,7 @@ def page_position(offset: int, rows: int) -> str:
 
 @require_GET
 @login_required
+@xframe_options_sameorigin  # the search page frames it when JavaScript is off
 @search_capacity_page
 def histogram_page(request: HttpRequest) -> HttpResponse:
     """The search's histogram, alone: the search page loads it after its rows (or frames it, without JavaScript)."""

@@ -5,8 +5,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.conf import settings
 from bson import ObjectId
+from django.conf import settings
 from django.http import QueryDict
 from django.utils.http import urlencode
 

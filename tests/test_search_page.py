@@ -181,3 +181,32 @@ def test_the_local_time_choice_is_kept_for_the_user_and_a_bad_value_is_a_400_nam
     assert b'data-local-time="1"' in page.content and b'id="local-time" checked' in page.content
     assert user_client.post("/preferences/time", {"local_time": "0"}).status_code == 204
     assert b'data-local-time="0"' in user_client.get("/").content
+
+
+def test_the_live_tail_switch_is_offered_only_when_the_range_runs_to_now_and_else_says_why(user_client, logs):
+    ended = user_client.get("/", {"date": "2023-08-27"}).content.decode()
+    assert re.search(r'<input type="checkbox" id="live-tail" disabled aria-describedby="tail-off">', ended)
+    assert "Live tail needs a time range that runs to now" in ended and 'id="tail-bar"' not in ended
+    oldest = user_client.get("/", {"from": "now-1h", "order": "oldest"}).content.decode()
+    assert "Live tail shows the newest logs first" in oldest
+    running = user_client.get("/", {"from": "now-1h"})
+    assert running.context["tail_off"] == "" and running.context["tail_url"] == "/tail?from=now-1h"
+    assert 'data-url="/tail?from=now-1h"' in running.content.decode()
+
+
+def test_tailed_rows_have_the_markup_of_searched_rows(user_client, make_log):
+    now = datetime.now(UTC)
+    for n in range(3):
+        make_log(timestamp=now - timedelta(seconds=n), user_id=4, level="error", logger="trainer", message=f"Step {n}")
+    search = user_client.get("/", {"from": "now-1h", "keyword": "step"})
+    tailed = user_client.get(search.context["tail_url"])  # no cursor: the newest rows
+    assert tailed.status_code == 200
+    row = re.compile(r'<tr id="log-[0-9a-f]{24}".*?</tr>', re.DOTALL)
+    searched_rows, tailed_rows = row.findall(search.content.decode()), row.findall(tailed.content.decode())
+    assert len(tailed_rows) == 3 and tailed_rows == searched_rows
+    assert "<mark>Step</mark> 0" in tailed_rows[0] and "Exclude user 4" in tailed_rows[0]
+    # Polled with the page's own cursor: nothing the page shows comes again.
+    after = user_client.get(search.context["tail_url"], {"after": search.context["tail_after"]}).content.decode()
+    assert row.findall(after) == [] and 'data-full="0"' in after
+    ended = user_client.get("/tail", {"date": "2023-08-27"})
+    assert ended.status_code == 400 and ended.json().keys() == {"date"}

@@ -257,6 +257,8 @@ async function loadHistogram(slot) {
   }
 }
 
+const AWAY = "while you read further down; back at the newest rows it goes on.";
+
 function liveTail(box) {
   document.getElementById("tail-switch").hidden = false;
   if (box.disabled) return;  // the range does not run to now: the switch says why
@@ -298,7 +300,7 @@ function liveTail(box) {
     timer = null;
     if (inFlight) return;
     if (scrolledAway()) {
-      show(false, "while you read further down; back at the newest rows it goes on.");
+      show(false, AWAY);
       return;  // the scroll listener polls again
     }
     inFlight = true;
@@ -356,7 +358,16 @@ function liveTail(box) {
     }
   });
   window.addEventListener("scroll", () => {
-    if (box.checked && !paused && !inFlight && timer === null && !scrolledAway()) schedule(0);
+    if (!box.checked || paused) return;
+    if (scrolledAway()) {
+      if (timer !== null) {
+        clearTimeout(timer);
+        timer = null;
+        show(false, AWAY);
+      }
+    } else if (!inFlight && timer === null) {
+      schedule(0);
+    }
   }, { passive: true });
 }
 
