@@ -261,12 +261,15 @@ def test_rows_expand_to_every_field_with_links_to_the_log_hot_or_cold_and_the_lo
 def test_drill_down_filters_and_excludes_a_user_a_level_and_a_logger(tabs):
     for _, page in tabs():
         page.goto(page.base + DAY_SEARCH)
+        chart_loaded(page)
         page.locator("#results td.user a[aria-label='Only user 300']").first.click()
         assert query(page.url)["user_id"] == ["300"]
         assert set(page.locator("#results td.user a:not(.exclude)").all_inner_texts()) == {"300"}
 
         page.goto(page.base + DAY_SEARCH)
+        chart_loaded(page)  # the rows move down no more
         page.locator("#results a[aria-label='Exclude user 300']").first.click()
+        page.wait_for_url(re.compile("q="))
         assert query(page.url)["q"] == ["-user_id:300"]
         assert "300" not in page.locator("#results td.user a:not(.exclude)").all_inner_texts()
 
