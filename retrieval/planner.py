@@ -342,6 +342,7 @@ def tail(query: LogQuery, cursor: str | None, now: datetime) -> TailPage:
         raise TailRangeEnded(query)
     poll_seconds = settings.TAIL_POLL_SECONDS
     hot = next(source for source in log_sources() if source.name == "hot")
+    # Running to now: the clock, and logs stamped ahead of it (ingest takes them); a later end is kept.
     end = min(LATEST, now + TAIL_AHEAD, LATEST if query.end == now else query.end)
     rows: list[LogRow] = []
     seen: list[Position] = []
