@@ -230,6 +230,8 @@ LOG_SOURCES = ["archive.hot.HotSource", "archive.source.ColdSource"]
 # Search: the longest time range one query may cover, and the range when none is given.
 SEARCH_MAX_SPAN_DAYS = int(os.environ.get("SEARCH_MAX_SPAN_DAYS", "31"))
 SEARCH_DEFAULT_SPAN_HOURS = int(os.environ.get("SEARCH_DEFAULT_SPAN_HOURS", "24"))
+# How often the live tail (the page's and GET /api/v1/logs/tail) polls when its last page was not full.
+TAIL_POLL_SECONDS = int(os.environ.get("TAIL_POLL_SECONDS", "2"))
 # How long MongoDB may take for its part of one search page or histogram (sent as maxTimeMS);
 # past it the page is partial, saying so, rather than a web thread waiting on a full scan.
 SEARCH_TIMEOUT_SECONDS = float(os.environ.get("SEARCH_TIMEOUT_SECONDS", "10"))
