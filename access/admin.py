@@ -1,10 +1,11 @@
 """Grants (edited, each change audited), API tokens (listed by prefix, created with the secret shown once,
 revoked) and the audit trail (read-only)."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
@@ -15,6 +16,7 @@ from django.urls import URLPattern, path
 
 from access import audit, tokens
 from access.models import SCOPES, ApiToken, AuditEvent, Grant, parse_user_ids
+from access.scope import read_scope
 from logsite.admin import ReadOnlyAdminMixin
 
 
@@ -78,6 +80,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ("user", "name", "prefix", "scopes", "user_ids", "created", "expires", "last_used", "revoked")
     autocomplete_fields = ("user",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        # A token's name, owner and user_ids are its owner's business: others see their own tokens only.
+        found = super().get_queryset(request)
+        return found if request.user.is_superuser else found.filter(user=request.user)
+
     @admin.display(description="scopes")
     def scope_list(self, token: ApiToken) -> str:
         return ", ".join(token.scopes)
@@ -85,7 +92,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def get_form(self, request: HttpRequest, obj: ApiToken | None = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
             kwargs["form"] = TokenCreationForm
-        return super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is None and not request.user.is_superuser:
+            # A token acts as its owner: only a superuser may make one for someone else.
+            owner = cast(forms.ModelChoiceField, form.base_fields["user"])
+            owner.queryset = User.objects.filter(pk=cast(User, request.user).pk)
+        return form
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple[str, ...]:
         return self.readonly_fields if obj is not None else ()
@@ -124,7 +136,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "token": get_object_or_404(ApiToken, pk=pk),
+            "token": get_object_or_404(self.get_queryset(request), pk=pk),  # another's token is a 404
             "secret": request.session.pop(created_secret_key(pk), None),
             "title": "API token created",
         }
@@ -147,3 +159,9 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("actor", "token_prefix", "client_ip")
     date_hierarchy = "when"
     actions = None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        # A row holds its actor's query (user_ids, keywords): only those granted every user_id read all rows,
+        # others read their own (a row names no user_ids a filter could match on every SQL database).
+        events = super().get_queryset(request)
+        return events if read_scope(request).everything else events.filter(user=request.user)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
@@ -142,6 +143,11 @@ class ArchiveRunAdmin(ReadOnlyAdmin):
     def ratio(self, run: ArchiveRun) -> str:
         return ratio(run.raw_bytes, run.compressed_bytes)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ArchiveRun]:
+        # A run's totals are about every user_id's logs: listed only to those granted every user_id.
+        runs = super().get_queryset(request)
+        return runs if read_scope(request).everything else runs.none()
+
     def get_urls(self) -> list[URLPattern]:
         start = self.admin_site.admin_view(self.start_run_view)
         return [path("start/", start, name="archive_archiverun_start"), *super().get_urls()]
@@ -150,8 +156,8 @@ class ArchiveRunAdmin(ReadOnlyAdmin):
         """Queue the same task the beat schedule runs; the run shows up here when a worker takes it."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not request.user.has_perm("archive.view_archiverun"):
-            return HttpResponseRedirect(reverse("admin:index"))
+        if not request.user.has_perm("archive.start_archiverun"):
+            raise PermissionDenied("Starting an archive run needs the permission “Can start an archive run”.")
         from archive.tasks import archive_old_logs
 
         changelist = HttpResponseRedirect(reverse("admin:archive_archiverun_changelist"))

@@ -28,6 +28,8 @@ class ArchiveRun(models.Model):
     class Meta:
         ordering = ["-started"]
         get_latest_by = "started"
+        # Viewing runs is not enough to start one: a run deletes logs from MongoDB.
+        permissions = [("start_archiverun", "Can start an archive run")]
 
     def __str__(self) -> str:
         return f"Archive run {self.pk} ({self.status}, {self.started:%Y-%m-%d %H:%M} UTC)"

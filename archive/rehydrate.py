@@ -11,7 +11,8 @@ keeps them apart from ordinary hot logs:
   recognises by the part's own `rehydrated_until`.
 """
 
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 
 from django.db.models import QuerySet
@@ -22,6 +23,7 @@ from pymongo.errors import BulkWriteError
 from archive import jsonl, reader
 from archive.exporter import day_bounds
 from archive.models import ArchivePart
+from archive.purge import delete_window
 from retrieval.buckets import stamp
 from retrieval.models import LogEntry
 
@@ -69,6 +71,38 @@ def rehydrate(parts: Iterable[ArchivePart], hours: float) -> int:
     return inserted
 
 
+def expiry_batches(collection: Collection, now: datetime) -> Iterator[dict]:
+    """Delete filters that together match every rehydrated log due at `now`, each at most `delete_window()` logs.
+
+    One delete of them all fails past 65,535 logs on FerretDB's PostgreSQL handler (one SQL parameter per
+    deleted document), as past 32,766 on its SQLite handler. The filters are time ranges cut between distinct
+    timestamps (no `_id` lists: FerretDB tests `$in` by a linear search per document); nothing new becomes
+    due meanwhile (rehydration sets times in the future), so a range matches no more than were counted in it.
+    """
+    due = {FIELD: {"$lte": now}}
+    size = delete_window()
+    stamps = sorted(row["timestamp"] for row in collection.find(due, {"_id": 0, "timestamp": 1}))
+    start = 0
+    while start < len(stamps):
+        end = min(start + size, len(stamps))
+        # Back off to the last change of timestamp, so that logs of one millisecond share a range.
+        while end < len(stamps) and end > start and stamps[end - 1] == stamps[end]:
+            end -= 1
+        if end == start:  # more than `size` logs in one millisecond: delete them `size` ids at a time
+            yield from same_time_batches(collection, {"timestamp": stamps[start], **due}, size)
+            end = bisect_right(stamps, stamps[start])
+        else:
+            # The time range first: FerretDB stops at the first clause a log fails (docs/ferretdb.md).
+            upper = {"$lt": stamps[end]} if end < len(stamps) else {"$lte": stamps[end - 1]}
+            yield {"timestamp": {"$gte": stamps[start], **upper}, **due}
+        start = end
+
+
+def same_time_batches(collection: Collection, match: dict, size: int) -> Iterator[dict]:
+    while ids := [row["_id"] for row in collection.find(match, {"_id": 1}).limit(size)]:
+        yield {**match, "_id": {"$in": ids}}
+
+
 def _insert_new(collection: Collection, documents: list[dict]) -> int:
     """Insert what MongoDB does not hold yet (a log archived but not yet deleted is kept as it is)."""
     if not documents:
@@ -84,7 +118,8 @@ def _insert_new(collection: Collection, documents: list[dict]) -> int:
 def expire(now: datetime | None = None) -> int:
     """Delete rehydrated logs whose time is over; returns how many were deleted."""
     now = now or timezone.now()
-    deleted = LogEntry.collection().delete_many({FIELD: {"$lte": now}}).deleted_count
+    collection = LogEntry.collection()
+    deleted = sum(collection.delete_many(match).deleted_count for match in expiry_batches(collection, now))
     # Unmarked only once their logs are gone: until then the histogram still leaves them out of the cold count.
     ArchivePart.objects.filter(rehydrated_until__lte=now).update(rehydrated_until=None)
     return deleted

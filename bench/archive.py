@@ -38,8 +38,6 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from retrieval.buckets import stamped
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
@@ -73,6 +71,7 @@ def insert(collection, count: int, users: int) -> tuple[float, int]:
     """Insert `count` logs on DAY; the seconds taken and the number of (user_id, level) groups."""
     from archive.models import ArchivePart
     from retrieval import traffic
+    from retrieval.buckets import stamped
     from retrieval.demo import generate_demo_logs
 
     collection.delete_many({})

@@ -10,8 +10,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from retrieval.buckets import stamped
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
@@ -83,6 +81,7 @@ def load_archived_traffic(count: int, first: datetime, end: datetime, archive_be
 
     from archive.archiver import archive_logs
     from retrieval import traffic
+    from retrieval.buckets import stamped
     from retrieval.models import LogEntry
 
     logs = LogEntry.collection()

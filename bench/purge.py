@@ -19,8 +19,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from retrieval.buckets import stamped
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 START = datetime(2023, 8, 27, tzinfo=UTC)
@@ -46,6 +44,8 @@ def main() -> None:
             count = args.logs
 
             def fill() -> list[dict]:
+                from retrieval.buckets import stamped
+
                 collection.drop()
                 documents = [
                     {

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: probes and scrapes come by IP over plain HTTP (see the class).
     "logsite.middleware.ProbeEndpointsMiddleware",
+    # Its process_exception turns a service outage into a 503 and an oversized request into a 400.
+    "logsite.middleware.ServiceFailureMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -125,6 +127,14 @@ if sql_database["ENGINE"] == "django.db.backends.sqlite3":
     sql_database["OPTIONS"] = {"timeout": 20}
 elif os.environ.get("SQL_TEST_DB_NAME"):
     sql_database["TEST"] = {"NAME": os.environ["SQL_TEST_DB_NAME"]}
+# A SQL server that does not answer (down, paused, unreachable) fails a request within this
+# many seconds (per round trip, and to connect), answered 503 with Retry-After by every door.
+SQL_TIMEOUT_SECONDS = float(os.environ.get("SQL_TIMEOUT_SECONDS", "10"))
+if sql_database["ENGINE"] == "django.db.backends.postgresql":
+    from logsite import sqldeadline
+
+    sql_database.setdefault("OPTIONS", {}).setdefault("connect_timeout", max(2, round(SQL_TIMEOUT_SECONDS)))
+    sqldeadline.install(SQL_TIMEOUT_SECONDS)
 DATABASES = {
     "default": sql_database,
     "logs": {
@@ -220,6 +230,8 @@ LOG_SOURCES = ["archive.hot.HotSource", "archive.source.ColdSource"]
 # Search: the longest time range one query may cover, and the range when none is given.
 SEARCH_MAX_SPAN_DAYS = int(os.environ.get("SEARCH_MAX_SPAN_DAYS", "31"))
 SEARCH_DEFAULT_SPAN_HOURS = int(os.environ.get("SEARCH_DEFAULT_SPAN_HOURS", "24"))
+# How often the live tail (the page's and GET /api/v1/logs/tail) polls when its last page was not full.
+TAIL_POLL_SECONDS = int(os.environ.get("TAIL_POLL_SECONDS", "2"))
 # How long MongoDB may take for its part of one search page or histogram (sent as maxTimeMS);
 # past it the page is partial, saying so, rather than a web thread waiting on a full scan.
 SEARCH_TIMEOUT_SECONDS = float(os.environ.get("SEARCH_TIMEOUT_SECONDS", "10"))
@@ -244,6 +256,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queuing a task (the admin's archive run) fails within seconds when Redis does not answer.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 2}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # Workers log through LOGGING below (JSON when LOG_FORMAT=json), not Celery's own format.
@@ -258,6 +272,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # Throttles count here on every API request: a paused Redis fails them (503) in 2 s, not never.
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
         }
     }
 else:

@@ -3,6 +3,7 @@
 import json
 import re
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from itertools import chain
 from typing import NoReturn
 
@@ -55,9 +56,12 @@ from retrieval.throttles import ScopeThrottle, whole_seconds
 API_PARAMETERS = ("format",)
 
 
-def parse(data: QueryDict, scope: Scope, extra_parameters: Iterable[str] = API_PARAMETERS) -> LogFilterSet:
-    """A valid filterset, or a 400 whose body names each wrong parameter."""
-    filterset = LogFilterSet(data, scope=scope, extra_parameters=extra_parameters)
+def parse(
+    data: QueryDict, scope: Scope, extra_parameters: Iterable[str] = API_PARAMETERS, now: datetime | None = None
+) -> LogFilterSet:
+    """A valid filterset (relative times read at `now`, default: the time of the request), or a 400 naming
+    each wrong parameter."""
+    filterset = LogFilterSet(data, scope=scope, extra_parameters=extra_parameters, now=now)
     if not filterset.is_valid():
         raise ValidationError(
             {name: [str(message) for message in messages] for name, messages in filterset.form.errors.items()}
@@ -262,6 +266,11 @@ class LogSearchView(LogsAPIView):
                 description=f"Body larger than {MAX_BODY_BYTES // 2**20} MB (after gzip inflation), named `body`: "
                 "split the batch.",
             ),
+            411: OpenApiResponse(
+                ERRORS_SCHEMA,
+                description="A chunked body that this server cannot de-chunk (Django's development server), "
+                "named `body`: send Content-Length.",
+            ),
             415: OpenApiResponse(ERRORS_SCHEMA, description="Neither JSON nor NDJSON, or an encoding other than gzip."),
             429: THROTTLED,
             503: OpenApiResponse(
@@ -274,7 +283,7 @@ class LogSearchView(LogsAPIView):
             "also be NDJSON (`Content-Type: application/x-ndjson`, one record a line; `logs[i]` in errors is "
             f"the i-th record, from 0), gzip-compressed (`Content-Encoding: gzip`; at most {MAX_BODY_BYTES // 2**20} "
             "MB inflated) and "
-            "chunked."
+            "chunked (under gunicorn; a server that cannot de-chunk answers 411)."
         ),
         examples=[
             OpenApiExample(
@@ -500,10 +509,12 @@ class LogTailView(LogsAPIView):
             ),
         ],
         responses={200: TailPageSerializer, 400: ERRORS, 401: UNAUTHORIZED, 403: FORBIDDEN, 429: THROTTLED},
-        description="A live tail, polled: the logs of the search (same filters; the time range only bounds the "
-        "first call) that arrived since `after`, oldest first, at most `page_size`, each sent once, and the "
-        "cursor for the next poll. Poll every `poll_seconds` (also sent as `Retry-After`); sooner when the "
-        "page was full. Only MongoDB is read: new logs arrive there, the archive holds day-old ones. A log "
+        description="A live tail, polled: the logs of the search (same filters) that arrived since `after`, oldest "
+        "first, at most `page_size`, each sent once, and the cursor for the next poll. The time range must run to "
+        "now or later (no `to`, `to=now`, today's `date`): a range that ended is a 400 naming `date`, `to` or "
+        "`from`; a range that runs to now follows the clock, a later end is kept. Poll every `poll_seconds` (also "
+        "sent as `Retry-After`); at once when the page was full (`page_size` logs). Only MongoDB is read: new logs "
+        "arrive there, the archive holds day-old ones. A log "
         f"stamped up to {planner.TAIL_OVERLAP.seconds} s before the newest one sent is still sent (when fewer "
         f"than {planner.TAIL_MAX_SEEN} logs were sent in that window); an older late log is not.",
     )
@@ -513,14 +524,18 @@ class LogTailView(LogsAPIView):
         refused = {name: ["Not a parameter of the tail."] for name in ("cursor", "order") if name in data}
         if refused:
             raise ValidationError(refused)
-        query = parse(data, read_scope(request)).log_query()
+        # One clock for the range and the tail: a range that runs to now ends exactly at `now`.
+        now = timezone.now()
+        query = parse(data, read_scope(request), now=now).log_query()
+        try:
+            page = planner.tail(query, after or None, now)
+        except InvalidCursor as exc:
+            raise ValidationError({"after": [str(exc)]}) from exc
+        except planner.TailRangeEnded as exc:
+            raise ValidationError({exc.parameter: [str(exc)]}) from exc
         if not after:
             # Its start only: a tail polls every few seconds, a row per poll would bury the trail.
             audit.record(AuditEvent.Action.SEARCH, request, {"door": "tail", **query.to_params()})
-        try:
-            page = planner.tail(query, after or None, timezone.now())
-        except InvalidCursor as exc:
-            raise ValidationError({"after": [str(exc)]}) from exc
         return Response(
             {
                 "results": LogRowSerializer(page.rows, many=True).data,

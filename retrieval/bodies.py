@@ -3,7 +3,8 @@ and the records of a JSON or NDJSON body.
 
 Django reads a body only as far as its Content-Length says, so a chunked body (no
 length) would read as empty. Gunicorn de-chunks the body and says so with
-`wsgi.input_terminated`; then the WSGI input is read to its end. Either way, and
+`wsgi.input_terminated`; then the WSGI input is read to its end. A server that does not
+(Django's runserver, `make run`) gets a 411 saying so, never an empty body. Either way, and
 whether the body is gzip or not, reading stops once the limit is passed: neither the
 compressed nor the inflated body is ever held beyond it.
 """
@@ -59,6 +60,13 @@ def _raw_chunks(request: HttpRequest, limit: int) -> Iterator[bytes]:
         stream = request  # Django's own reader, bounded by the length
     elif request.META.get("wsgi.input_terminated"):
         stream = request.META["wsgi.input"]  # chunked, de-chunked by the server: read to its end
+    elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # A server that does not de-chunk (Django's runserver) hands over the raw chunks, or nothing.
+        raise BodyError(
+            "This server cannot read a chunked body (Transfer-Encoding: chunked); send Content-Length, "
+            "or send to a server that de-chunks (gunicorn, the image's).",
+            411,
+        )
     else:
         return
     received = 0

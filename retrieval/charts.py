@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from retrieval.planner import Histogram
 from retrieval.query import ALL_LEVELS
 
+# The SVG's own units: it is stretched to the figure (CSS sets its height, taller on phones), so
+# the y-axis labels are HTML beside it (`Tick.percent`), readable at any size.
 WIDTH, HEIGHT = 900, 160
-AXIS = 44  # left margin for the y-axis labels
 TOP = BOTTOM = 8  # room for the top and bottom ticks' labels
 TICKS = 4  # about this many y-axis steps
 
@@ -23,7 +24,8 @@ class Segment:
 
 @dataclass
 class Bar:
-    label: str  # accessible name: the bucket, its total and its levels
+    label: str  # accessible name: the bucket (UTC), then `counts`
+    counts: str  # its total and its levels: "12 logs (3 error, 9 info)" (explorer.js names the bucket in local time)
     start: datetime
     end: datetime
     href: str  # the search narrowed to this bucket
@@ -37,6 +39,11 @@ class Bar:
 class Tick:
     value: int
     y: float
+
+    @property
+    def percent(self) -> float:
+        """How far down the plot it is, for its HTML label."""
+        return round(100 * self.y / HEIGHT, 2)
 
 
 def round_step(tallest: int) -> int:
@@ -60,7 +67,7 @@ def stacked_bars(histogram: Histogram, end: datetime, link: Callable[[datetime, 
     step = round_step(max(totals, default=0))
     top = max(step * -(-max(totals, default=0) // step), step)  # the tallest bar rounded up to a tick
     plot, base = HEIGHT - TOP - BOTTOM, HEIGHT - BOTTOM
-    slot = (WIDTH - AXIS) / max(len(buckets), 1)
+    slot = WIDTH / max(len(buckets), 1)
     bars = []
     for index, (bucket, total) in enumerate(zip(buckets, totals, strict=True)):
         bucket_end = buckets[index + 1] if index + 1 < len(buckets) else end
@@ -72,14 +79,15 @@ def stacked_bars(histogram: Histogram, end: datetime, link: Callable[[datetime, 
                 y -= height
                 segments.append(Segment(level, count, round(y, 2), round(height, 2)))
         levels = ", ".join(f"{s.count:,} {s.level}" for s in reversed(segments))
-        label = f"{bucket:%Y-%m-%d %H:%M} to {bucket_end:%H:%M} UTC: {total:,} logs{f' ({levels})' if levels else ''}"
-        x = round(AXIS + index * slot, 2)
-        bars.append(Bar(label, bucket, bucket_end, link(bucket, bucket_end), x, round(slot * 0.9, 2), total, segments))
+        counts = f"{total:,} logs{f' ({levels})' if levels else ''}"
+        label = f"{bucket:%Y-%m-%d %H:%M} to {bucket_end:%H:%M} UTC: {counts}"
+        x = round(index * slot, 2)
+        bar = Bar(label, counts, bucket, bucket_end, link(bucket, bucket_end), x, round(slot * 0.9, 2), total, segments)
+        bars.append(bar)
     ticks = [Tick(value, round(base - plot * value / top, 2)) for value in range(0, top + 1, step)]
     return {
         "bars": bars,
         "ticks": ticks,
-        "axis": AXIS,
         "width": WIDTH,
         "height": HEIGHT,
         "tallest": max(totals, default=0),

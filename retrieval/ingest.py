@@ -39,6 +39,8 @@ MAX_MESSAGE_LENGTH = 32_768
 MAX_LOGGER_LENGTH = 200
 MAX_CONTEXT_DEPTH = 5
 MAX_CONTEXT_KEYS = 200
+# Items of one list in a context (a list of lists counts each); a per-step metric history belongs in logs.
+MAX_CONTEXT_LIST_ITEMS = 1000
 # Clocks drift; a log from further in the future than this is a sender's bug.
 MAX_CLOCK_SKEW = timedelta(days=1)
 OLDEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
@@ -106,7 +108,10 @@ def parse_timestamp(value: object) -> datetime:
 
 
 def check_unicode(text: str) -> None:
-    """BSON stores UTF-8: a lone surrogate ("\\ud800" in JSON) cannot be encoded and would fail the whole insert."""
+    """Text every hot store takes: BSON stores UTF-8, so a lone surrogate ("\\ud800" in JSON) cannot be encoded,
+    and FerretDB on PostgreSQL refuses NUL in any string (jsonb, SQLSTATE 22P05); either would fail the insert."""
+    if "\x00" in text:
+        raise ValueError("May not contain NUL characters (\\u0000).")
     if text.isascii():
         return
     try:
@@ -131,13 +136,13 @@ def check_context(value: object, depth: int = 0) -> None:
         for key, item in value.items():
             if not key or key.startswith("$") or "." in key or "\x00" in key:
                 raise ValueError(
-                    f"Key {key[:50]!r} is not allowed: keys may not be empty, start with $ or contain dots."
+                    f"Key {key[:50]!r} is not allowed: keys may not be empty, start with $ or contain dots or NUL."
                 )
             check_unicode(key)
             # Most values are plain leaves: tell them apart without a call per value (a third of a record's check).
             kind = type(item)
             if depth == MAX_CONTEXT_DEPTH or not (
-                (kind is str and item.isascii())
+                (kind is str and item.isascii() and "\x00" not in item)
                 or kind is bool
                 or item is None
                 or (kind is int and item in BSON_INT64)
@@ -145,6 +150,8 @@ def check_context(value: object, depth: int = 0) -> None:
             ):
                 check_context(item, depth + 1)
     elif isinstance(value, list):
+        if len(value) > MAX_CONTEXT_LIST_ITEMS:
+            raise ValueError(f"A list of more than {MAX_CONTEXT_LIST_ITEMS} items.")
         for item in value:
             check_context(item, depth + 1)
     elif isinstance(value, str):
@@ -240,8 +247,6 @@ def parse_text(value: object, max_length: int, allow_empty: bool) -> str:
         raise ValueError("May not be empty.")
     if len(value) > max_length:
         raise ValueError(f"Longer than {max_length} characters.")
-    if "\x00" in value:
-        raise ValueError("May not contain NUL characters.")
     check_unicode(value)
     return value
 

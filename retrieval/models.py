@@ -1,9 +1,12 @@
 from typing import TYPE_CHECKING, Any, cast
 
+import pymongo
 from django.conf import settings
 from django.db import connections, models
 from django_mongodb_backend.fields import ObjectIdAutoField
 from pymongo.collection import Collection
+
+from logsite import health
 
 if TYPE_CHECKING:
     from logsite.mongodb.base import DatabaseWrapper as MongoDatabaseWrapper
@@ -107,4 +110,5 @@ def check_mongodb() -> None:
     """/healthz: raise unless MongoDB (hot storage) answers a ping."""
     connection = connections["logs"]
     connection.ensure_connection()
-    connection.connection.admin.command("ping")
+    with pymongo.timeout(health.SOCKET_SECONDS):  # a paused server: named in time, not waited for
+        connection.connection.admin.command("ping")

@@ -12,7 +12,14 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from retrieval.filters import MAX_USER_ID
-from retrieval.ingest import MAX_CONTEXT_DEPTH, MAX_CONTEXT_KEYS, MAX_LOGGER_LENGTH, MAX_MESSAGE_LENGTH, MAX_RECORDS
+from retrieval.ingest import (
+    MAX_CONTEXT_DEPTH,
+    MAX_CONTEXT_KEYS,
+    MAX_CONTEXT_LIST_ITEMS,
+    MAX_LOGGER_LENGTH,
+    MAX_MESSAGE_LENGTH,
+    MAX_RECORDS,
+)
 from retrieval.models import Level
 from retrieval.query import LogRow, isoformat
 
@@ -137,8 +144,9 @@ class LogRecordSerializer(SchemaSerializer):
         required=False,
         allow_null=True,
         help_text=(
-            f"JSON object, nested at most {MAX_CONTEXT_DEPTH} deep, at most {MAX_CONTEXT_KEYS} keys per object; "
-            "keys may not be empty, start with $ or contain dots or NUL; integers fit in 64 bits "
+            f"JSON object, nested at most {MAX_CONTEXT_DEPTH} deep, at most {MAX_CONTEXT_KEYS} keys per object and "
+            f"{MAX_CONTEXT_LIST_ITEMS} items per list; keys may not be empty, start with $ or contain dots or NUL; "
+            "no text holds NUL; integers fit in 64 bits "
             "(else a 400 naming it)."
         ),
     )

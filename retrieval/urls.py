@@ -12,6 +12,8 @@ if not settings.API_DOCS_PUBLIC:
 
 urlpatterns = [
     path("", views.search_page, name="search"),
+    path("histogram", views.histogram_page, name="search-histogram"),
+    path("tail", views.tail_rows, name="tail-rows"),
     path("export.<str:fmt>", views.export, name="export"),
     path("searches/save", views.save_search, name="save-search"),
     path("preferences/time", views.time_preference, name="time-preference"),

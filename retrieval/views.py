@@ -4,6 +4,7 @@ Thin: parsing is `LogFilterSet`, searching is `planner`, links are `retrieval.li
 """
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import cast
 
@@ -12,8 +13,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from access import audit
@@ -29,12 +32,14 @@ from retrieval.filters import LogFilterSet
 from retrieval.forms import SavedSearchForm, add_input_hints, search_query_string
 from retrieval.links import query_url, refined, search_url, zoomed
 from retrieval.models import SavedSearch, UserPreference
-from retrieval.query import ALL_LEVELS, LogQuery, LogRow
+from retrieval.query import ALL_LEVELS, InvalidCursor, LogQuery, LogRow
 from retrieval.sources import SourceUnavailable
 from retrieval.throttles import throttled
 
 # Logs shown before and after one on its "logs around" page.
 AROUND = 50
+# Rows a live tail keeps in the table (at least a page): the oldest go as new ones come.
+TAIL_TABLE_ROWS = 500
 # The time picker's relative presets: (label, `from` value); `to` is now.
 TIME_PRESETS = (
     ("15 min", "now-15m"),
@@ -55,9 +60,14 @@ def search_page(request: HttpRequest) -> HttpResponse:
 def render_search(
     request: HttpRequest, data: QueryDict, save_form: SavedSearchForm | None = None, status: int = 200
 ) -> HttpResponse:
-    """The search page for the parameters `data` (the form, the histogram, a page of rows, the saved searches)."""
+    """The search page for the parameters `data` (the form, a page of rows, the saved searches).
+
+    The histogram is not computed here: the page loads it from `histogram_page` (rows first).
+    """
     scope = read_scope(request)
-    filterset = LogFilterSet(data, scope=scope)
+    # One clock for the range and the live tail's rule (a range that runs to now ends exactly at `now`).
+    now = timezone.now()
+    filterset = LogFilterSet(data, scope=scope, now=now)
     query_string = search_query_string(data)
     context = {
         "filterset": filterset,
@@ -79,23 +89,26 @@ def render_search(
         page = planner.search(query, filterset.cursor_token)
         # The partial-results notice prints these: no internal hosts for non-staff.
         page.sources = shown(page.sources, is_staff(request.user), "search")
-        chart = stacked_bars(planner.histogram(query), query.end, lambda a, b: search_url(zoomed(params, a, b)))
+        tail_off = tail_refusal(query, filterset.cursor_token, now)
         context.update(
             query=query,
             params=params,
             page=page,
-            chart=chart,
+            histogram_url=f"{reverse('search-histogram')}?{urlencode(params)}",
             permalink=search_url(params),
             csv_url=f"{reverse('export', args=['csv'])}?{urlencode(params)}",
             jsonl_url=f"{reverse('export', args=['jsonl'])}?{urlencode(params)}",
             admin_url=f"{reverse('admin:retrieval_logentry_changelist')}?{urlencode(changelist_params(params))}",
             next_url=search_url({**params, "cursor": page.next_cursor}) if page.next_cursor else None,
             prev_url=search_url({**params, "cursor": page.prev_cursor}) if page.prev_cursor else None,
-            position=page_position(page.offset, len(page.rows), chart["total"]),
-            # A live tail follows the newest logs: on the first page, newest first.
-            tail_url=f"{reverse('api-logs-tail')}?{urlencode(refined(params, order=None))}"
-            if query.newest_first and not filterset.cursor_token
-            else None,
+            # Its total comes with the histogram (explorer.js adds "of 2,345"; without JavaScript, the chart says it).
+            position=page_position(page.offset, len(page.rows)),
+            position_last=page.offset + len(page.rows) - 1,
+            tail_off=tail_off,
+            tail_url=None if tail_off else f"{reverse('tail-rows')}?{urlencode(params)}",
+            # The tail goes on from this page's newest rows: its first poll does not read the range again.
+            tail_after=None if tail_off else planner.tail_cursor(page.rows, now),
+            tail_max_rows=max(TAIL_TABLE_ROWS, query.limit),
         )
     else:
         status = 400 if data else status
@@ -103,11 +116,65 @@ def render_search(
     return render(request, "retrieval/search.html", context, status=status)
 
 
-def page_position(offset: int, rows: int, total: int) -> str:
-    """ "101-200 of 2,345": the page's rows (offset is 1-based) among the histogram's total."""
-    if not rows:
-        return ""
-    return f"{offset:,}–{offset + rows - 1:,} of {max(total, offset + rows - 1):,}"
+def tail_refusal(query: LogQuery, cursor: str | None, now: datetime) -> str:
+    """Why the page offers no live tail of this search ("" when it does): the toggle, disabled, says it."""
+    if planner.tail_range_ended(query, now):
+        return "Live tail needs a time range that runs to now (a “Last” preset, or no To)."
+    if not query.newest_first:
+        return "Live tail shows the newest logs first: choose newest first."
+    if cursor:
+        return "Live tail starts on the first page."
+    return ""
+
+
+def page_position(offset: int, rows: int) -> str:
+    """ "101-200": the page's rows (offset is 1-based) in the search's order."""
+    return f"{offset:,}–{offset + rows - 1:,}" if rows else ""
+
+
+@require_GET
+@login_required
+@xframe_options_sameorigin  # the search page frames it when JavaScript is off
+@search_capacity_page
+def histogram_page(request: HttpRequest) -> HttpResponse:
+    """The search's histogram, alone: the search page loads it after its rows (or frames it, without JavaScript)."""
+    filterset = LogFilterSet(request.GET, scope=read_scope(request))
+    if not filterset.is_valid():
+        return JsonResponse(filterset.form.errors, status=400)
+    query = filterset.log_query()
+    params = query.to_params()
+    histogram = planner.histogram(query)
+    # Zooming in lands on the chart, not on the top of the page.
+    chart = stacked_bars(histogram, query.end, lambda a, b: f"{search_url(zoomed(params, a, b))}#histogram")
+    context = {"query": query, "params": params, "levels": ALL_LEVELS, "chart": chart, "histogram": histogram}
+    return render(request, "retrieval/histogram.html", context)
+
+
+@require_GET
+@login_required
+@throttled("search")
+@search_capacity
+def tail_rows(request: HttpRequest) -> HttpResponse:
+    """The page's live tail: the rows that arrived since `after`, newest first, in the search page's row markup.
+
+    The same rule and reading as GET /api/v1/logs/tail (`planner.tail`); the cursor and whether
+    the page was full are attributes of the returned <tbody>.
+    """
+    data = request.GET.copy()
+    after = data.pop("after", [""])[-1]
+    now = timezone.now()
+    filterset = LogFilterSet(data, scope=read_scope(request), now=now)
+    if not filterset.is_valid():
+        return JsonResponse(filterset.form.errors, status=400)
+    query = filterset.log_query()
+    try:
+        page = planner.tail(query, after or None, now)
+    except InvalidCursor as exc:
+        return JsonResponse({"after": [str(exc)]}, status=400)
+    except planner.TailRangeEnded as exc:
+        return JsonResponse({exc.parameter: [str(exc)]}, status=400)
+    context = {"tail": page, "rows": page.rows[::-1], "params": query.to_params(), "query": query}
+    return render(request, "retrieval/tail_rows.html", context)
 
 
 class LogUnavailable(Exception):

@@ -1,5 +1,8 @@
-"""Real faults for the tests: the logs database pointed at another server (a closed port, a proxy that hangs)."""
+"""Real faults for the tests: the logs database pointed at another server (a closed port, a proxy that hangs);
+a server paused with SIGSTOP (it accepts connections, as the kernel does, and answers nothing)."""
 
+import os
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -9,7 +12,8 @@ from django.conf import settings
 from django.db import connections
 from pymongo.uri_parser import parse_uri
 
-from devservices.localservices import free_port
+from devservices import pytest_plugin
+from devservices.localservices import LocalService, free_port
 
 
 def closed_port_uri() -> str:
@@ -22,13 +26,21 @@ def logs_database_at(uri: str, **options) -> Iterator[None]:
     """The `logs` database alias connected to `uri` (client `options` added), then back to the test server."""
     connection = connections["logs"]
     saved = {**connection.settings_dict, "OPTIONS": dict(connection.settings_dict["OPTIONS"])}
-    connection.close_pool()  # the next use connects with the settings below
+    close_client(connection)  # the next use connects with the settings below
     connection.settings_dict.update(HOST=uri, OPTIONS={**saved["OPTIONS"], **options})
     try:
         yield
     finally:
-        connection.close_pool()
+        close_client(connection)
         connection.settings_dict.update(saved)
+
+
+def close_client(connection) -> None:
+    """Close the process's MongoClient, also when another thread (a /healthz check) made it."""
+    connection.close_pool()
+    stray = connection._connection_pools.pop(connection.alias, None)
+    if stray is not None:
+        stray.close()
 
 
 class AnswerDroppingProxy:
@@ -83,3 +95,18 @@ def hung_mongodb() -> Iterator[AnswerDroppingProxy]:
             yield proxy
     finally:
         proxy.close()
+
+
+def session_service(name: str) -> LocalService:
+    """The server this test run started for `name` ("postgresql", "mongodb", "s3", "redis")."""
+    return next(service for service in pytest_plugin._services.started if service.name == name)
+
+
+@contextmanager
+def paused(service: LocalService) -> Iterator[None]:
+    """`service`'s processes (its whole session: PostgreSQL's backends too) stopped, then continued."""
+    os.killpg(service.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(service.process.pid, signal.SIGCONT)

@@ -31,6 +31,7 @@ DOCUMENTED_RULES = [
     (r"from|to", re.escape(TIME_FORMATS)),
     (r"q", r".+ \(at character \d+\)"),
     (r"after", re.escape("This tail cursor is not valid.")),
+    (r"date|from|to", r"A live tail shows logs as they arrive: this range ended at .* UTC\. .*"),
     (r"date|from|to", re.escape(OUT_OF_RANGE)),
     (r"to", re.escape("“to” must be after “from”.")),
     (r"date|from|to", r"The time range may span at most \d+ days\."),

@@ -81,3 +81,14 @@ def test_a_content_length_that_is_not_a_number_is_400():
     with pytest.raises(BodyError, match="Content-Length is not a number") as caught:
         read_body(request, limit=len(BODY))
     assert caught.value.status == 400
+
+
+def test_a_chunked_body_the_server_did_not_dechunk_is_411_saying_so():
+    # As Django's runserver (make run) hands it over: no Content-Length, no wsgi.input_terminated.
+    request = RequestFactory().post(
+        "/api/v1/logs", data=b"", content_type="application/json", headers={"transfer-encoding": "chunked"}
+    )
+    request.META.pop("CONTENT_LENGTH", None)
+    with pytest.raises(BodyError, match="cannot read a chunked body") as caught:
+        read_body(request, limit=len(BODY))
+    assert caught.value.status == 411

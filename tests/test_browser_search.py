@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.access_support import user_granted
 
@@ -48,7 +49,7 @@ def test_log_in_search_see_highlights_open_the_permalink_and_download_csv(live_s
     rows = page.locator("#results tbody tr")
     assert rows.count() == 1
     assert page.locator("#results mark").inner_text() == "Recall"
-    assert page.locator("svg.histogram rect.error").count() == 1
+    expect(page.locator("svg.histogram rect.error")).to_have_count(1)  # the histogram comes after the rows
 
     permalink = page.get_attribute("#permalink", "href")
     assert parse_qs(urlsplit(permalink).query)["keyword"] == ["recall"]

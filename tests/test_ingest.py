@@ -6,7 +6,7 @@ from bson import ObjectId
 
 from access.scope import EVERY
 from retrieval import ingest
-from retrieval.ingest import MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
+from retrieval.ingest import MAX_CONTEXT_LIST_ITEMS, MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
 from retrieval.models import LogEntry
 from tests.faults import hung_mongodb, logs_database_at
 
@@ -74,6 +74,12 @@ def test_ingest_resent_batch_with_ids_stores_nothing_twice(logs_db):
         ({"context": {"n": [-(2**63) - 1]}}, "logs[1].context", "64 bits"),
         ({"context": {"x": float("nan")}}, "logs[1].context", "finite"),
         ({"context": {"x": float("-inf")}}, "logs[1].context", "finite"),
+        # FerretDB on PostgreSQL refuses NUL in any string (SQLSTATE 22P05): a 503 on every retry, before.
+        ({"context": {"a": "x\x00y"}}, "logs[1].context", "NUL"),
+        ({"context": {"a": ["ok", {"b": "\x00"}]}}, "logs[1].context", "NUL"),
+        ({"context": {"a": "\x00é"}}, "logs[1].context", "NUL"),
+        ({"message": "m\x00"}, "logs[1].message", "NUL"),
+        ({"context": {"steps": list(range(MAX_CONTEXT_LIST_ITEMS + 1))}}, "logs[1].context", "1000 items"),
     ],
 )
 def test_ingest_rejects_a_batch_with_one_bad_record_and_writes_nothing(logs_db, bad, field, fragment):
@@ -191,6 +197,25 @@ def test_api_post_answers_400_naming_the_field_and_writes_nothing(token_client, 
     assert response.status_code == 400
     assert field in response.json()
     assert logs_db.count_documents({}) == 0
+
+
+def test_a_nul_in_a_context_value_is_a_400_naming_the_record_and_its_good_neighbour_is_not_stored(
+    token_client, logs_db
+):
+    # The outside test's body: FerretDB refused the NUL, the answer was a 503, and the good record was stored.
+    good = '{"timestamp":"2023-08-27T01:00:00Z","user_id":1,"level":"info","message":"kept?"}'
+    bad = '{"timestamp":"2023-08-27T01:00:00Z","user_id":1,"level":"info","message":"m","context":{"a":"x\\u0000y"}}'
+
+    response = token_client.post("/api/v1/logs", f'{{"logs":[{good},{bad}]}}', content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert "NUL" in response.json()["logs[1].context"][0]
+    assert logs_db.count_documents({}) == 0
+
+
+def test_a_context_list_at_the_limit_is_stored(logs_db):
+    result = ingest_logs([record(context={"steps": list(range(MAX_CONTEXT_LIST_ITEMS))})], scope=EVERY)
+    assert len(logs_db.find_one({"_id": ObjectId(result.ids[0])})["context"]["steps"]) == MAX_CONTEXT_LIST_ITEMS
 
 
 def test_api_post_refuses_an_oversized_body_with_413(token_client, logs_db):

@@ -161,6 +161,22 @@ def test_records_the_server_refuses_are_counted_not_retried(live_server, token, 
     assert [status for _, status in posts[2:]] == [401]  # not retried
 
 
+def test_a_record_whose_context_holds_nul_is_dropped_and_counted_and_the_rest_sent(
+    live_server, token, logs_db, isolated_logger, posts
+):
+    # Answered 503 before, and retried until the whole batch was given up.
+    handler = LogRetrievalHandler(f"{live_server.url}/api/v1/logs", token, user_id=3, flush_interval=60)
+    isolated_logger.addHandler(handler)
+    for number in range(5):
+        isolated_logger.info("good %d", number, extra={"context": {"step": number}})
+    isolated_logger.info("nul", extra={"context": {"run": "r\x001"}})
+    assert handler.flush(timeout=30)
+
+    assert (handler.sent, handler.rejected, handler.dropped) == (5, 1, 0)
+    assert [status for _, status in posts] == [400, 201]
+    assert logs_db.count_documents({}) == 5
+
+
 def test_a_record_with_a_forced_bad_level_is_rejected(live_server, token, logs_db, isolated_logger, monkeypatch):
     monkeypatch.setattr(wire, "level_name", lambda levelno: "verbose")
     handler = LogRetrievalHandler(f"{live_server.url}/api/v1/logs", token, user_id=3, flush_interval=60)

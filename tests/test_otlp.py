@@ -207,6 +207,18 @@ def test_records_without_or_with_a_bad_user_id_are_rejected_the_others_stored(ap
     assert sorted(row["message"] for row in logs_db.find()) == ["kept 1", "kept 2"]
 
 
+def test_a_record_with_nul_in_an_attribute_is_rejected_in_the_partial_success_the_others_stored(api, logs_db):
+    four = AnyValue(int_value=4)
+    nul = log_record("nul attribute", four)
+    nul.attributes.append(attribute("run", AnyValue(string_value="r\x001")))
+
+    partial = post_protobuf(api, export(log_record("kept", four), nul)).partial_success
+
+    assert partial.rejected_log_records == 1
+    assert "logRecords[1]" in partial.error_message and "NUL" in partial.error_message
+    assert [row["message"] for row in logs_db.find()] == ["kept"]
+
+
 def test_partial_success_in_json(api, logs_db):
     body = json_format.MessageToJson(export(log_record("kept", AnyValue(int_value=4)), log_record("no user id")))
     response = api.post("/v1/logs", body, content_type="application/json")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from bson import ObjectId
+from django.conf import settings
 from django.http import QueryDict
 from django.utils.http import urlencode
 
@@ -166,8 +167,9 @@ def test_the_tail_sends_only_new_logs_oldest_first_and_never_an_id_twice(logs_db
     make_log(timestamp=now, message="someone else", user_id=2)
     q = query({"user_id": "1", "page_size": "3"}, now=now)
     first = planner.tail(q, None, now)
-    assert [row.message for row in first.rows] == ["old 2", "old 3", "old 4"]
-    assert planner.tail(q, first.cursor, now).rows == []
+    assert [row.message for row in first.rows] == ["old 2", "old 3", "old 4"] and first.full
+    nothing_new = planner.tail(q, first.cursor, now)
+    assert nothing_new.rows == [] and not nothing_new.full
     sent = {row.id for row in first.rows}
     # New logs, and one late (stamped before the newest sent, within the overlap).
     for n in range(4):
@@ -177,19 +179,47 @@ def test_the_tail_sends_only_new_logs_oldest_first_and_never_an_id_twice(logs_db
     for _ in range(3):
         page = planner.tail(q, cursor, now)
         polls.append([row.message for row in page.rows])
+        # A full page says more may be waiting: clients poll again at once.
+        assert page.full == (len(page.rows) == 3)
         assert not sent & {row.id for row in page.rows}
         sent |= {row.id for row in page.rows}
         cursor = page.cursor
     assert polls == [["late", "new 0", "new 1"], ["new 2", "new 3"], []]
     response = api.get("/api/v1/logs/tail", {"user_id": 1, "page_size": 2})
-    assert response.status_code == 200 and response["Retry-After"] == str(planner.TAIL_POLL_SECONDS)
+    assert response.status_code == 200 and response["Retry-After"] == str(settings.TAIL_POLL_SECONDS)
     body = response.json()
     assert [row["message"] for row in body["results"]] == ["new 2", "new 3"]
-    assert body["poll_seconds"] == planner.TAIL_POLL_SECONDS
+    assert body["poll_seconds"] == settings.TAIL_POLL_SECONDS
     again = api.get("/api/v1/logs/tail", {"user_id": 1, "page_size": 2, "after": body["cursor"]})
     assert again.json()["results"] == []
     assert api.get("/api/v1/logs/tail", {"after": "forged"}).json().keys() == {"after"}
     assert api.get("/api/v1/logs/tail", {"cursor": "x"}).json().keys() == {"cursor"}
+
+
+def test_a_tail_of_a_range_that_ended_is_refused_naming_its_parameter_and_a_later_end_is_kept(logs_db, api, make_log):
+    today = datetime.now(UTC).date()
+    ended = {
+        "date": {"date": "1970-01-01"},
+        "to": {"from": "2023-01-01T00:00:00Z", "to": "2023-01-02"},
+        "from": {"from": "2023-01-01T00:00:00Z"},  # its default span after it, long over
+    }
+    for parameter, params in ended.items():
+        refused = api.get("/api/v1/logs/tail", params)
+        assert refused.status_code == 400 and refused.json().keys() == {parameter}
+        assert "runs to now" in refused.json()[parameter][0]
+    make_log(timestamp=datetime.now(UTC) - timedelta(seconds=5), message="just now", user_id=3)
+    assert [r["message"] for r in api.get("/api/v1/logs/tail", {"date": f"{today}"}).json()["results"]] == ["just now"]
+
+    # A range that runs to now follows the clock (logs stamped ahead too); a later end is honoured.
+    noon = datetime(2023, 8, 28, 12, tzinfo=UTC)
+    make_log(timestamp=noon - timedelta(hours=1), message="this morning", user_id=4)
+    make_log(timestamp=noon + timedelta(hours=13), message="stamped tomorrow", user_id=4)
+    day = query({"date": "2023-08-28", "user_id": "4"}, now=noon)
+    assert [row.message for row in planner.tail(day, None, noon).rows] == ["this morning"]
+    running = query({"from": "now-2h", "user_id": "4"}, now=noon)
+    assert [row.message for row in planner.tail(running, None, noon).rows] == ["this morning", "stamped tomorrow"]
+    with pytest.raises(planner.TailRangeEnded):
+        planner.tail(day, None, noon + timedelta(days=1))
 
 
 def test_histogram_buckets_start_on_round_times_and_count_only_the_range(logs_db, make_log):

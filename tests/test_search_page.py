@@ -3,7 +3,9 @@
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import pytest
 
@@ -50,7 +52,7 @@ def test_results_show_time_level_user_and_the_keyword_highlighted_and_escaped(us
     ]
     html = response.content.decode()
     assert "<mark>Recall</mark>: 0.4 &lt;b&gt;4&lt;/b&gt;" in html
-    assert '<span class="badge error">error</span>' in html
+    assert '<a class="badge error" href=' in html
     assert "2023-08-27 04:00:00" in html
 
 
@@ -64,8 +66,16 @@ def test_the_permalink_and_export_links_hold_the_whole_query(user_client, logs):
     assert len(again.context["page"].rows) == 1
 
 
-def test_the_histogram_is_stacked_by_level_over_the_range(user_client, logs):
+def test_the_page_shows_rows_without_computing_the_histogram_which_it_links_to(user_client, logs):
     response = user_client.get("/", {"date": "2023-08-27", "user_id": "4"})
+    assert len(response.context["page"].rows) == 5 and "chart" not in response.context
+    slot = re.search(r'<div class="histogram-slot" id="histogram" data-src="([^"]+)"', response.content.decode())
+    assert slot and unescape(slot[1]) == "/histogram?date=2023-08-27&user_id=4"
+    assert f'<iframe class="histogram-frame" src="{slot[1]}"' in response.content.decode()  # without JavaScript
+
+
+def test_the_histogram_is_stacked_by_level_over_the_range(user_client, logs):
+    response = user_client.get("/histogram", {"date": "2023-08-27", "user_id": "4"})
     chart = response.context["chart"]
     assert chart["total"] == 5 and len(chart["bars"]) == 48 and chart["bucket"] == "30 min"
     first = chart["bars"][0]
@@ -171,3 +181,32 @@ def test_the_local_time_choice_is_kept_for_the_user_and_a_bad_value_is_a_400_nam
     assert b'data-local-time="1"' in page.content and b'id="local-time" checked' in page.content
     assert user_client.post("/preferences/time", {"local_time": "0"}).status_code == 204
     assert b'data-local-time="0"' in user_client.get("/").content
+
+
+def test_the_live_tail_switch_is_offered_only_when_the_range_runs_to_now_and_else_says_why(user_client, logs):
+    ended = user_client.get("/", {"date": "2023-08-27"}).content.decode()
+    assert re.search(r'<input type="checkbox" id="live-tail" disabled aria-describedby="tail-off">', ended)
+    assert "Live tail needs a time range that runs to now" in ended and 'id="tail-bar"' not in ended
+    oldest = user_client.get("/", {"from": "now-1h", "order": "oldest"}).content.decode()
+    assert "Live tail shows the newest logs first" in oldest
+    running = user_client.get("/", {"from": "now-1h"})
+    assert running.context["tail_off"] == "" and running.context["tail_url"] == "/tail?from=now-1h"
+    assert 'data-url="/tail?from=now-1h"' in running.content.decode()
+
+
+def test_tailed_rows_have_the_markup_of_searched_rows(user_client, make_log):
+    now = datetime.now(UTC)
+    for n in range(3):
+        make_log(timestamp=now - timedelta(seconds=n), user_id=4, level="error", logger="trainer", message=f"Step {n}")
+    search = user_client.get("/", {"from": "now-1h", "keyword": "step"})
+    tailed = user_client.get(search.context["tail_url"])  # no cursor: the newest rows
+    assert tailed.status_code == 200
+    row = re.compile(r'<tr id="log-[0-9a-f]{24}".*?</tr>', re.DOTALL)
+    searched_rows, tailed_rows = row.findall(search.content.decode()), row.findall(tailed.content.decode())
+    assert len(tailed_rows) == 3 and tailed_rows == searched_rows
+    assert "<mark>Step</mark> 0" in tailed_rows[0] and "Exclude user 4" in tailed_rows[0]
+    # Polled with the page's own cursor: nothing the page shows comes again.
+    after = user_client.get(search.context["tail_url"], {"after": search.context["tail_after"]}).content.decode()
+    assert row.findall(after) == [] and 'data-full="0"' in after
+    ended = user_client.get("/tail", {"date": "2023-08-27"})
+    assert ended.status_code == 400 and ended.json().keys() == {"date"}

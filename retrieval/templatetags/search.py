@@ -82,3 +82,9 @@ def iso(moment: datetime) -> str:
 def intcomma_plain(number: int) -> str:
     """2,345: thousands separated, whatever the locale settings."""
     return f"{number:,}"
+
+
+@register.filter
+def tz_label(label: str) -> SafeString:
+    """A field's label with its "UTC" in a `.tz-name`: explorer.js names the browser's zone there when local time is on."""
+    return mark_safe(escape(label).replace("UTC", '<span class="tz-name">UTC</span>'))  # noqa: S308

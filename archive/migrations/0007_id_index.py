@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("archive", "0005_part_minute_counts"),
+        ("archive", "0006_archiverun_start_permission"),
     ]
 
     operations = [
