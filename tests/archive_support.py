@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import boto3
 from django.conf import settings
 
+from retrieval import buckets
 from retrieval.buckets import stamped
 from retrieval.demo import generate_demo_logs
 
@@ -67,8 +68,9 @@ def clear_archive() -> None:
 
 
 def as_line(document: dict) -> dict:
-    """What the archive must hold for a stored document: the same fields, `_id` hex, ISO UTC timestamp."""
-    line = {key: value for key, value in document.items() if key not in ("_id", "timestamp")}
+    """What the archive must hold for a stored document: the same fields (not hot storage's time buckets),
+    `_id` hex, ISO UTC timestamp."""
+    line = {key: value for key, value in document.items() if key not in ("_id", "timestamp", *buckets.FIELDS)}
     line["_id"] = str(document["_id"])
     stamp = document["timestamp"]
     stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
