@@ -125,13 +125,15 @@ class BucketWalk:
     bounds that work to one bucket, and the walk stops when the page is full.
 
     Widening (measured in docs/benchmarks.md, "Hot search"): hour buckets first; once the
-    hours read in a day (at least WIDEN_AFTER of past time) promise fewer rows over the
-    rest of the day than the page still needs, the rest is read as day buckets, since
-    each query costs a round trip whatever it finds. A day wholly in the future (the
-    live tail reads to now + 1 day) is one day bucket: future logs are rare.
+    hours read in a day (at least JUDGE_AFTER of past time) promise fewer rows over the
+    next WIDEN_WITHIN than the page still needs, the rest of the walk is day buckets:
+    each query costs a round trip whatever it finds, and a thin day decodes few rows.
+    Future hours do not count as thin (nothing was logged there yet). A day wholly in
+    the future (the live tail reads to now + 1 day) is one day bucket: future logs are rare.
     """
 
-    WIDEN_AFTER = buckets.ONE_HOUR
+    JUDGE_AFTER = buckets.ONE_HOUR  # of past time read in hour buckets of a day (the first may be a sliver)
+    WIDEN_WITHIN = 3 * buckets.ONE_HOUR
     TINY = timedelta(microseconds=1)
 
     def __init__(self, query: LogQuery, after: Position | None, limit: int) -> None:
@@ -174,9 +176,12 @@ class BucketWalk:
         day_start, day_end = buckets.day_start(day), buckets.day_start(day + 1)
         if day != self.day:
             self.day, self.day_rows, self.day_past = day, 0, timedelta(0)
-        if not self.widened and self.day_past >= self.WIDEN_AFTER:
+        if not self.widened and self.day_past >= self.JUDGE_AFTER:
+            # Widen when, at the rate the day's hours gave, the next WIDEN_WITHIN would not fill the page:
+            # a day bucket then decodes fewer rows than that many hour queries cost round trips.
             rest = min(self.high, day_end) - max(self.low, day_start)
-            self.widened = self.day_rows * (rest / self.day_past) < needed
+            thin = self.day_rows * (self.WIDEN_WITHIN / self.day_past) < needed
+            self.widened = thin and rest > self.WIDEN_WITHIN
         if self.widened or day_start > self.now:
             return buckets.DAY, day, day_start, day_end
         hour = buckets.hour_of(moment)
