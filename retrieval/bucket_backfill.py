@@ -6,16 +6,19 @@ records that it finished in MONGODB's `MARKER_COLLECTION`, after which the start
 is one `find_one` by `_id` instead of a scan (`{"hour": {"$exists": false}}` is not pushed
 down on FerretDB: it reads every log).
 
-Safe to kill and to repeat: it streams the logs that still lack buckets (memory bounded by
-BATCH) and sets each one's buckets from its own timestamp, by `_id`, BATCH per `bulk_write`;
-a re-run finds only what is left. On FerretDB's PostgreSQL handler an `_id` equality is a
+Safe to kill and to repeat: it lists the logs that still lack buckets (ids and times, to a
+temporary file: memory bounded) and sets each one's buckets from its own timestamp, by `_id`,
+BATCH per `bulk_write`; a re-run finds only what is left. On FerretDB's PostgreSQL handler an `_id` equality is a
 `@>` that FerretDB's btree index on `_id` cannot serve: a GIN index on `_id` makes each
 update an index lookup while the backfill runs (dropped when it completes).
 """
 
+import itertools
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.collection import Collection
 
@@ -48,17 +51,21 @@ def backfill(batch: int = BATCH, progress: Callable[[int], None] = lambda stampe
     collection = LogEntry.collection()
     database = collection.database.name
     ferretdb.ensure_gin_index(database, collection.name, ["_id"], purpose=ID_INDEX)
-    stamped, documents = 0, []
-    # Closed even when killed midway: an open cursor on FerretDB holds its PostgreSQL transaction.
-    with collection.find(UNSTAMPED, {"timestamp": 1}, batch_size=batch) as cursor:
-        for document in cursor:
-            documents.append(document)
-            if len(documents) == batch:
-                stamped += write_batch(collection, documents)
-                documents = []
-                progress(stamped)
-    if documents:
-        stamped += write_batch(collection, documents)
+    stamped = 0
+    with tempfile.TemporaryFile("w+") as pending:
+        # The ids go to disk first and the cursor is closed before any update: FerretDB 1.24 left an
+        # update waiting behind an open cursor on the same collection (memory stays bounded either way).
+        with collection.find(UNSTAMPED, {"timestamp": 1}, batch_size=batch) as cursor:
+            for document in cursor:
+                pending.write(f"{document['_id']} {document['timestamp'].isoformat()}\n")
+        pending.seek(0)
+        while lines := list(itertools.islice(pending, batch)):
+            documents = [
+                {"_id": ObjectId(log_id), "timestamp": datetime.fromisoformat(moment)}
+                for log_id, moment in (line.split() for line in lines)
+            ]
+            stamped += write_batch(collection, documents)
+            progress(stamped)
     collection.database[MARKER_COLLECTION].replace_one(
         {"_id": collection.name}, {"_id": collection.name, "completed": datetime.now(UTC)}, upsert=True
     )
