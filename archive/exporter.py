@@ -34,6 +34,7 @@ from pymongo.collection import Collection
 
 from archive import jsonl, minutes, reader
 from archive.models import ArchivePart
+from logsite.mongodb.ferretdb import server_is_ferretdb
 
 MAX_PART_LOGS = 1_000_000
 COMPRESS_LEVEL = 9  # per (user, level) part, -9 beats gzip -9 of the whole day; CPU is not the bottleneck
@@ -59,10 +60,6 @@ def day_filter(day: date) -> dict:
     # Rehydrated logs (archive.rehydrate) are already archived: never export or purge them
     # here; archive.rehydrate.expire deletes them when their time is over.
     return {"timestamp": {"$gte": start, "$lt": end}, "rehydrated_until": {"$exists": False}}
-
-
-def server_is_ferretdb(collection: Collection) -> bool:
-    return "ferretdbVersion" in collection.database.client.admin.command("buildInfo")
 
 
 def sorts_on_server(collection: Collection) -> bool:

@@ -9,7 +9,8 @@ PostgreSQL (Debian's `postgresql`) serves two databases of one local cluster:
 `logretrieval`, Django's `default` database (exported as DATABASE_URL unless that
 is set), and `ferretdb`, the storage of FerretDB's PostgreSQL handler
 (FERRETDB_HANDLER=postgresql, the default; `sqlite` keeps FerretDB's data in SQLite
-files instead). It is started whenever either needs it.
+files instead). It is started whenever either needs it. FerretDB's URL of it is
+exported as FERRETDB_POSTGRESQL_URL (the app adds a GIN index to FerretDB's tables).
 
     python -m devservices.localservices exec [--services mongodb,redis] -- CMD ARGS...
 
@@ -339,7 +340,9 @@ def start_mongodb(data_root: Path, postgresql_url: str | None = None) -> LocalSe
         data_root,
     )
     uri = f"mongodb://127.0.0.1:{port}/"
-    service = LocalService("mongodb", process, {"MONGODB_URI": uri}, log_path, address=uri)
+    # The app adds a GIN index to FerretDB's tables on PostgreSQL (logsite.mongodb.ferretdb).
+    env = {"MONGODB_URI": uri, "FERRETDB_POSTGRESQL_URL": postgresql_url or ""}
+    service = LocalService("mongodb", process, env, log_path, address=uri)
     _wait_or_stop(service, lambda: mongodb_answers(uri))
     return service
 

@@ -248,6 +248,13 @@ ARCHIVE_DELETE_BATCH = int(os.environ.get("ARCHIVE_DELETE_BATCH", "30000"))
 # index), or "auto" (local on FerretDB).
 ARCHIVE_EXPORT_SORT = os.environ.get("ARCHIVE_EXPORT_SORT", "auto")
 
+# FerretDB on PostgreSQL: the URL FerretDB was started with (--postgresql-url), so the app can add
+# the GIN index FerretDB's own btree indexes cannot replace (docs/ferretdb.md). Empty: nothing to do.
+FERRETDB_POSTGRESQL_URL = os.environ.get("FERRETDB_POSTGRESQL_URL", "")
+# How the hot source reads a page: "on" walks hour/day buckets newest-first (for FerretDB, which
+# pushes only equalities down), "off" sends one query (MongoDB's indexes serve it), "auto": on on FerretDB.
+HOT_BUCKET_WALK = os.environ.get("HOT_BUCKET_WALK", "auto")
+
 # Celery: Redis broker. REDIS_URL is the fallback so one variable configures both.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "redis://127.0.0.1:6379/0"

@@ -38,6 +38,9 @@ class LogEntry(models.Model):
     message = models.TextField()
     logger = models.CharField(max_length=200, blank=True, default="")
     context = models.JSONField(null=True, blank=True)
+    # FerretDB on PostgreSQL only: the fields searches send as equalities, one GIN index over
+    # them on FerretDB's table (logsite.mongodb.ferretdb; `hour`/`day` are retrieval.buckets').
+    ferretdb_gin_fields = ("user_id", "level", "hour", "day")
 
     class Meta:
         db_table = "logs"

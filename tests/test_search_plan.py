@@ -2,7 +2,8 @@
 
 - MongoDB: the winning plan walks the `user_level_time` index.
 - FerretDB 1.24, PostgreSQL handler (the local default): the user and level equalities
-  are pushed down into the SQL query (`filterPushdown`); an `$in` would not be.
+  are pushed down into the SQL query (`filterPushdown`), where the app's GIN index serves
+  them (a Bitmap Index Scan), with the bucket walk's `hour` equality too; an `$in` would not be.
 - FerretDB 1.24, SQLite handler (FERRETDB_HANDLER=sqlite): nothing is pushed down but
   `_id` (docs/ferretdb.md); the plan is a full SCAN of the collection's table.
 """
@@ -15,7 +16,7 @@ from pymongo.collection import Collection
 
 from access.scope import EVERY
 from devservices import pytest_plugin
-from retrieval.buckets import stamped
+from retrieval.buckets import hour_of, stamped
 from retrieval.filters import LogFilterSet
 from retrieval.query import ALL_LEVELS
 from retrieval.sources import ROW_FIELDS
@@ -36,11 +37,16 @@ def indexes_used(plan: object) -> set[str]:
 
 
 def sql_filters(plan: dict) -> list[str]:
-    """The `Filter` of each node of a PostgreSQL plan (a big table's is under Gather's Parallel Seq Scan)."""
-    found = [plan["Filter"]] if "Filter" in plan else []
+    """The conditions PostgreSQL applies: each node's `Filter` (a big table's is under Gather's Parallel Seq
+    Scan), or the `Index Cond` of the Bitmap Index Scan on the GIN index (logsite.mongodb.ferretdb)."""
+    found = [plan[key] for key in ("Filter", "Index Cond") if key in plan]
     for child in plan.get("Plans", []):
         found += sql_filters(child)
     return found
+
+
+def node_types(plan: dict) -> list[str]:
+    return [plan["Node Type"], *(kind for child in plan.get("Plans", []) for kind in node_types(child))]
 
 
 def test_a_user_day_level_search_uses_the_servers_own_filter_or_index(logs_db: Collection) -> None:
@@ -83,8 +89,13 @@ def test_a_user_day_level_search_uses_the_servers_own_filter_or_index(logs_db: C
             assert os.environ.get("FERRETDB_HANDLER", "postgresql") == "postgresql"
         assert found["filterPushdown"] is True
         [where] = sql_filters(plan)
+        assert node_types(plan)[-1] == "Bitmap Index Scan"
         assert "'user_id'" in where and "'level'" in where
         assert """'"error"'""" in where and "'4'" in where
+        # The bucket walk's filter: the GIN index FerretDB's btree indexes cannot replace serves it.
+        bucket_plan = explain({"hour": hour_of(DAY), **mongo_filter})
+        print(f"with an hour bucket: {bucket_plan['queryPlanner']['Plan']}")
+        assert "Bitmap Index Scan" in node_types(bucket_plan["queryPlanner"]["Plan"])
         # The shape it replaced: `$in` of one value is not pushed down.
         one_value_in = {**mongo_filter, "user_id": {"$in": [4]}, "level": {"$in": ["error"]}}
         assert explain(one_value_in)["filterPushdown"] is False
