@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from retrieval.buckets import stamped
+from retrieval import hotstore
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -90,7 +90,7 @@ def load_archived_traffic(count: int, first: datetime, end: datetime, archive_be
     call_command("migrate", verbosity=0)
     call_command("migrate", database="logs", verbosity=0)
     for batch in traffic.batches(traffic.documents(count, first, end, users=300, seed=1), 10_000):
-        logs.insert_many(stamped(batch), ordered=False)
+        hotstore.insert(batch)
     run = archive_logs(before=archive_before)
     print(f"  loaded {count:,} logs, archived {run.logs:,} over {run.days} days", file=sys.stderr)
     return logs, run

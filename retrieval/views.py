@@ -79,12 +79,17 @@ def render_search(
         page = planner.search(query, filterset.cursor_token)
         # The partial-results notice prints these: no internal hosts for non-staff.
         page.sources = shown(page.sources, is_staff(request.user), "search")
-        chart = stacked_bars(planner.histogram(query), query.end, lambda a, b: search_url(zoomed(params, a, b)))
+        histogram = planner.histogram(query)
+        chart = stacked_bars(histogram, query.end, lambda a, b: search_url(zoomed(params, a, b)))
         context.update(
             query=query,
             params=params,
             page=page,
             chart=chart,
+            # A keyword over a long range may be counted only in part within the search's deadline.
+            histogram_partial=shown(histogram.sources, is_staff(request.user), "histogram")
+            if histogram.partial
+            else None,
             permalink=search_url(params),
             csv_url=f"{reverse('export', args=['csv'])}?{urlencode(params)}",
             jsonl_url=f"{reverse('export', args=['jsonl'])}?{urlencode(params)}",

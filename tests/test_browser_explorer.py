@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from archive import cache
 from archive.archiver import archive_logs
-from retrieval.buckets import stamped
+from retrieval import hotstore
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(databases=["default", "logs"], transaction=True)]
 
@@ -83,7 +83,7 @@ def cold_logs() -> list[dict]:
 @pytest.fixture
 def session_cookie(logs_db) -> dict:
     # Before the browser starts: Playwright's sync API runs an event loop, and the ORM refuses to run inside one.
-    logs_db.insert_many(stamped(hot_logs()))
+    hotstore.insert(hot_logs())
     client = Client()
     # No password: force_login needs none, and hashing one costs a second per test.
     client.force_login(User.objects.create(username="engineer", is_staff=True, is_superuser=True))
@@ -92,7 +92,7 @@ def session_cookie(logs_db) -> dict:
 
 @pytest.fixture
 def with_cold_day(logs_db) -> None:
-    logs_db.insert_many(stamped(cold_logs()))
+    hotstore.insert(cold_logs())
     archive_logs(before=HOT_DAY.date(), trigger="test")
     cache.clear()
 
@@ -335,7 +335,7 @@ def test_live_tail_prepends_new_logs_pauses_while_scrolled_away_and_waits_when_b
         {"timestamp": now - timedelta(minutes=1, seconds=i), "user_id": 9, "level": "info", "message": f"Recent {i}"}
         for i in range(3)
     ]
-    logs_db.insert_many(stamped(with_ids(recent, 5000)))
+    hotstore.insert(with_ids(recent, 5000))
     for index, (viewport, page) in enumerate(tabs()):
         page.goto(page.base + "/?from=now-1h&page_size=200")
         rows = page.locator("#results tbody tr")
@@ -345,9 +345,7 @@ def test_live_tail_prepends_new_logs_pauses_while_scrolled_away_and_waits_when_b
         expect(page.locator("#tail-status")).to_contain_text("Live:")
 
         arrived = {"timestamp": datetime.now(UTC), "user_id": 7, "level": "error", "logger": "t"}
-        logs_db.insert_many(
-            stamped(with_ids([{**arrived, "message": f"Arrived while tailing at {viewport}"}], 6000 + index))
-        )
+        hotstore.insert(with_ids([{**arrived, "message": f"Arrived while tailing at {viewport}"}], 6000 + index))
         first = rows.first
         expect(first).to_contain_text(f"Arrived while tailing at {viewport}", timeout=15_000)
         expect(rows).to_have_count(shown + 1)
@@ -357,9 +355,7 @@ def test_live_tail_prepends_new_logs_pauses_while_scrolled_away_and_waits_when_b
         # Scrolled away from the newest rows: paused (said so), and on again back at them.
         page.evaluate("document.body.style.minHeight = '5000px'; window.scrollTo(0, 2000)")
         expect(page.locator("#tail-status")).to_contain_text("Paused", timeout=15_000)
-        logs_db.insert_many(
-            stamped(with_ids([{**arrived, "message": f"Arrived while paused at {viewport}"}], 7000 + index))
-        )
+        hotstore.insert(with_ids([{**arrived, "message": f"Arrived while paused at {viewport}"}], 7000 + index))
         page.evaluate("window.scrollTo(0, 0)")
         expect(rows.first).to_contain_text(f"Arrived while paused at {viewport}", timeout=15_000)
 
