@@ -179,7 +179,10 @@ ARCHIVED_DAYS = [date(2023, 8, 25), date(2023, 8, 26)]
 HOT_DAY = date(2023, 8, 27)
 
 
-def test_archived_late_and_rehydrated_days_are_counted_once_hot_and_cold(logs_db, empty_archive):
+# The archiver takes its day locks on connections of its own: the test's data must be committed.
+@pytest.mark.django_db(databases=["default", "logs"], transaction=True)
+@pytest.mark.usefixtures("empty_archive", "empty_cold_cache")
+def test_archived_late_and_rehydrated_days_are_counted_once_hot_and_cold(logs_db):
     first = datetime(2023, 8, 25, tzinfo=UTC)
     documents = list(traffic.documents(6_000, first, first + timedelta(days=3), users=300, seed=11))
     hotstore.insert([dict(d) for d in documents])
