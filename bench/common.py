@@ -10,8 +10,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from retrieval import hotstore
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
@@ -82,7 +80,7 @@ def load_archived_traffic(count: int, first: datetime, end: datetime, archive_be
     from django.core.management import call_command
 
     from archive.archiver import archive_logs
-    from retrieval import traffic
+    from retrieval import hotstore, traffic
     from retrieval.models import LogEntry
 
     logs = LogEntry.collection()

@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import run_with_services, start_http_server  # noqa: E402
 
-from retrieval import hotstore
 from retrieval.buckets import stamped
 
 
@@ -101,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from django.db import connections
 
     from access.tokens import create_token
-    from retrieval import traffic
+    from retrieval import hotstore, traffic
     from retrieval.models import LogEntry
 
     logs = LogEntry.collection()
