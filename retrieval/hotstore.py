@@ -34,9 +34,10 @@ How the counts stay exact (the rule, docs/architecture.md "Histogram counters"):
 3. `recount(hour)` heals an hour in doubt once its last writer started more than
    HEAL_AFTER ago (a live writer's deadline is seconds): it starts as a writer itself,
    counts the hour's logs, rewrites its counters, and finishes only if no other writer
-   started meanwhile (`started` still its own number); otherwise the hour stays in doubt
-   (still exact, read from logs) until the next recount. The command
-   `rebuild_log_counts` runs it for stale hours, or for every hour (an upgrade).
+   started meanwhile (`started` still its own number) and none was in flight when it began;
+   otherwise the hour stays in doubt (still exact, read from logs) until the next recount.
+   The beat task `retrieval.heal_log_counts` and the command `rebuild_log_counts` run it for
+   stale hours; `rebuild_log_counts --all` for every hour (an upgrade).
 4. Days the archiver has touched are not read from counters at all (archive.hot): their
    logs leave MongoDB without the counters knowing.
 """
