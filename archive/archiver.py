@@ -51,6 +51,7 @@ from archive.metrics import count_archive_run
 from archive.models import ArchivedDay, ArchivePart, ArchiveRun, IdIndex, PendingUpload
 from archive.reader import object_chunks, open_object
 from archive.storage import archive_storage
+from retrieval import buckets, hotstore
 from retrieval.compression import TruncatedGzip
 from retrieval.models import LogEntry
 
@@ -323,6 +324,8 @@ def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Pro
         export.close()
     if archived or recovered or export.already_archived:
         ArchivedDay.objects.update_or_create(day=day, defaults={"exported_from": exported_from})
+        # Searches count this day from its logs now (archive.hot): its counters only cost storage.
+        hotstore.drop_day(buckets.day_of(day_bounds(day)[0]))
     return export.count
 
 

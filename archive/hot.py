@@ -27,7 +27,7 @@ from django.db.models import Q
 
 from archive.exporter import day_bounds
 from archive.models import ArchivedDay, ArchivePart
-from retrieval import sources
+from retrieval import buckets, sources
 from retrieval.models import LateWrite
 from retrieval.query import LogQuery, LogRow, Position
 
@@ -42,6 +42,20 @@ class HotSource(sources.HotSource):
     def volume(self, query: LogQuery) -> sources.Volume:
         narrowed = hot_part(query)
         return Counter() if narrowed is None else super().volume(narrowed)
+
+    def uncounted_days(self, query: LogQuery) -> set[int]:
+        """The days of `query` the archiver has touched (a part recorded, or the day emptied): their logs
+        leave MongoDB (and come back, rehydrated) without the counters knowing, so they are counted from
+        the logs MongoDB holds. If the ledger does not answer, every day is.
+        """
+        first_day, last_day = query.start.date(), (query.end - timedelta(microseconds=1)).date()
+        try:
+            touched = set(ArchivePart.objects.filter(day__range=(first_day, last_day)).values_list("day", flat=True))
+            touched |= set(ArchivedDay.objects.filter(day__range=(first_day, last_day)).values_list("day", flat=True))
+        except DatabaseError as exc:
+            logger.warning("Counting hot logs from MongoDB: the archive ledger did not answer (%s)", exc)
+            touched = {first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)}
+        return {buckets.day_of(day_bounds(day)[0]) for day in touched}
 
 
 def hot_part(query: LogQuery) -> LogQuery | None:

@@ -18,18 +18,16 @@ from datetime import date, datetime, timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError
 
 from archive import jsonl, reader
 from archive.exporter import day_bounds
 from archive.models import ArchivePart
 from archive.purge import delete_window
-from retrieval.buckets import stamp
+from retrieval import hotstore
 from retrieval.models import LogEntry
 
 FIELD = "rehydrated_until"
 INSERT_BATCH = 5000
-DUPLICATE_KEY = 11000
 
 
 def parts_of(day: date, user_id: int | None = None) -> QuerySet[ArchivePart]:
@@ -63,11 +61,11 @@ def rehydrate(parts: Iterable[ArchivePart], hours: float) -> int:
         for text in reader.read_part(part.key):
             for line in text.splitlines():
                 if line.strip():
-                    batch.append(stamp({**jsonl.decode(line), FIELD: until}))
+                    batch.append({**jsonl.decode(line), FIELD: until})
                 if len(batch) == INSERT_BATCH:
-                    inserted += _insert_new(collection, batch)
+                    inserted += hotstore.insert(batch)
                     batch = []
-        inserted += _insert_new(collection, batch)
+        inserted += hotstore.insert(batch)
     return inserted
 
 
@@ -101,18 +99,6 @@ def expiry_batches(collection: Collection, now: datetime) -> Iterator[dict]:
 def same_time_batches(collection: Collection, match: dict, size: int) -> Iterator[dict]:
     while ids := [row["_id"] for row in collection.find(match, {"_id": 1}).limit(size)]:
         yield {**match, "_id": {"$in": ids}}
-
-
-def _insert_new(collection: Collection, documents: list[dict]) -> int:
-    """Insert what MongoDB does not hold yet (a log archived but not yet deleted is kept as it is)."""
-    if not documents:
-        return 0
-    try:
-        return len(collection.insert_many(documents, ordered=False).inserted_ids)
-    except BulkWriteError as exc:
-        if any(error["code"] != DUPLICATE_KEY for error in exc.details["writeErrors"]):
-            raise
-        return exc.details["nInserted"]
 
 
 def expire(now: datetime | None = None) -> int:

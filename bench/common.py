@@ -80,8 +80,7 @@ def load_archived_traffic(count: int, first: datetime, end: datetime, archive_be
     from django.core.management import call_command
 
     from archive.archiver import archive_logs
-    from retrieval import traffic
-    from retrieval.buckets import stamped
+    from retrieval import hotstore, traffic
     from retrieval.models import LogEntry
 
     logs = LogEntry.collection()
@@ -89,7 +88,7 @@ def load_archived_traffic(count: int, first: datetime, end: datetime, archive_be
     call_command("migrate", verbosity=0)
     call_command("migrate", database="logs", verbosity=0)
     for batch in traffic.batches(traffic.documents(count, first, end, users=300, seed=1), 10_000):
-        logs.insert_many(stamped(batch), ordered=False)
+        hotstore.insert(batch)
     run = archive_logs(before=archive_before)
     print(f"  loaded {count:,} logs, archived {run.logs:,} over {run.days} days", file=sys.stderr)
     return logs, run

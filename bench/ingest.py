@@ -9,6 +9,8 @@ weighted levels, contexts) of the last hour. Each round, for each way in turn, t
 collection is dropped and re-created with its indexes, then every batch is sent once:
 
   - bare:   pymongo `insert_many(batch, ordered=False)` of the documents (the floor)
+  - hotstore: `retrieval.hotstore.insert` of the same documents: the insert plus the histogram
+            counters, no HTTP (what the counters cost)
   - json:   POST /api/v1/logs, `{"logs": [...]}` with ids
   - ndjson+gzip: POST /api/v1/logs, one record a line, gzip (compressed beforehand)
   - otlp:   POST /v1/logs, an OTLP ExportLogsServiceRequest in protobuf (encoded beforehand;
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from django.db import connections
 
     from access.tokens import create_token
-    from retrieval import traffic
+    from retrieval import hotstore, traffic
     from retrieval.models import LogEntry
 
     logs = LogEntry.collection()
@@ -131,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     }
     ways = {
         "bare": lambda i: logs.insert_many(stamped([dict(d) for d in batches[i]]), ordered=False),
+        "hotstore": lambda i: hotstore.insert([dict(d) for d in batches[i]]),
         "json": lambda i: post("/api/v1/logs", bodies["json"][i], "application/json"),
         "ndjson+gzip": lambda i: post(
             "/api/v1/logs", bodies["ndjson+gzip"][i], "application/x-ndjson", **{"Content-Encoding": "gzip"}
@@ -141,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     for round_ in range(args.rounds):
         for name, send in ways.items():
             logs.drop()
+            hotstore.counts_collection().drop()
+            hotstore.user_counts_collection().drop()
             with connections["logs"].schema_editor() as editor:
                 editor.create_model(LogEntry)
             started = time.perf_counter()

@@ -50,11 +50,8 @@ class Writer(threading.Thread):
         self.seconds = 0.0
 
     def run(self) -> None:
-        from retrieval import traffic
-        from retrieval.buckets import stamped
-        from retrieval.models import LogEntry
+        from retrieval import hotstore, traffic
 
-        logs = LogEntry.collection()
         started = time.monotonic()
         last = datetime.now(UTC)
         tick = 0
@@ -65,7 +62,7 @@ class Writer(threading.Thread):
             now = datetime.now(UTC)
             if due > 0 and now > last:
                 batch = list(traffic.documents(due, last, now, seed=tick, sender_ids=True))
-                logs.insert_many(stamped(batch), ordered=False)
+                hotstore.insert(batch)
                 self.stored += len(batch)
                 last = now
             self.stop.wait(TICK_SECONDS)
@@ -78,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from django.http import QueryDict
 
     from access.scope import EVERY
-    from retrieval import planner, traffic
-    from retrieval.buckets import stamped
+    from retrieval import hotstore, planner, traffic
     from retrieval.filters import LogFilterSet
     from retrieval.models import LogEntry
 
@@ -89,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     call_command("migrate", database="logs", verbosity=0)
     end = datetime.now(UTC) - timedelta(minutes=20)
     for batch in traffic.batches(traffic.documents(args.history, end - timedelta(days=7), end, seed=1), 10_000):
-        logs.insert_many(stamped(batch), ordered=False)
+        hotstore.insert(batch)
     print(f"tail bench: {args.history:,} logs of history, {args.rate}/s for {args.minutes:g} min", file=sys.stderr)
 
     def query(now: datetime):  # the search page's "Last 15 min", every user, pages of 100

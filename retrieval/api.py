@@ -32,7 +32,7 @@ from retrieval import planner
 from retrieval.bodies import MAX_BODY_BYTES, BodyError, read_records
 from retrieval.capacity import search_capacity
 from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, OUT_OF_RANGE, LogFilterSet
-from retrieval.ingest import MAX_RECORDS, IngestError, IngestForbidden, IngestUnavailable, ingest_logs
+from retrieval.ingest import MAX_RECORDS, IngestError, IngestForbidden, IngestUnavailable, TooManyRecords, ingest_logs
 from retrieval.models import Level
 from retrieval.query import MAX_KEYWORD_LENGTH, MAX_PAGE_SIZE, InvalidCursor, LogQuery, LogRow
 from retrieval.querysyntax import MAX_QUERY_LENGTH
@@ -263,8 +263,8 @@ class LogSearchView(LogsAPIView):
             ),
             413: OpenApiResponse(
                 ERRORS_SCHEMA,
-                description=f"Body larger than {MAX_BODY_BYTES // 2**20} MB (after gzip inflation), named `body`: "
-                "split the batch.",
+                description=f"Body larger than {MAX_BODY_BYTES // 2**20} MB (after gzip inflation), named `body`, "
+                f"or more than {MAX_RECORDS:,} records, named `logs`: split the batch.",
             ),
             411: OpenApiResponse(
                 ERRORS_SCHEMA,
@@ -307,6 +307,8 @@ class LogSearchView(LogsAPIView):
             result = ingest_logs(records, scope=write_scope(request))
         except IngestForbidden as exc:
             return Response(exc.errors, status=403)
+        except TooManyRecords as exc:
+            return Response(exc.errors, status=413)
         except IngestError as exc:
             raise ValidationError(exc.errors) from exc
         except IngestUnavailable as exc:

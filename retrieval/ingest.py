@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -25,10 +25,10 @@ from django.utils import timezone
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from access.scope import Scope
-from retrieval import buckets, planner
+from retrieval import hotstore, planner
 from retrieval.buckets import EPOCH
 from retrieval.metrics import INGESTED_LOGS
-from retrieval.models import LateWrite, LogEntry
+from retrieval.models import LateWrite
 from retrieval.query import ALL_LEVELS
 from retrieval.sources import SourceUnavailable
 
@@ -45,14 +45,17 @@ MAX_CONTEXT_LIST_ITEMS = 1000
 MAX_CLOCK_SKEW = timedelta(days=1)
 OLDEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 FIELDS = {"id", "timestamp", "user_id", "level", "message", "logger", "context"}
-DUPLICATE_KEY = 11000
 BSON_INT64 = range(-(2**63), 2**63)
 # The logs client's socket timeout (logsite/settings.py) is a 300 s backstop, since the
 # archiver's deletes may rightly take long: far too long for a sender to wait on a hung
-# server. The insert gets its own deadline (pymongo.timeout:
-# server selection, write and retries included): past it the answer is 503, and a retry
-# is safe because every record has an id. A full batch (10,000) takes about 2 s on FerretDB.
+# server. Each chunk of a batch gets its own deadline (pymongo.timeout: server selection,
+# write, counters and retries included): past it the answer is 503, and a retry is safe
+# because every record has an id. A chunk of 1 MB takes well under a second on FerretDB
+# (docs/benchmarks.md), so the deadline is only met by a server in trouble.
 INSERT_TIMEOUT_SECONDS = 5
+INSERT_CHUNK_RECORDS = 2_000
+INSERT_CHUNK_BYTES = 1_000_000
+RECORD_OVERHEAD = 200  # bytes of a record besides its message and context: the other fields, BSON's framing
 
 
 class IngestError(ValueError):
@@ -61,6 +64,10 @@ class IngestError(ValueError):
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__(errors)
         self.errors = errors
+
+
+class TooManyRecords(IngestError):
+    """More than MAX_RECORDS records in one request (a 413 naming the limit); nothing is stored."""
 
 
 class IngestForbidden(PermissionError):
@@ -290,7 +297,7 @@ def validate_batch(records: object) -> list[dict]:
 
 def check_size(records: int) -> None:
     if records > MAX_RECORDS:
-        raise IngestError({"logs": [f"At most {MAX_RECORDS} records per request; split the batch."]})
+        raise TooManyRecords({"logs": [f"At most {MAX_RECORDS:,} records per request; split the batch."]})
 
 
 def with_ids(documents: list[dict]) -> list[dict]:
@@ -348,35 +355,60 @@ def check_write_scope(documents: list[dict], scope: Scope) -> None:
         raise IngestForbidden(errors)
 
 
-def store(documents: list[dict], *, scope: Scope) -> IngestResult:
-    """Write `documents` (from validate_batch, or validate_record then with_ids) to hot storage, each id once,
-    all or none of them: IngestForbidden if a user_id is outside the sender's write `scope`.
+def chunks(documents: list[dict]) -> Iterator[list[dict]]:
+    """`documents` in order, in runs of at most INSERT_CHUNK_RECORDS records and about INSERT_CHUNK_BYTES."""
+    chunk: list[dict] = []
+    size = 0
+    for document in documents:
+        # The message is most of a record; the context is estimated from its repr, a cheap stand-in for BSON.
+        record = (
+            RECORD_OVERHEAD
+            + len(document["message"])
+            + (len(repr(context)) if (context := document.get("context")) else 0)
+        )
+        if chunk and (len(chunk) == INSERT_CHUNK_RECORDS or size + record > INSERT_CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(document)
+        size += record
+    if chunk:
+        yield chunk
 
-    An id stored already is a duplicate: its record is never replaced."""
+
+def store(documents: list[dict], *, scope: Scope) -> IngestResult:
+    """Write `documents` (from validate_batch, or validate_record then with_ids) to hot storage, each id once:
+    IngestForbidden, and nothing stored, if a user_id is outside the sender's write `scope`.
+
+    The documents are inserted in chunks (`chunks`), each within its own INSERT_TIMEOUT_SECONDS,
+    so a batch within the size limits is never refused for its size. A chunk that fails is
+    IngestUnavailable (a 503): the chunks before it are stored, and a retry of the same batch
+    stores the rest. Ids are the sender's or derived from the content, so the retry finds the
+    stored ones as duplicates: each id is stored, and counted in the histogram counters
+    (`retrieval.hotstore`), once. An id stored already is never replaced."""
     check_write_scope(documents, scope)
     try:
         # An id already archived is a duplicate too, though MongoDB no longer holds it.
         held = planner.held_ids(documents)
     except SourceUnavailable as exc:
         raise IngestUnavailable(f"Archived logs could not be checked for these ids ({exc}); {RETRY_ADVICE}") from exc
-    duplicates = len(held)
     documents_to_store = [document for document in documents if document["_id"] not in held] if held else documents
-    try:
-        with pymongo.timeout(INSERT_TIMEOUT_SECONDS):
-            if documents_to_store:
-                LogEntry.collection().insert_many(buckets.stamped(documents_to_store), ordered=False)
-    except BulkWriteError as exc:
-        failures = exc.details.get("writeErrors", [])
-        if any(failure.get("code") != DUPLICATE_KEY for failure in failures):
+    inserted = 0
+    for chunk in chunks(documents_to_store):
+        try:
+            with pymongo.timeout(INSERT_TIMEOUT_SECONDS):
+                stored = hotstore.insert(chunk)
+        except BulkWriteError as exc:
             raise IngestUnavailable(f"Hot storage refused part of the batch; {RETRY_ADVICE}") from exc
-        duplicates += len(failures)
-    except PyMongoError as exc:
-        raise IngestUnavailable(f"Hot storage did not confirm the write; {RETRY_ADVICE}") from exc
-    try:
-        note_late_writes(documents)
-    except DatabaseError as exc:
-        # Stored, but searches could skip the day in MongoDB: not acknowledged, so the sender re-sends.
-        raise IngestUnavailable(f"The SQL database did not confirm the write; {RETRY_ADVICE}") from exc
-    inserted = len(documents) - duplicates
-    INGESTED_LOGS.inc(amount=inserted)
-    return IngestResult(ids=[str(document["_id"]) for document in documents], inserted=inserted, duplicates=duplicates)
+        except PyMongoError as exc:
+            raise IngestUnavailable(f"Hot storage did not confirm the write; {RETRY_ADVICE}") from exc
+        inserted += stored
+        INGESTED_LOGS.inc(amount=stored)
+        try:
+            # After each chunk: what is stored must be searchable even if a later chunk fails.
+            note_late_writes(chunk)
+        except DatabaseError as exc:
+            # Stored, but searches could skip the day in MongoDB: not acknowledged, so the sender re-sends.
+            raise IngestUnavailable(f"The SQL database did not confirm the write; {RETRY_ADVICE}") from exc
+    return IngestResult(
+        ids=[str(document["_id"]) for document in documents], inserted=inserted, duplicates=len(documents) - inserted
+    )

@@ -15,7 +15,7 @@ from access.scope import write_scope
 from retrieval import ingest, otlp
 from retrieval.api import LogsAPIView
 from retrieval.bodies import MAX_BODY_BYTES, BodyError, read_body
-from retrieval.ingest import IngestError, IngestForbidden, IngestUnavailable
+from retrieval.ingest import IngestError, IngestForbidden, IngestUnavailable, TooManyRecords
 
 # OTLP exporters retry a 503 (as 429, 502, 504), after Retry-After when given.
 RETRY_AFTER_SECONDS = 5
@@ -66,7 +66,9 @@ class OTLPLogsView(LogsAPIView):
                 )
             except IngestError as exc:  # the batch as a whole, e.g. more records than ingest takes at once
                 return status_response(
-                    400, "; ".join(f"{name}: {' '.join(errors)}" for name, errors in exc.errors.items()), encoding
+                    413 if isinstance(exc, TooManyRecords) else 400,
+                    "; ".join(f"{name}: {' '.join(errors)}" for name, errors in exc.errors.items()),
+                    encoding,
                 )
             except IngestUnavailable as exc:
                 response = status_response(503, str(exc), encoding)

@@ -44,7 +44,7 @@ from retrieval.query import (
     decode_cursor,
     isoformat,
 )
-from retrieval.sources import SourceUnavailable, Volume, log_sources
+from retrieval.sources import PartialVolume, SourceUnavailable, Volume, log_sources
 
 # Live tail (see `tail`): how far back each poll looks again for logs that arrived late, how
 # many ids a tail cursor remembers to not send twice, and how far ahead of the server's clock
@@ -194,12 +194,20 @@ def iter_all(query: LogQuery) -> Iterator[LogRow]:
 
 
 def histogram(query: LogQuery) -> Histogram:
-    """Log volume per time bucket and level over the query's range, summed over the sources."""
+    """Log volume per time bucket and level over the query's range, summed over the sources.
+
+    Partial when a source could not answer, or counted only part of the range in time (a
+    keyword over a long range, `sources.PartialVolume`): its counts so far are kept, a lower bound.
+    """
     result = Histogram(buckets=query.buckets(), counts=Counter())
     for source in [] if query.matches_nothing else log_sources():
         try:
             result.counts.update(source.volume(query))
             result.sources[source.name] = "ok"
+        except PartialVolume as exc:
+            result.counts.update(exc.counts)
+            result.sources[source.name] = f"partial: {exc}"
+            result.partial = True
         except SourceUnavailable as exc:
             result.sources[source.name] = f"unavailable: {exc}"
             result.partial = True

@@ -19,23 +19,32 @@ import pymongo
 from bson import ObjectId
 from django.conf import settings
 from django.utils.module_loading import import_string
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from logsite.mongodb.ferretdb import server_is_ferretdb
-from retrieval import buckets
+from retrieval import buckets, hotstore
 from retrieval.models import LogEntry
-from retrieval.query import BUCKET_ORIGIN, LogQuery, LogRow, Position
+from retrieval.query import LogQuery, LogRow, Position
 
 # Log counts of a histogram: (bucket start, level) -> logs.
 Volume = Counter[tuple[datetime, str]]
 
 ROW_FIELDS = {"timestamp": 1, "user_id": 1, "level": 1, "message": 1, "logger": 1, "context": 1}
 MILLISECOND = timedelta(milliseconds=1)
-NOT_IMPLEMENTED = 238  # MongoDB error code FerretDB answers for operators it lacks
+ONE_MINUTE = timedelta(minutes=1)
+ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 class SourceUnavailable(Exception):
     """The source's storage did not answer; the message is shown to the user."""
+
+
+class PartialVolume(SourceUnavailable):
+    """A count stopped before its end (the search deadline): `counts` is what was counted, a lower bound."""
+
+    def __init__(self, message: str, counts: "Volume"):
+        super().__init__(message)
+        self.counts = counts
 
 
 class LogSource(Protocol):
@@ -194,8 +203,6 @@ class HotSource:
     name = "hot"
 
     def __init__(self) -> None:
-        # None until the server has been asked whether it can bucket dates itself.
-        self.server_buckets: bool | None = None
         # None until asked: is the server FerretDB (HOT_BUCKET_WALK=auto walks buckets there)?
         self.on_ferretdb: bool | None = None
 
@@ -219,34 +226,83 @@ class HotSource:
     row = staticmethod(hot_row)
 
     def volume(self, query: LogQuery) -> Volume:
+        """Logs per (bucket, level), hour by hour: from the counters (`retrieval.hotstore`) where they are exact,
+        else from the logs themselves by `hour` equality (the one filter FerretDB pushes down).
+
+        Read from the logs: every hour when the query has a term (keyword, q, one id); without
+        one, only the hours the counters are not exact for (`uncounted_days`, hours with a write
+        in doubt) and the part of a minute at either end of a range that does not start or end
+        on a whole minute. Within SEARCH_TIMEOUT_SECONDS, newest hour first: past it,
+        PartialVolume carries what was counted.
+        """
+        first, last = query.read_range or (query.start, query.end)
+        if first >= last:
+            return Counter()
+        hours = range(buckets.hour_of(first), buckets.hour_of(last - ONE_MICROSECOND) + 1)
+        if query.keyword or query.q or query.log_id is not None:
+            return self.count_logs(query, [(hour, query) for hour in reversed(hours)])
         with answered_in_time():
-            if self.server_buckets is not False:
-                try:
-                    counts = self._volume_on_server(query)
-                    self.server_buckets = True
-                    return counts
-                except OperationFailure as exc:
-                    if exc.code != NOT_IMPLEMENTED:
-                        raise
-                    self.server_buckets = False
-            return self._volume_in_python(query)
+            counts, unread = self.counted_volume(query, first, last, hours)
+        try:
+            counts.update(self.count_logs(query, unread))
+        except PartialVolume as exc:
+            exc.counts.update(counts)
+            raise
+        return counts
 
-    def _volume_on_server(self, query: LogQuery) -> Volume:
-        """MongoDB: bucket with date arithmetic in $group (no $dateTrunc, so 4.x works too)."""
-        width_ms = int(query.bucket_width.total_seconds() * 1000)
-        offset = {"$subtract": ["$timestamp", BUCKET_ORIGIN]}
-        bucket = {"$subtract": ["$timestamp", {"$mod": [offset, width_ms]}]}
-        pipeline = [
-            {"$match": query.mongo_filter()},
-            {"$group": {"_id": {"bucket": bucket, "level": "$level"}, "n": {"$sum": 1}}},
+    def uncounted_days(self, query: LogQuery) -> set[int]:
+        """Days (since the epoch) of the query whose hot logs the counters may not match; here none.
+
+        A source whose storage takes logs out of MongoDB (the archive's HotSource) names its days.
+        """
+        return set()
+
+    def counted_volume(
+        self, query: LogQuery, first: datetime, last: datetime, hours: range
+    ) -> tuple[Volume, list[tuple[int, LogQuery]]]:
+        """The counters' share of [first, last); and the (hour, query) pieces to count from the logs."""
+        uncounted = self.uncounted_days(query)
+        days = [day for day in range(hours[0] // 24, hours[-1] // 24 + 1) if day not in uncounted]
+        states = hotstore.hour_states(days)
+        per_user = hotstore.user_counts(days, query.user_ids) if query.user_ids or query.granted_users else None
+        counts: Volume = Counter()
+        unread: list[tuple[int, LogQuery]] = []
+        cut: set[tuple[int, datetime]] = set()  # (hour, minute start) of minutes the range cuts, holding logs
+        for hour in reversed(hours):
+            state = states.get(hour)
+            if hour // 24 in uncounted or (state is not None and not state.settled):
+                unread.append((hour, query))
+                continue
+            if state is None:
+                continue  # no log was ever stored in this hour
+            minutes = per_user.get(hour, Counter()) if per_user is not None else state.counts
+            for (level, minute), logs in minutes.items():
+                at = buckets.hour_start(hour) + minute * ONE_MINUTE
+                if level not in query.levels or not (first < at + ONE_MINUTE and at < last):
+                    continue
+                if first <= at and at + ONE_MINUTE <= last:
+                    counts[(query.bucket_of(at), level)] += logs
+                else:
+                    cut.add((hour, at))
+        # The logs of a cut minute on the range's side of the cut are read.
+        unread += [
+            (hour, replace(query, read_range=(max(first, at), min(last, at + ONE_MINUTE)))) for hour, at in sorted(cut)
         ]
-        return Counter(
-            {(utc(g["_id"]["bucket"]), g["_id"]["level"]): g["n"] for g in LogEntry.collection().aggregate(pipeline)}
-        )
+        return counts, unread
 
-    def _volume_in_python(self, query: LogQuery) -> Volume:
-        """FerretDB 1.24 has no date arithmetic: project two fields and bucket here."""
-        documents = LogEntry.collection().find(
-            query.mongo_filter(), {"_id": 0, "timestamp": 1, "level": 1}, batch_size=10_000
-        )
-        return Counter((query.bucket_of(utc(d["timestamp"])), d["level"]) for d in documents)
+    def count_logs(self, query: LogQuery, pieces: list[tuple[int, LogQuery]]) -> Volume:
+        """Logs per (bucket, level) of each piece, read from its hour (`hour` equality first: FerretDB pushes it down)."""
+        counts: Volume = Counter()
+        try:
+            with answered_in_time():
+                for hour, piece in pieces:
+                    found = LogEntry.collection().find(
+                        {buckets.HOUR: hour, **piece.mongo_filter()},
+                        {"_id": 0, "timestamp": 1, "level": 1},
+                        batch_size=10_000,
+                    )
+                    for document in found:
+                        counts[(query.bucket_of(utc(document["timestamp"])), document["level"])] += 1
+        except SourceUnavailable as exc:
+            raise PartialVolume(str(exc), counts) from exc
+        return counts

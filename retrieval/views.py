@@ -146,7 +146,16 @@ def histogram_page(request: HttpRequest) -> HttpResponse:
     histogram = planner.histogram(query)
     # Zooming in lands on the chart, not on the top of the page.
     chart = stacked_bars(histogram, query.end, lambda a, b: f"{search_url(zoomed(params, a, b))}#histogram")
-    context = {"query": query, "params": params, "levels": ALL_LEVELS, "chart": chart, "histogram": histogram}
+    context = {
+        "query": query,
+        "params": params,
+        "levels": ALL_LEVELS,
+        "chart": chart,
+        # A keyword over a long range may be counted only in part within the search's deadline.
+        "histogram_partial": shown(histogram.sources, is_staff(request.user), "histogram")
+        if histogram.partial
+        else None,
+    }
     return render(request, "retrieval/histogram.html", context)
 
 

@@ -9,19 +9,18 @@ from datetime import UTC, date, datetime
 import boto3
 from django.conf import settings
 
-from retrieval import buckets
-from retrieval.buckets import stamped
+from retrieval import buckets, hotstore
 from retrieval.demo import generate_demo_logs
 
 DAYS = [date(2023, 8, 25), date(2023, 8, 26), date(2023, 8, 27)]
 BEFORE = date(2023, 8, 28)
 
 
-def insert_demo_logs(collection, days=DAYS, per_day=300, seed=1) -> list[dict]:
+def insert_demo_logs(days=DAYS, per_day=300, seed=1) -> list[dict]:
     """Insert demo logs (all users and levels) and return them as stored, with their _id."""
     documents = list(generate_demo_logs(list(days), per_day, seed))
     if documents:
-        collection.insert_many(stamped(documents))
+        hotstore.insert(documents)
     return documents
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 
-from retrieval.buckets import stamp
+from retrieval import hotstore
 from retrieval.models import LogEntry
 
 BOTH_DATABASES = ["default", "logs"]
@@ -51,6 +51,8 @@ def empty_log_collection() -> None:
     # Drop and re-create rather than delete_many({}): FerretDB refuses to delete more
     # than 32,766 documents in one command (docs/ferretdb.md), and dropping is quicker.
     LogEntry.collection().drop()
+    hotstore.counts_collection().drop()
+    hotstore.user_counts_collection().drop()
     with connections["logs"].schema_editor() as editor:
         editor.create_model(LogEntry)
 
@@ -73,7 +75,7 @@ def make_log():
             "message": message,
             **extra,
         }
-        LogEntry.collection().insert_one(stamp(document))
+        hotstore.insert([document])
         return document
 
     return make

@@ -13,8 +13,7 @@ from django.http import QueryDict
 from django.urls import URLPattern
 
 from archive.models import ArchivePart
-from retrieval import planner
-from retrieval.buckets import stamped
+from retrieval import hotstore, planner
 from retrieval.filters import LogFilterSet
 from retrieval.models import LogEntry
 from tests.access_support import token_of, user_granted
@@ -36,7 +35,7 @@ def logs(logs_db):
     """Logs of users 1-3: 6 each in MongoDB (26 Aug) and 4 each in the archive only (25 Aug, purged)."""
     hot = [log(HOT_DAY + timedelta(minutes=n), user_id=u, message=f"hot-u{u}-{n}") for u in USERS for n in range(6)]
     cold = [log(COLD_DAY + timedelta(minutes=n), user_id=u, message=f"cold-u{u}-{n}") for u in USERS for n in range(4)]
-    logs_db.insert_many(stamped([dict(d) for d in hot]))
+    hotstore.insert([dict(d) for d in hot])
     write_parts(cold, purged=True)
     return hot + cold
 

@@ -33,7 +33,7 @@ def test_the_data_migration_creates_the_daily_0030_utc_entry(admin_client):
 
 
 def test_runs_and_parts_pages_show_totals_and_compression_and_stay_read_only(admin_client, logs_db):
-    insert_demo_logs(logs_db, days=DAYS[:2], per_day=200)
+    insert_demo_logs(days=DAYS[:2], per_day=200)
     run = archive_logs(before=BEFORE)
 
     runs_page = admin_client.get("/admin/archive/archiverun/").content.decode()
@@ -51,7 +51,7 @@ def test_runs_and_parts_pages_show_totals_and_compression_and_stay_read_only(adm
 
 @pytest.mark.django_db(databases=["default", "logs"], transaction=True)
 def test_a_run_started_from_the_admin_is_done_by_a_real_worker(admin_client, logs_db):
-    insert_demo_logs(logs_db, days=DAYS, per_day=100)
+    insert_demo_logs(days=DAYS, per_day=100)
     worker = start_worker()
     try:
         response = admin_client.post("/admin/archive/archiverun/start/", follow=True)
@@ -68,7 +68,7 @@ def test_a_run_started_from_the_admin_is_done_by_a_real_worker(admin_client, log
 
 
 def test_start_now_with_the_broker_down_says_so_and_starts_nothing(admin_client, logs_db):
-    insert_demo_logs(logs_db, days=DAYS, per_day=10)
+    insert_demo_logs(days=DAYS, per_day=10)
     with override_settings(CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0"):  # nothing listens there
         started = time.monotonic()
         response = admin_client.post("/admin/archive/archiverun/start/", follow=True)
@@ -89,7 +89,7 @@ def search_links(html: str) -> list[dict[str, list[str]]]:
 
 
 def test_ledger_lists_show_human_sizes_utc_times_and_deleted_from_mongodb(admin_client, logs_db):
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=200)
+    insert_demo_logs(days=DAYS[:1], per_day=200)
     run = archive_logs(before=BEFORE)
     part = ArchivePart.objects.order_by("-compressed_bytes").first()
 
@@ -107,7 +107,7 @@ def test_ledger_lists_show_human_sizes_utc_times_and_deleted_from_mongodb(admin_
 
 
 def test_each_part_and_archived_day_links_to_its_logs_on_the_search_page(admin_client, logs_db):
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=200)
+    insert_demo_logs(days=DAYS[:1], per_day=200)
     archive_logs(before=BEFORE)
     parts = {(str(p.day), str(p.user_id), p.level): p.count for p in ArchivePart.objects.all()}
 
@@ -122,7 +122,7 @@ def test_each_part_and_archived_day_links_to_its_logs_on_the_search_page(admin_c
 
 
 def test_admin_log_list_says_which_days_of_its_range_are_in_the_archive(admin_client, logs_db):
-    insert_demo_logs(logs_db, days=DAYS[:2], per_day=200)
+    insert_demo_logs(days=DAYS[:2], per_day=200)
     archive_logs(before=date(2023, 8, 26))  # 2023-08-25 archived, 2023-08-26 still hot
     assert ArchivedDay.objects.filter(day=date(2023, 8, 25)).exists()
     both_days = {"from": "2023-08-25T00:00:00Z", "to": "2023-08-27T00:00:00Z", "user_id": "2", "q": "User"}

@@ -11,8 +11,7 @@ from django.utils import timezone
 from archive import archiver, purge
 from archive.archiver import archive_logs
 from archive.models import ArchivePart, ArchiveRun, DayLock, PendingUpload
-from retrieval import traffic
-from retrieval.buckets import stamped
+from retrieval import hotstore, traffic
 from tests.archive_support import (
     BEFORE,
     DAYS,
@@ -66,7 +65,7 @@ def test_a_run_killed_after_any_step_is_finished_by_the_next_run(logs_db, settin
         for number, day in enumerate(DAYS)
         for document in traffic.documents(400, day_start(day), day_start(day) + timedelta(days=1), seed=number)
     ]
-    logs_db.insert_many(stamped(originals))
+    hotstore.insert(originals)
     module, name, calls = STEPS[step]
     monkeypatch.setattr(module, name, die_after(module, name, calls))
 
@@ -92,7 +91,7 @@ def test_a_run_killed_after_any_step_is_finished_by_the_next_run(logs_db, settin
 
 
 def test_a_killed_run_is_marked_failed_by_the_next_run_once_its_heartbeat_is_stale(logs_db, monkeypatch):
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=20)
+    insert_demo_logs(days=DAYS[:1], per_day=20)
     monkeypatch.setattr(archiver, "upload", die_after(archiver, "upload"))
     with pytest.raises(Killed):
         archive_logs(before=BEFORE)
@@ -110,7 +109,7 @@ def test_a_killed_run_is_marked_failed_by_the_next_run_once_its_heartbeat_is_sta
 @pytest.mark.django_db(databases=["default", "logs"], transaction=True)
 def test_sigkill_of_a_real_worker_in_the_middle_of_a_run(logs_db, settings):
     days = [DAYS[0].replace(day=day) for day in range(10, 18)]
-    originals = insert_demo_logs(logs_db, days=days, per_day=1000)
+    originals = insert_demo_logs(days=days, per_day=1000)
     # Short enough to wait out, long enough for a day's export on FerretDB between renewals.
     settings.ARCHIVE_LOCK_SECONDS = 15
     worker = start_worker(ARCHIVE_LOCK_SECONDS="15")

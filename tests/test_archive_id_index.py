@@ -15,8 +15,7 @@ from archive.archiver import archive_logs
 from archive.idindex import locate
 from archive.locks import acquire, release
 from archive.models import ArchivePart, IdIndex, IdIndexSegment
-from retrieval import planner, traffic
-from retrieval.buckets import stamped
+from retrieval import hotstore, planner, traffic
 from retrieval.filters import LogFilterSet
 from retrieval.query import LogQuery
 from tests.access_support import user_granted
@@ -50,10 +49,10 @@ def two_runs_of_a_day(logs_db) -> tuple[list[dict], list[dict]]:
     """1,500 logs of DAY from 300 users with ids of the seeding time, archived; then 300 late logs of DAY
     whose senders made their ids nine days later, archived by a second run into later parts."""
     first = seeded_ids(list(traffic.documents(1500, START, START + timedelta(days=1), users=300, seed=5)), SEEDED)
-    logs_db.insert_many(stamped([dict(d) for d in first]))
+    hotstore.insert([dict(d) for d in first])
     archive_logs(before=DAY + timedelta(days=1))
     late = seeded_ids(traffic.late_documents(300, DAY, users=300, seed=5), START + timedelta(days=9))
-    logs_db.insert_many(stamped([dict(d) for d in late]))
+    hotstore.insert([dict(d) for d in late])
     archive_logs(before=DAY + timedelta(days=1))
     assert logs_db.count_documents({}) == 0
     return first, late

@@ -16,7 +16,7 @@ import pytest
 
 from archive.archiver import archive_logs
 from archive.models import ArchivePart, ArchiveRun
-from retrieval.buckets import stamped
+from retrieval import hotstore
 from retrieval.demo import generate_demo_logs
 from tests.archive_support import archive_objects, clear_archive
 
@@ -32,7 +32,7 @@ def test_a_large_day_is_archived_once_with_flat_memory(logs_db):
     inserted = set()
     documents = generate_demo_logs([DAY], LOGS, seed=5)
     while batch := list(itertools.islice(documents, 10_000)):
-        logs_db.insert_many(stamped(batch), ordered=False)
+        hotstore.insert(batch)
         inserted.update(str(document["_id"]) for document in batch)
     del documents, batch
     before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

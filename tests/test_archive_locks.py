@@ -60,7 +60,7 @@ def test_of_many_simultaneous_takers_exactly_one_wins():
 
 @pytest.mark.django_db(databases=["default", "logs"])
 def test_the_task_retries_while_storage_is_down_and_deletes_nothing(logs_db, settings):
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=30)
+    insert_demo_logs(days=DAYS[:1], per_day=30)
     archive = settings.STORAGES["archive"]
     settings.STORAGES = {
         **settings.STORAGES,

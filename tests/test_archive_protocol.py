@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from archive import archiver, exporter, jsonl, locks, purge
 from archive.archiver import ArchiveStorageError, archive_logs, due_before
 from archive.models import ArchivePart, ArchiveRun, DayLock, PendingUpload
-from retrieval.buckets import stamp
+from retrieval import hotstore
 from tests.archive_support import (
     BEFORE,
     DAYS,
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.django_db(databases=["default", "logs"]), pytest.mark.
 
 
 def test_days_before_the_cutoff_move_to_the_archive_exactly_once_with_the_same_fields(logs_db):
-    originals = insert_demo_logs(logs_db, days=[*DAYS, BEFORE], per_day=400)
+    originals = insert_demo_logs(days=[*DAYS, BEFORE], per_day=400)
 
     run = archive_logs(before=BEFORE)
 
@@ -46,7 +46,7 @@ def test_days_before_the_cutoff_move_to_the_archive_exactly_once_with_the_same_f
 
 
 def test_keys_are_hive_partitions_and_each_day_has_a_manifest_matching_its_objects(logs_db):
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=500)
+    insert_demo_logs(days=DAYS[:1], per_day=500)
     archive_logs(before=BEFORE)
 
     objects = archive_objects()
@@ -99,7 +99,7 @@ def test_a_line_keeps_logger_context_and_extra_fields_and_decodes_back(logs_db, 
 
 
 def test_late_arrivals_for_an_archived_day_go_into_a_new_part_on_a_later_run(logs_db, make_log):
-    originals = insert_demo_logs(logs_db, days=DAYS[:1], per_day=200)
+    originals = insert_demo_logs(days=DAYS[:1], per_day=200)
     archive_logs(before=BEFORE)
     first_keys = set(ArchivePart.objects.values_list("key", flat=True))
 
@@ -116,7 +116,7 @@ def test_late_arrivals_for_an_archived_day_go_into_a_new_part_on_a_later_run(log
 
 
 def test_a_day_with_zero_logs_is_skipped_and_a_run_with_nothing_to_do_succeeds(logs_db):
-    originals = insert_demo_logs(logs_db, days=[DAYS[0], DAYS[2]], per_day=100)
+    originals = insert_demo_logs(days=[DAYS[0], DAYS[2]], per_day=100)
 
     run = archive_logs(before=BEFORE)
 
@@ -144,7 +144,7 @@ def test_logs_younger_than_the_retention_stay_hot(logs_db, make_log, settings):
 
 
 def test_storage_outage_fails_the_run_with_a_clear_error_and_deletes_nothing(logs_db, settings):
-    originals = insert_demo_logs(logs_db, days=DAYS[:1], per_day=100)
+    originals = insert_demo_logs(days=DAYS[:1], per_day=100)
     working = settings.STORAGES
     archive = working["archive"]
     settings.STORAGES = {
@@ -167,7 +167,7 @@ def test_storage_outage_fails_the_run_with_a_clear_error_and_deletes_nothing(log
 
 
 def test_a_refused_write_fails_the_run_and_deletes_nothing(logs_db, settings):
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=50)
+    insert_demo_logs(days=DAYS[:1], per_day=50)
     archive = settings.STORAGES["archive"]
     settings.STORAGES = {
         **settings.STORAGES,
@@ -187,7 +187,7 @@ def test_the_filesystem_storage_holds_the_same_layout(logs_db, settings, tmp_pat
         **settings.STORAGES,
         "archive": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
     }
-    originals = insert_demo_logs(logs_db, days=DAYS[:2], per_day=100)
+    originals = insert_demo_logs(days=DAYS[:2], per_day=100)
 
     archive_logs(before=BEFORE)
 
@@ -203,7 +203,7 @@ def test_both_export_sorts_write_one_part_per_user_and_level_and_purge_exactly_t
     settings.ARCHIVE_DELETE_BATCH = 7
     monkeypatch.setattr(exporter, "SORT_RUN_BYTES", 4096)  # many spilled runs on the local path
     monkeypatch.setattr(exporter, "MAX_MERGE_FILES", 3)  # and merges of merges
-    originals = insert_demo_logs(logs_db, days=DAYS, per_day=60)
+    originals = insert_demo_logs(days=DAYS, per_day=60)
 
     archive_logs(before=date(2023, 8, 27))
 
@@ -222,7 +222,7 @@ def test_both_export_sorts_write_one_part_per_user_and_level_and_purge_exactly_t
 
 def test_a_log_inserted_during_the_purge_with_an_id_below_the_archived_ones_stays_hot(logs_db, settings, monkeypatch):
     settings.ARCHIVE_DELETE_BATCH = 20
-    originals = insert_demo_logs(logs_db, days=DAYS[:1], per_day=100)
+    originals = insert_demo_logs(days=DAYS[:1], per_day=100)
     real_delete = purge.delete_window_of_ids
     intruder = {
         # Acknowledged for the day being archived, in the first window's minutes, with the lowest possible _id.
@@ -235,7 +235,7 @@ def test_a_log_inserted_during_the_purge_with_an_id_below_the_archived_ones_stay
 
     def delete_while_a_log_arrives(collection, match):
         if logs_db.count_documents({"_id": intruder["_id"]}) == 0 and not run_once:
-            logs_db.insert_one(stamp(dict(intruder)))
+            hotstore.insert([dict(intruder)])
             run_once.append(True)
         return real_delete(collection, match)
 
@@ -253,7 +253,7 @@ def test_a_log_inserted_during_the_purge_with_an_id_below_the_archived_ones_stay
 
 @pytest.mark.django_db(databases=["default", "logs"], transaction=True)
 def test_two_runs_at_once_never_share_a_day(logs_db, monkeypatch):
-    originals = insert_demo_logs(logs_db, days=DAYS, per_day=100)
+    originals = insert_demo_logs(days=DAYS, per_day=100)
     real_export = archiver.export_day
     first_is_exporting, let_first_go = threading.Event(), threading.Event()
     runs = {}
@@ -290,7 +290,7 @@ def test_two_runs_at_once_never_share_a_day(logs_db, monkeypatch):
 
 
 def test_the_command_dry_run_counts_and_changes_nothing(logs_db, capsys):
-    insert_demo_logs(logs_db, days=DAYS, per_day=40)
+    insert_demo_logs(days=DAYS, per_day=40)
 
     call_command("archive_logs", "--before", "2023-08-27", "--dry-run")
 
@@ -299,7 +299,7 @@ def test_the_command_dry_run_counts_and_changes_nothing(logs_db, capsys):
 
 
 def test_the_command_archives_and_reports_the_run(logs_db, capsys):
-    originals = insert_demo_logs(logs_db, days=DAYS, per_day=40)
+    originals = insert_demo_logs(days=DAYS, per_day=40)
 
     call_command("archive_logs", "--before", "2023-08-27", verbosity=1)
 
@@ -326,7 +326,7 @@ def test_the_purge_deletes_in_commands_of_at_most_the_batch_size_naming_each_id(
         return real_delete(collection, match)
 
     monkeypatch.setattr(purge, "delete_window_of_ids", recording)
-    originals = insert_demo_logs(logs_db, days=DAYS[:1], per_day=200)
+    originals = insert_demo_logs(days=DAYS[:1], per_day=200)
 
     archive_logs(before=BEFORE)
 
@@ -366,7 +366,7 @@ def test_a_purge_window_chunks_its_ids_under_time_ranges_that_hold_them():
 def test_a_purge_that_loses_its_day_lock_stops_before_its_next_delete(logs_db, settings, monkeypatch):
     settings.ARCHIVE_DELETE_BATCH = 20
     settings.ARCHIVE_LOCK_SECONDS = 5  # renewed at least every second
-    originals = insert_demo_logs(logs_db, days=DAYS[:1], per_day=100)
+    originals = insert_demo_logs(days=DAYS[:1], per_day=100)
     real_delete = purge.delete_window_of_ids
     deletes = []
 

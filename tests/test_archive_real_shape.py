@@ -12,8 +12,7 @@ import pytest
 from archive import hot
 from archive.archiver import archive_logs
 from archive.models import ArchivePart, ArchiveRun
-from retrieval import planner, traffic
-from retrieval.buckets import stamp, stamped
+from retrieval import hotstore, planner, traffic
 from retrieval.query import ALL_LEVELS, LogQuery
 from tests.archive_support import archived_lines, assert_each_log_once
 
@@ -86,7 +85,7 @@ def test_a_hot_copy_of_an_archived_id_that_raced_the_ingest_check_is_dropped_not
     send(api, documents)
     archive_logs(before=BEFORE)
     # As if the ingest check ran just before the archiver recorded the part and the insert just after the purge.
-    logs_db.insert_one(stamp({**documents[7], "message": "a second copy"}))
+    hotstore.insert([{**documents[7], "message": "a second copy"}])
 
     run = archive_logs(before=BEFORE)
 
@@ -131,7 +130,7 @@ def test_ten_thousand_user_level_groups_archive_under_a_small_open_file_limit(lo
         }
         for n in range(10_000)
     ]
-    logs_db.insert_many(stamped(documents))
+    hotstore.insert(documents)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # Room for the sockets and database files already open, and 64 more: one open file per group would fail.
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(open_files() + 64, hard), hard))

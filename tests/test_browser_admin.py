@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from archive.archiver import archive_logs
-from retrieval.buckets import stamp
+from retrieval import hotstore
 from tests.archive_support import DAYS, insert_demo_logs
 
 pytestmark = [
@@ -34,11 +34,11 @@ WIDTHS = """() => Object.fromEntries(['#content', '#changelist .results']
 @pytest.fixture
 def session_cookie(logs_db) -> dict:
     # Before the browser starts: Playwright's sync API runs an event loop, and the ORM refuses to run inside one.
-    insert_demo_logs(logs_db, days=DAYS[:2], per_day=200)
+    insert_demo_logs(days=DAYS[:2], per_day=200)
     archive_logs(before=date(2023, 8, 26))
     # The list's first row: a log whose context has a long value that must wrap on a phone.
-    logs_db.insert_one(
-        stamp(
+    hotstore.insert(
+        [
             {
                 "timestamp": datetime(2023, 8, 26, 23, 59, 59, tzinfo=UTC),
                 "user_id": 2,
@@ -47,7 +47,7 @@ def session_cookie(logs_db) -> dict:
                 "logger": "eval.runner",
                 "context": {"checkpoint": "s3://models/" + "x" * 200, "metrics": {"f1": 0.5}},
             }
-        )
+        ]
     )
     client = Client()
     client.force_login(User.objects.create_superuser("admin", password="a-long-test-password"))

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from archive import cache
 from archive.archiver import archive_logs
-from retrieval.buckets import stamped
+from retrieval import hotstore
 from tests.access_support import user_granted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(databases=["default", "logs"], transaction=True)]
@@ -19,19 +19,17 @@ OLD_DAY = datetime(2023, 8, 20, tzinfo=UTC)
 def archived_day(logs_db):
     # Before the browser starts: Playwright's sync API runs an event loop, and the ORM refuses to run inside one.
     user_granted("engineer", password="a-long-test-password")
-    logs_db.insert_many(
-        stamped(
-            [
-                {
-                    "timestamp": OLD_DAY + timedelta(hours=h),
-                    "user_id": 4,
-                    "level": "error",
-                    "message": f"Validated a model, Recall: 0.{h}",
-                }
-                for h in range(5)
-            ]
-            + [{"timestamp": OLD_DAY + timedelta(hours=6), "user_id": 5, "level": "error", "message": "someone else"}]
-        )
+    hotstore.insert(
+        [
+            {
+                "timestamp": OLD_DAY + timedelta(hours=h),
+                "user_id": 4,
+                "level": "error",
+                "message": f"Validated a model, Recall: 0.{h}",
+            }
+            for h in range(5)
+        ]
+        + [{"timestamp": OLD_DAY + timedelta(hours=6), "user_id": 5, "level": "error", "message": "someone else"}]
     )
     run = archive_logs(before=date(2023, 8, 21), trigger="test")
     assert run.logs == 6 and logs_db.count_documents({}) == 0

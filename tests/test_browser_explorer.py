@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from archive import cache
 from archive.archiver import archive_logs
-from retrieval.buckets import stamped
+from retrieval import hotstore
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(databases=["default", "logs"], transaction=True)]
 
@@ -83,7 +83,7 @@ def cold_logs() -> list[dict]:
 @pytest.fixture
 def session_cookie(logs_db) -> dict:
     # Before the browser starts: Playwright's sync API runs an event loop, and the ORM refuses to run inside one.
-    logs_db.insert_many(stamped(hot_logs()))
+    hotstore.insert(hot_logs())
     client = Client()
     # No password: force_login needs none, and hashing one costs a second per test.
     client.force_login(User.objects.create(username="engineer", is_staff=True, is_superuser=True))
@@ -92,7 +92,7 @@ def session_cookie(logs_db) -> dict:
 
 @pytest.fixture
 def with_cold_day(logs_db) -> None:
-    logs_db.insert_many(stamped(cold_logs()))
+    hotstore.insert(cold_logs())
     archive_logs(before=HOT_DAY.date(), trigger="test")
     cache.clear()
 
@@ -386,7 +386,7 @@ def test_live_tail_catches_up_at_once_keeps_a_bounded_table_pauses_and_waits_whe
         {"timestamp": now - timedelta(minutes=1, seconds=i), "user_id": 9, "level": "info", "message": f"Recent {i}"}
         for i in range(3)
     ]
-    logs_db.insert_many(stamped(with_ids(recent, 5000)))
+    hotstore.insert(with_ids(recent, 5000))
     for index, (viewport, page) in enumerate(tabs()):
         page.goto(page.base + "/?from=now-1h&page_size=2")
         rows = page.locator("#results tbody tr")
@@ -396,7 +396,7 @@ def test_live_tail_catches_up_at_once_keeps_a_bounded_table_pauses_and_waits_whe
         # Five logs, then the tail: pages of 2, 2 and 1, asked for one after the other, in a table of at most 6.
         arrived = {"timestamp": datetime.now(UTC), "user_id": 7, "level": "error", "logger": "t"}
         burst = [{**arrived, "message": f"Burst {n} at {viewport}"} for n in range(5)]
-        logs_db.insert_many(stamped(with_ids(burst, 6000 + 10 * index)))
+        hotstore.insert(with_ids(burst, 6000 + 10 * index))
         page.locator("#live-tail").evaluate("box => { box.dataset.maxRows = '6'; }")
         page.check("#live-tail")
         expect(page.locator("#tail-new")).to_have_text("5 new", timeout=15_000)
@@ -412,7 +412,7 @@ def test_live_tail_catches_up_at_once_keeps_a_bounded_table_pauses_and_waits_whe
         # Paused by its button (the bar stays in sight), and on again from where it stopped.
         page.click("#tail-pause")
         expect(page.locator("#tail-state")).to_have_text("Paused")
-        logs_db.insert_many(stamped(with_ids([{**arrived, "message": f"While paused at {viewport}"}], 6100 + index)))
+        hotstore.insert(with_ids([{**arrived, "message": f"While paused at {viewport}"}], 6100 + index))
         page.click("#tail-pause")
         expect(rows.first).to_contain_text(f"While paused at {viewport}", timeout=15_000)
         expect(page.locator("#tail-new")).to_have_text("6 new")
@@ -421,7 +421,7 @@ def test_live_tail_catches_up_at_once_keeps_a_bounded_table_pauses_and_waits_whe
         page.evaluate("document.body.style.minHeight = '5000px'; window.scrollTo(0, 2000)")
         expect(page.locator("#tail-state")).to_have_text("Paused", timeout=15_000)
         assert page.locator("#tail-bar").evaluate("bar => getComputedStyle(bar).position") == "sticky"
-        logs_db.insert_many(stamped(with_ids([{**arrived, "message": f"While away at {viewport}"}], 6200 + index)))
+        hotstore.insert(with_ids([{**arrived, "message": f"While away at {viewport}"}], 6200 + index))
         page.evaluate("window.scrollTo(0, 0)")
         expect(rows.first).to_contain_text(f"While away at {viewport}", timeout=15_000)
 

@@ -16,8 +16,7 @@ from django.test import override_settings
 from access.scope import EVERY
 from archive.archiver import archive_logs
 from archive.models import ArchivePart
-from retrieval import planner
-from retrieval.buckets import stamped
+from retrieval import hotstore, planner
 from retrieval.filters import LogFilterSet
 from retrieval.query import LogQuery
 from tests.access_support import user_granted
@@ -55,7 +54,7 @@ def logs(logs_db):
                     **({"context": {"run": n, "model": "m"}} if n % 4 == 0 else {}),
                 }
             )
-    logs_db.insert_many(stamped(documents))
+    hotstore.insert(documents)
     return documents
 
 
@@ -282,7 +281,7 @@ def test_late_arrivals_archived_in_a_second_part_of_the_day_merge_in_order(logs,
             "message": "late two",
         },
     ]
-    logs_db.insert_many(stamped(late))
+    hotstore.insert(late)
     archive_old_days()
     assert ArchivePart.objects.filter(day=date(2023, 8, 25), user_id=1, level="info").count() == 2
 
@@ -326,7 +325,7 @@ def test_tricky_keywords_find_the_same_logs_hot_and_cold(logs_db):
         {"_id": ObjectId(), "timestamp": day + timedelta(minutes=n), "user_id": 1, "level": "info", "message": message}
         for n, message in enumerate(TRICKY_MESSAGES)
     ]
-    logs_db.insert_many(stamped(documents))
+    hotstore.insert(documents)
     write_parts(documents, purged=True)  # so the cold source counts them too, as if MongoDB did not hold them
 
     for keyword in TRICKY_KEYWORDS:

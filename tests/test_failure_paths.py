@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.django_db(databases=["default", "logs"]), pytest.mark.
 
 
 def test_a_failed_run_raises_its_own_error_when_the_sql_database_fails_too(logs_db, settings, monkeypatch):
-    originals = insert_demo_logs(logs_db, days=DAYS[:1], per_day=40)
+    originals = insert_demo_logs(days=DAYS[:1], per_day=40)
     lock_seconds = settings.ARCHIVE_LOCK_SECONDS
     settings.ARCHIVE_LOCK_SECONDS = 1  # the lock the failed run cannot release lapses quickly
 

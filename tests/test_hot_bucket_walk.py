@@ -12,8 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
-from retrieval import traffic
-from retrieval.buckets import stamped
+from retrieval import hotstore, traffic
 from retrieval.query import ALL_LEVELS, LogQuery, LogRow
 from retrieval.sources import HotSource
 
@@ -31,7 +30,7 @@ def traffic_logs(logs_db) -> list[dict]:
         {"_id": ObjectId(), "timestamp": tie, "user_id": 1, "level": "info", "message": f"tie {n}"} for n in range(30)
     ]
     everything = documents + late + ties
-    logs_db.insert_many(stamped(everything))
+    hotstore.insert(everything)
     return everything
 
 

@@ -34,7 +34,7 @@ def late_record(day, message: str) -> dict:
 
 
 def test_an_emptied_day_is_not_read_in_mongodb_and_all_its_logs_come_from_the_archive(logs_db):
-    documents = insert_demo_logs(logs_db, days=DAYS[:2], per_day=60)
+    documents = insert_demo_logs(days=DAYS[:2], per_day=60)
     archive_logs(before=BEFORE)
     query = day_query(DAYS[0])
 
@@ -51,7 +51,7 @@ def test_an_emptied_day_is_not_read_in_mongodb_and_all_its_logs_come_from_the_ar
 
 
 def test_a_range_reads_mongodb_only_from_the_first_day_it_may_hold(logs_db):
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=30)
+    insert_demo_logs(days=DAYS[:1], per_day=30)
     archive_logs(before=BEFORE)
     start = datetime.combine(DAYS[0], clock.min, tzinfo=UTC)
     query = LogQuery((), start, start + timedelta(days=3), ALL_LEVELS)
@@ -65,7 +65,7 @@ def test_a_range_reads_mongodb_only_from_the_first_day_it_may_hold(logs_db):
 
 def test_a_late_log_for_an_archived_day_is_found_before_and_after_the_next_run(logs_db, settings):
     settings.HOT_RETENTION_DAYS = 1
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=40)
+    insert_demo_logs(days=DAYS[:1], per_day=40)
     archive_logs(before=BEFORE)
     assert hot.hot_part(day_query(DAYS[0])) is None
 
@@ -86,7 +86,7 @@ def test_a_late_log_for_an_archived_day_is_found_before_and_after_the_next_run(l
 def test_a_log_sent_while_the_day_is_archived_is_found_after_the_run(logs_db, settings, monkeypatch):
     """Sent after the export read MongoDB: not in this run's parts, so not purged; still found."""
     settings.HOT_RETENTION_DAYS = 1
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=40)
+    insert_demo_logs(days=DAYS[:1], per_day=40)
     upload_parts = archiver.upload_parts
 
     def a_log_arrives_then_upload(*args, **kwargs):
@@ -111,7 +111,7 @@ def test_logs_for_recent_days_write_no_marker(logs_db):
 
 
 def test_a_rehydrated_day_is_read_in_mongodb_again(logs_db):
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=30)
+    insert_demo_logs(days=DAYS[:1], per_day=30)
     archive_logs(before=BEFORE)
     assert hot.hot_part(day_query(DAYS[0])) is None
 
@@ -123,7 +123,7 @@ def test_a_rehydrated_day_is_read_in_mongodb_again(logs_db):
 
 
 def test_without_the_ledger_the_whole_range_is_read_in_mongodb(logs_db, monkeypatch):
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=30)
+    insert_demo_logs(days=DAYS[:1], per_day=30)
     archive_logs(before=BEFORE)
 
     def ledger_down(*args, **kwargs):
@@ -154,7 +154,7 @@ def test_a_late_log_whose_day_cannot_be_noted_is_not_acknowledged_and_the_resend
     logs_db, settings, monkeypatch
 ):
     settings.HOT_RETENTION_DAYS = 1
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=20)
+    insert_demo_logs(days=DAYS[:1], per_day=20)
     archive_logs(before=BEFORE)
     batch = [late_record(DAYS[0], "late, and the ledger is down")]
 

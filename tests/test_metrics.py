@@ -80,7 +80,7 @@ def test_a_search_is_timed_once_per_source(client, logs_db, make_log):
 @pytest.mark.django_db(databases=["default", "logs"])
 def test_an_archive_run_is_counted_with_its_logs(client, logs_db):
     clear_archive()
-    insert_demo_logs(logs_db, days=DAYS[:1], per_day=50)
+    insert_demo_logs(days=DAYS[:1], per_day=50)
     before = scrape(client)
 
     try:

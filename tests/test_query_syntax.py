@@ -9,7 +9,7 @@ from django.utils.http import urlencode
 
 from access.scope import EVERY
 from archive.source import ColdSource
-from retrieval.buckets import stamped
+from retrieval import hotstore
 from retrieval.filters import LogFilterSet
 from retrieval.query import LogQuery
 from retrieval.querysyntax import QuerySyntaxError, Term, parse
@@ -63,7 +63,7 @@ def documents() -> list[dict]:
 @pytest.fixture
 def hot_and_cold(logs_db, empty_archive, empty_cold_cache, documents):
     """The same logs in MongoDB and in purged archive parts: each source alone holds all of them."""
-    logs_db.insert_many(stamped([dict(d) for d in documents]))
+    hotstore.insert([dict(d) for d in documents])
     write_parts(documents, purged=True)
     return documents
 

@@ -17,8 +17,7 @@ from archive.archiver import archive_logs
 from archive.models import ArchivePart
 from archive.storage import archive_storage
 from archive.tasks import expire_rehydrated_logs
-from retrieval import planner
-from retrieval.buckets import stamp, stamped
+from retrieval import hotstore, planner
 from retrieval.filters import LogFilterSet
 
 pytestmark = [
@@ -44,7 +43,7 @@ def archived(logs_db):
         }
         for n in range(300)
     ]
-    logs_db.insert_many(stamped(documents))
+    hotstore.insert(documents)
     run = archive_logs(before=DAY + timedelta(days=2), trigger="test")
     assert run.status == "succeeded" and run.logs == 300
     assert logs_db.count_documents({}) == 0
@@ -127,7 +126,7 @@ def test_one_users_part_and_rehydrating_twice_inserts_each_log_once(archived, lo
 def test_a_log_still_in_mongodb_is_not_inserted_twice_nor_expired(archived, logs_db):
     # The archive window: a log archived and still hot (not yet purged). Rehydration keeps that copy as it is.
     original = of_day(archived, user_id=1)[0]
-    logs_db.insert_one(stamp(original))
+    hotstore.insert([original])
 
     call_command("rehydrate_logs", "2023-08-25", "--user", "1")
 
@@ -187,7 +186,7 @@ def test_a_late_log_on_a_rehydrated_day_is_archived_alone(archived, logs_db):
     call_command("rehydrate_logs", "2023-08-25")
     rehydrated = logs_db.count_documents({})
     late = {"timestamp": START + timedelta(hours=23), "user_id": 9, "level": "error", "message": "late arrival"}
-    logs_db.insert_one(stamp(late))
+    hotstore.insert([late])
 
     run = archive_logs(before=DAY + timedelta(days=2), trigger="test")
 

@@ -11,8 +11,7 @@ from django.http import QueryDict
 from django.utils.http import urlencode
 
 from access.scope import EVERY
-from retrieval import planner
-from retrieval.buckets import stamped
+from retrieval import hotstore, planner
 from retrieval.filters import LogFilterSet
 from retrieval.query import LogQuery
 from tests.cold_archive import log, write_parts
@@ -53,7 +52,7 @@ def split_logs(logs_db):
 
     cold = [made(COLD_DAY, n, "cold") for n in range(150)]
     hot = [made(HOT_DAY, n, "hot") for n in range(150)]
-    logs_db.insert_many(stamped([dict(d) for d in hot]))
+    hotstore.insert([dict(d) for d in hot])
     write_parts(cold, purged=True)
     return cold, hot
 

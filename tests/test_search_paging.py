@@ -12,8 +12,7 @@ from django.test import override_settings
 
 from archive import cache
 from archive.archiver import archive_logs
-from retrieval import planner
-from retrieval.buckets import stamped
+from retrieval import hotstore, planner
 from retrieval.query import ALL_LEVELS, LogQuery
 from retrieval.sources import SourceUnavailable
 from tests.cold_archive import log, s3_storages, write_parts
@@ -59,7 +58,7 @@ def shaped(logs_db, empty_archive) -> dict:
     archived = skewed_logs(rng, ARCHIVED_DAY, 2500, user_ids)
     late = skewed_logs(rng, ARCHIVED_DAY, 300, user_ids)[USERS:]  # just the Zipf ones: a few users
     hot_day = skewed_logs(rng, HOT_DAY, 1200, user_ids)
-    logs_db.insert_many(stamped(archived + late + hot_day))
+    hotstore.insert(archived + late + hot_day)
     write_parts(archived)
     purged = rng.sample(archived, k=len(archived) * 6 // 10)
     logs_db.delete_many({"_id": {"$in": [d["_id"] for d in purged]}})
@@ -187,7 +186,7 @@ class ArchiverRunsAfterFirstRead:
 def test_the_archiver_purging_between_the_two_reads_loses_no_log(logs_db, empty_archive, monkeypatch):
     rng = random.Random(5)
     documents = skewed_logs(rng, ARCHIVED_DAY, 400, rng.sample(range(1, 1_000_000), 40))
-    logs_db.insert_many(stamped(documents))
+    hotstore.insert(documents)
     hot, *later = planner.log_sources()
     first = ArchiverRunsAfterFirstRead(hot)
     monkeypatch.setattr(planner, "log_sources", lambda: [first, *later])

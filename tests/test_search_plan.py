@@ -16,7 +16,8 @@ from pymongo.collection import Collection
 
 from access.scope import EVERY
 from devservices import pytest_plugin
-from retrieval.buckets import hour_of, stamped
+from retrieval import hotstore
+from retrieval.buckets import hour_of
 from retrieval.filters import LogFilterSet
 from retrieval.query import ALL_LEVELS
 from retrieval.sources import ROW_FIELDS
@@ -50,18 +51,16 @@ def node_types(plan: dict) -> list[str]:
 
 
 def test_a_user_day_level_search_uses_the_servers_own_filter_or_index(logs_db: Collection) -> None:
-    logs_db.insert_many(
-        stamped(
-            [
-                {
-                    "timestamp": DAY + timedelta(minutes=i),
-                    "user_id": 1 + i % 7,
-                    "level": ALL_LEVELS[i % 5],
-                    "message": "m",
-                }
-                for i in range(2000)
-            ]
-        )
+    hotstore.insert(
+        [
+            {
+                "timestamp": DAY + timedelta(minutes=i),
+                "user_id": 1 + i % 7,
+                "level": ALL_LEVELS[i % 5],
+                "message": "m",
+            }
+            for i in range(2000)
+        ]
     )
     filterset = LogFilterSet(QueryDict("user_id=4&date=2023-08-27&level=error"), scope=EVERY)
     assert filterset.is_valid()

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from retrieval.buckets import stamped
+from retrieval import hotstore
 from retrieval.demo import demo_days, generate_demo_logs
 from retrieval.models import LogEntry
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with tqdm(total=total, unit="log", disable=options["verbosity"] < 1, file=self.stderr) as progress:
             while batch := list(itertools.islice(documents, batch_size)):
-                collection.insert_many(stamped(batch), ordered=False)
+                hotstore.insert(batch)
                 progress.update(len(batch))
         elapsed = time.perf_counter() - started
         rate = total / elapsed if elapsed else 0.0

@@ -244,7 +244,8 @@ async function loadHistogram(slot) {
     showTimes(localTimeChosen(), figure);
     histogram(figure);
     const position = document.getElementById("position");
-    if (position) {
+    // A partial histogram's total is a lower bound: no "of N" then.
+    if (position && !figure.querySelector("#histogram-partial")) {
       const total = Math.max(Number(figure.dataset.total), Number(position.dataset.last));
       position.textContent += ` of ${total.toLocaleString("en-US")}`;
     }
