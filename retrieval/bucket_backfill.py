@@ -43,7 +43,7 @@ def write_batch(collection: Collection, documents: list[dict]) -> int:
         UpdateOne({"_id": d["_id"]}, {"$set": {name: d[name] for name in buckets.FIELDS}})
         for d in buckets.stamped(documents)
     ]
-    return collection.bulk_write(updates, ordered=False).modified_count
+    return ferretdb.bulk_write_in_chunks(collection, updates)
 
 
 def backfill(batch: int = BATCH, progress: Callable[[int], None] = lambda stamped: None) -> int:

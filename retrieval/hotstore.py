@@ -51,6 +51,7 @@ from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
+from logsite.mongodb.ferretdb import bulk_write_in_chunks
 from retrieval import buckets
 from retrieval.models import LogEntry
 
@@ -95,7 +96,8 @@ def encode(counts: MinuteCounts) -> dict:
 def _start(hours: Iterable[int]) -> None:
     """Mark a write in flight in each hour (rule 1): readers count these hours from logs until it finishes."""
     now = datetime.now(UTC)
-    counts_collection().bulk_write(
+    bulk_write_in_chunks(
+        counts_collection(),
         [
             UpdateOne(
                 {"_id": hour},
@@ -104,7 +106,6 @@ def _start(hours: Iterable[int]) -> None:
             )
             for hour in sorted(hours)
         ],
-        ordered=False,
     )
 
 
@@ -120,7 +121,8 @@ def _finish(hours: Iterable[int], inserted: list[dict]) -> None:
         shard[user_key] = shard.get(user_key, 0) + 1
         by_hour[hour][key] = by_hour[hour].get(key, 0) + 1
     if by_shard:
-        user_counts_collection().bulk_write(
+        bulk_write_in_chunks(
+            user_counts_collection(),
             [
                 UpdateOne(
                     {"_id": f"{hour}:{shard}"},
@@ -129,13 +131,12 @@ def _finish(hours: Iterable[int], inserted: list[dict]) -> None:
                 )
                 for (hour, shard), counts in by_shard.items()
             ],
-            ordered=False,
         )
     # After the users' counts: an hour whose writes all finished has every user's counts too.
     # No upsert: an hour the archiver dropped (its day purged) is not brought back half counted.
-    counts_collection().bulk_write(
+    bulk_write_in_chunks(
+        counts_collection(),
         [UpdateOne({"_id": hour}, {"$inc": {"finished": 1, **counts}}) for hour, counts in by_hour.items()],
-        ordered=False,
     )
 
 
@@ -247,7 +248,8 @@ def recount(hour: int) -> bool:
     users = user_counts_collection()
     users.delete_many({"hour": hour})
     if shards:
-        users.bulk_write(
+        bulk_write_in_chunks(
+            users,
             [
                 ReplaceOne(
                     {"_id": f"{hour}:{shard}"},
@@ -256,7 +258,6 @@ def recount(hour: int) -> bool:
                 )
                 for shard, users_counts in shards.items()
             ],
-            ordered=False,
         )
     every_user: MinuteCounts = sum(by_user.values(), Counter())
     # Settled only if `started` is still ours: a writer that came meanwhile keeps the hour in doubt.

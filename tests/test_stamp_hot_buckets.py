@@ -21,9 +21,6 @@ class Killed(BaseException):
     """Stands for the process dying: no handler of the command sees it."""
 
 
-@pytest.mark.xfail(
-    run=False, reason="unfinished: on FerretDB 1.24 the first bulk_write of UpdateOne by _id does not return (issue 19)"
-)
 def test_a_killed_backfill_is_finished_by_a_rerun_and_stamped_logs_are_left_alone(
     logs_db, settings, monkeypatch
 ) -> None:
@@ -66,7 +63,8 @@ def test_a_killed_backfill_is_finished_by_a_rerun_and_stamped_logs_are_left_alon
     # The bucket walk now finds the logs stored without buckets.
     settings.HOT_BUCKET_WALK = "on"
     query = LogQuery((), NOW - timedelta(days=4), NOW, ALL_LEVELS)
-    assert len(HotSource().fetch(query, None, 5000)) == 2500
+    # (The 200 marked with a wrong hour stay out of it: the backfill left them as their writer stamped them.)
+    assert len(HotSource().fetch(query, None, 5000)) == 2300
 
 
 def test_once_complete_the_start_check_does_nothing_more(logs_db, monkeypatch) -> None:
