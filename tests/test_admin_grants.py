@@ -68,7 +68,9 @@ def test_a_user_who_may_add_tokens_makes_them_for_themselves_only(viewer, other)
     form = {"name": "for-someone-else", "scopes": ["logs:read"], "user_ids": "", "expires": ""}
 
     refused = viewer.post("/admin/access/apitoken/add/", {**form, "user": other.pk})
-    made = viewer.post("/admin/access/apitoken/add/", {**form, "user": User.objects.get(username="viewer").pk})
+    made = viewer.post(
+        "/admin/access/apitoken/add/", {**form, "user": User.objects.get(username="viewer").pk}, follow=True
+    )
 
     assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
     assert not other.api_tokens.filter(name="for-someone-else").exists()
