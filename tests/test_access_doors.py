@@ -193,6 +193,8 @@ ROUTE_PROBES = {
     "api-logs": ("/api/v1/logs?user_id=2", 403),
     "seed-logs": ("/logs/date/2023-08-25/user/2/level/info", 403),
     "api-logs-tail": ("/api/v1/logs/tail?user_id=2", 403),
+    "search-histogram": ("/histogram?user_id=2", 403),
+    "tail-rows": ("/tail?user_id=2", 403),
     "log": ("/logs/{other}", 404),
     "log-around": ("/logs/{other}/around", 404),
     "api-log": ("/api/v1/logs/{other}", 404),
