@@ -5,6 +5,7 @@ Each test logs in by session cookie (no login page load) and loads few pages.
 """
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -377,6 +378,13 @@ def test_saved_searches_are_named_listed_shared_and_deleted(tabs):
         expect(page.locator("#saved-searches a.saved-link")).to_have_count(0)
 
 
+def store_hot(documents: list[dict]) -> int:
+    """`hotstore.insert` from a thread of its own: Playwright's sync API runs an event loop in this one,
+    where Django refuses to open the logs connection."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(hotstore.insert, documents).result()
+
+
 def test_live_tail_catches_up_at_once_keeps_a_bounded_table_pauses_and_waits_when_busy(logs_db, tabs, settings):
     # Polls two minutes apart: a row that shows up within the waits below came from polling again at
     # once after a full page, from Resume, or from scrolling back to the newest rows.
@@ -386,7 +394,7 @@ def test_live_tail_catches_up_at_once_keeps_a_bounded_table_pauses_and_waits_whe
         {"timestamp": now - timedelta(minutes=1, seconds=i), "user_id": 9, "level": "info", "message": f"Recent {i}"}
         for i in range(3)
     ]
-    hotstore.insert(with_ids(recent, 5000))
+    store_hot(with_ids(recent, 5000))
     for index, (viewport, page) in enumerate(tabs()):
         page.goto(page.base + "/?from=now-1h&page_size=2")
         rows = page.locator("#results tbody tr")
@@ -396,7 +404,7 @@ def test_live_tail_catches_up_at_once_keeps_a_bounded_table_pauses_and_waits_whe
         # Five logs, then the tail: pages of 2, 2 and 1, asked for one after the other, in a table of at most 6.
         arrived = {"timestamp": datetime.now(UTC), "user_id": 7, "level": "error", "logger": "t"}
         burst = [{**arrived, "message": f"Burst {n} at {viewport}"} for n in range(5)]
-        hotstore.insert(with_ids(burst, 6000 + 10 * index))
+        store_hot(with_ids(burst, 6000 + 10 * index))
         page.locator("#live-tail").evaluate("box => { box.dataset.maxRows = '6'; }")
         page.check("#live-tail")
         expect(page.locator("#tail-new")).to_have_text("5 new", timeout=15_000)
@@ -412,7 +420,7 @@ def test_live_tail_catches_up_at_once_keeps_a_bounded_table_pauses_and_waits_whe
         # Paused by its button (the bar stays in sight), and on again from where it stopped.
         page.click("#tail-pause")
         expect(page.locator("#tail-state")).to_have_text("Paused")
-        hotstore.insert(with_ids([{**arrived, "message": f"While paused at {viewport}"}], 6100 + index))
+        store_hot(with_ids([{**arrived, "message": f"While paused at {viewport}"}], 6100 + index))
         page.click("#tail-pause")
         expect(rows.first).to_contain_text(f"While paused at {viewport}", timeout=15_000)
         expect(page.locator("#tail-new")).to_have_text("6 new")
@@ -421,7 +429,7 @@ def test_live_tail_catches_up_at_once_keeps_a_bounded_table_pauses_and_waits_whe
         page.evaluate("document.body.style.minHeight = '5000px'; window.scrollTo(0, 2000)")
         expect(page.locator("#tail-state")).to_have_text("Paused", timeout=15_000)
         assert page.locator("#tail-bar").evaluate("bar => getComputedStyle(bar).position") == "sticky"
-        hotstore.insert(with_ids([{**arrived, "message": f"While away at {viewport}"}], 6200 + index))
+        store_hot(with_ids([{**arrived, "message": f"While away at {viewport}"}], 6200 + index))
         page.evaluate("window.scrollTo(0, 0)")
         expect(rows.first).to_contain_text(f"While away at {viewport}", timeout=15_000)
 
