@@ -365,8 +365,8 @@ def part_ids(part: ArchivePart) -> set[str]:
     return {log_id for (log_id,) in rows}
 
 
-def archived_ids(documents: Iterable[dict]) -> set[ObjectId]:
-    """The `_id`s of `documents` (logs about to be stored) that ledger parts already hold.
+def archived_id_holders(documents: Iterable[dict]) -> dict[ObjectId, set[int]]:
+    """The `_id`s of `documents` (logs about to be stored) that ledger parts already hold -> those parts' user_ids.
 
     The id index answers for every indexed part, whatever the time, day, user or level the
     document claims (an archived id sent again with other fields is still held): one ledger
@@ -379,13 +379,16 @@ def archived_ids(documents: Iterable[dict]) -> set[ObjectId]:
         group = (document["timestamp"].astimezone(UTC).date(), document["user_id"], document["level"])
         wanted.setdefault(group, set()).add(str(document["_id"]))
     if not wanted:
-        return set()
-    found = set(idindex.locate(set().union(*wanted.values())))
+        return {}
+    located = idindex.locate(set().union(*wanted.values()))
+    part_users = dict(ArchivePart.objects.filter(pk__in=set().union(*located.values())).values_list("pk", "user_id"))
+    holders = {log_id: {part_users[pk] for pk in pks} for log_id, pks in located.items()}
     days, users, levels = (set(column) for column in zip(*wanted, strict=True))
     parts = ArchivePart.objects.defer("minute_counts").filter(
         day__in=days, user_id__in=users, level__in=levels, id_index__isnull=True
     )
     for part in parts:
         if ids := wanted.get((part.day, part.user_id, part.level)):
-            found |= ids & part_ids(part)
-    return {ObjectId(log_id) for log_id in found}
+            for log_id in ids & part_ids(part):
+                holders.setdefault(log_id, set()).add(part.user_id)
+    return {ObjectId(log_id): user_ids for log_id, user_ids in holders.items()}

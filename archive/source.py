@@ -25,9 +25,9 @@ class ColdSource:
             raise SourceUnavailable(UNAVAILABLE.format(exc)) from exc
         return [replace(HotSource.row(document), source="cold") for document in documents]
 
-    def held_ids(self, documents: list[dict[str, Any]]) -> set[ObjectId]:
+    def id_holders(self, documents: list[dict[str, Any]]) -> dict[ObjectId, set[int]]:
         try:
-            return reader.archived_ids(documents)
+            return reader.archived_id_holders(documents)
         except reader.ColdReadError as exc:
             raise SourceUnavailable(UNAVAILABLE.format(exc)) from exc
 

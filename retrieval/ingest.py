@@ -8,6 +8,7 @@ timeout stores nothing twice: ids already stored are reported as duplicates, not
 
 import hashlib
 import json
+import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from access.scope import Scope
 from retrieval import hotstore, planner
 from retrieval.buckets import EPOCH
 from retrieval.metrics import INGESTED_LOGS
-from retrieval.models import LateWrite
+from retrieval.models import LateWrite, LogEntry
 from retrieval.query import ALL_LEVELS
 from retrieval.sources import SourceUnavailable
 
@@ -44,6 +45,8 @@ MAX_CONTEXT_LIST_ITEMS = 1000
 # Clocks drift; a log from further in the future than this is a sender's bug.
 MAX_CLOCK_SKEW = timedelta(days=1)
 OLDEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
+logger = logging.getLogger(__name__)
+
 FIELDS = {"id", "timestamp", "user_id", "level", "message", "logger", "context"}
 BSON_INT64 = range(-(2**63), 2**63)
 # The logs client's socket timeout (logsite/settings.py) is a 300 s backstop, since the
@@ -355,6 +358,20 @@ def check_write_scope(documents: list[dict], scope: Scope) -> None:
         raise IngestForbidden(errors)
 
 
+def foreign_ids(holders: dict[ObjectId, set[int]], scope: Scope) -> set[ObjectId]:
+    """The held ids no log of which is of a user_id `scope` covers: to their sender, unknown ids."""
+    if scope.everything:
+        return set()
+    return {log_id for log_id, user_ids in holders.items() if not any(map(scope.allows, user_ids))}
+
+
+def hot_id_holders(documents: list[dict]) -> dict[ObjectId, set[int]]:
+    """The ids of `documents` MongoDB holds under another user_id than the document's -> that user_id."""
+    claimed = {document["_id"]: document["user_id"] for document in documents}
+    stored = LogEntry.collection().find({"_id": {"$in": list(claimed)}}, {"user_id": 1})
+    return {log["_id"]: {log["user_id"]} for log in stored if log["user_id"] != claimed[log["_id"]]}
+
+
 def chunks(documents: list[dict]) -> Iterator[list[dict]]:
     """`documents` in order, in runs of at most INSERT_CHUNK_RECORDS records and about INSERT_CHUNK_BYTES."""
     chunk: list[dict] = []
@@ -384,19 +401,28 @@ def store(documents: list[dict], *, scope: Scope) -> IngestResult:
     IngestUnavailable (a 503): the chunks before it are stored, and a retry of the same batch
     stores the rest. Ids are the sender's or derived from the content, so the retry finds the
     stored ones as duplicates: each id is stored, and counted in the histogram counters
-    (`retrieval.hotstore`), once. An id stored already is never replaced."""
+    (`retrieval.hotstore`), once. An id stored already is never replaced.
+
+    A duplicate is reported only to a sender who may write the user_id of the log holding the id
+    (`foreign_ids`); anyone else's id is answered as if it were new, and not stored.
+    """
     check_write_scope(documents, scope)
     try:
         # An id already archived is a duplicate too, though MongoDB no longer holds it.
-        held = planner.held_ids(documents)
+        holders = planner.id_holders(documents)
     except SourceUnavailable as exc:
         raise IngestUnavailable(f"Archived logs could not be checked for these ids ({exc}); {RETRY_ADVICE}") from exc
-    documents_to_store = [document for document in documents if document["_id"] not in held] if held else documents
+    foreign = len(foreign_ids(holders, scope))
+    documents_to_store = (
+        [document for document in documents if document["_id"] not in holders] if holders else documents
+    )
     inserted = 0
     for chunk in chunks(documents_to_store):
         try:
             with pymongo.timeout(INSERT_TIMEOUT_SECONDS):
                 stored = hotstore.insert(chunk)
+                if stored < len(chunk) and not scope.everything:
+                    foreign += len(foreign_ids(hot_id_holders(chunk), scope))
         except BulkWriteError as exc:
             raise IngestUnavailable(f"Hot storage refused part of the batch; {RETRY_ADVICE}") from exc
         except PyMongoError as exc:
@@ -409,6 +435,9 @@ def store(documents: list[dict], *, scope: Scope) -> IngestResult:
         except DatabaseError as exc:
             # Stored, but searches could skip the day in MongoDB: not acknowledged, so the sender re-sends.
             raise IngestUnavailable(f"The SQL database did not confirm the write; {RETRY_ADVICE}") from exc
+    if foreign:
+        logger.warning("%d ids sent already belong to logs of user_ids the sender may not write; not stored", foreign)
+    inserted += foreign
     return IngestResult(
         ids=[str(document["_id"]) for document in documents], inserted=inserted, duplicates=len(documents) - inserted
     )

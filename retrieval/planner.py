@@ -214,12 +214,16 @@ def histogram(query: LogQuery) -> Histogram:
     return result
 
 
-def held_ids(documents: list[dict[str, Any]]) -> set[ObjectId]:
-    """Ids of `documents` (logs about to be stored) that some source holds already.
+def id_holders(documents: list[dict[str, Any]]) -> dict[ObjectId, set[int]]:
+    """Ids of `documents` (logs about to be stored) that some source holds already -> the user_ids holding them.
 
     Raises SourceUnavailable when a source cannot tell: storing then could make a second copy.
     """
-    return set().union(*(source.held_ids(documents) for source in log_sources()))
+    holders: dict[ObjectId, set[int]] = {}
+    for source in log_sources():
+        for log_id, user_ids in source.id_holders(documents).items():
+            holders.setdefault(log_id, set()).update(user_ids)
+    return holders
 
 
 # How far from the time in a log's id `find_log` looks for it in archive parts that have no id index

@@ -60,8 +60,9 @@ class LogSource(Protocol):
         """Log counts per (bucket start, level) over the query, leaving out logs an earlier source counts."""
         ...
 
-    def held_ids(self, documents: list[dict[str, Any]]) -> set[ObjectId]:
-        """Which of these logs (about to be stored) it holds already: ingest stores one copy per id."""
+    def id_holders(self, documents: list[dict[str, Any]]) -> dict[ObjectId, set[int]]:
+        """Which of these logs' ids (about to be stored) it holds already, each with the user_ids of the
+        logs holding it: ingest stores one copy per id, and tells only their owners that it exists."""
         ...
 
 
@@ -219,9 +220,9 @@ class HotSource:
             self.on_ferretdb = server_is_ferretdb(LogEntry.collection())
         return self.on_ferretdb
 
-    def held_ids(self, documents: list[dict[str, Any]]) -> set[ObjectId]:
+    def id_holders(self, documents: list[dict[str, Any]]) -> dict[ObjectId, set[int]]:
         # Nothing to ask: MongoDB itself refuses a second insert of an `_id` (duplicate key).
-        return set()
+        return {}
 
     row = staticmethod(hot_row)
 

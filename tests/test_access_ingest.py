@@ -2,8 +2,10 @@
 and never replaces a stored record."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
+from bson import ObjectId
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from rest_framework.test import APIClient
@@ -68,3 +70,24 @@ def test_a_second_post_with_the_same_id_and_other_content_leaves_the_first(api, 
     assert first.json()["inserted"] == 1 and again.json() == {"inserted": 0, "duplicates": 1, "ids": [same]}
     stored = list(logs_db.find())
     assert len(stored) == 1 and (stored[0]["user_id"], stored[0]["message"]) == (1, "the original")
+
+
+def test_an_id_held_by_another_users_log_is_answered_as_new_to_a_sender_who_may_not_write_that_user(
+    writer_of_1, logs_db
+):
+    """Answering "duplicate" would tell the sender that user_id 2 has a log with that id."""
+    held = "64eb3a000000000000000002"
+    logs_db.insert_one(
+        {"_id": ObjectId(held), **record(2, "user 2's log"), "timestamp": datetime(2023, 8, 27, tzinfo=UTC)}
+    )
+    probe = writer_of_1.post("/api/v1/logs", {"logs": [record(1, "a probe", id=held), record(1)]}, format="json")
+    assert probe.status_code == 201 and probe.json()["inserted"] == 2 and probe.json()["duplicates"] == 0
+    assert logs_db.find_one({"_id": ObjectId(held)})["message"] == "user 2's log"
+    assert logs_db.count_documents({"user_id": 1}) == 1
+
+    writer_of_both = APIClient()
+    writer_of_both.credentials(
+        HTTP_AUTHORIZATION=f"Token {token_of(user_granted('both', read=[], write=[1, 2]), [WRITE])}"
+    )
+    told = writer_of_both.post("/api/v1/logs", {"logs": [record(1, "a probe", id=held)]}, format="json")
+    assert told.json()["duplicates"] == 1 and told.json()["inserted"] == 0

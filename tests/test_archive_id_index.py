@@ -9,7 +9,9 @@ import pytest
 from bson import ObjectId
 from django.core.management import call_command
 from django.utils.html import escape
+from rest_framework.test import APIClient
 
+from access.models import WRITE
 from access.scope import EVERY
 from archive.archiver import archive_logs
 from archive.idindex import locate
@@ -18,7 +20,7 @@ from archive.models import ArchivePart, IdIndex, IdIndexSegment
 from retrieval import hotstore, planner, traffic
 from retrieval.filters import LogFilterSet
 from retrieval.query import LogQuery
-from tests.access_support import user_granted
+from tests.access_support import token_of, user_granted
 from tests.cold_archive import write_parts
 
 pytestmark = [
@@ -103,6 +105,15 @@ def test_an_archived_id_sent_again_with_another_time_user_and_level_is_a_duplica
     }
     answer = api.post("/api/v1/logs", {"logs": [record]}, format="json")
     assert answer.status_code == 201 and answer.json()["duplicates"] == 1, answer.content
+    assert logs_db.count_documents({}) == 0
+
+    # A sender who may not write the archived log's user_id is not told that the id exists.
+    stranger = APIClient()
+    stranger.credentials(
+        HTTP_AUTHORIZATION=f"Token {token_of(user_granted('stranger', read=[], write=[record['user_id']]), [WRITE])}"
+    )
+    probe = stranger.post("/api/v1/logs", {"logs": [record]}, format="json")
+    assert probe.status_code == 201 and probe.json() == {"inserted": 1, "duplicates": 0, "ids": [record["id"]]}
     assert logs_db.count_documents({}) == 0
 
 
