@@ -6,7 +6,8 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connections
@@ -102,11 +103,31 @@ def session_service(name: str) -> LocalService:
     return next(service for service in pytest_plugin._services.started if service.name == name)
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process descended from it, parents first (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we read
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree = [pid]
+    for parent in tree:
+        tree.extend(children.get(parent, []))
+    return tree
+
+
 @contextmanager
 def paused(service: LocalService) -> Iterator[None]:
-    """`service`'s processes (its whole session: PostgreSQL's backends too) stopped, then continued."""
-    os.killpg(service.process.pid, signal.SIGSTOP)
+    """`service`'s processes stopped, then continued: the whole tree, not the process group, because
+    PostgreSQL makes each backend a group leader of its own (an open connection would go on answering)."""
+    tree = process_tree(service.process.pid)
+    for pid in tree:
+        os.kill(pid, signal.SIGSTOP)
     try:
         yield
     finally:
-        os.killpg(service.process.pid, signal.SIGCONT)
+        for pid in reversed(tree):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)

@@ -80,11 +80,6 @@ def test_healthz_names_the_archive_storage_within_2_s_while_object_storage_is_pa
 
 
 @pytest.mark.django_db(databases=["default", "logs"], transaction=True)
-@pytest.mark.xfail(
-    strict=False,
-    reason="the paused-PostgreSQL request answered 200 in the full suite and once alone (cause not found yet: "
-    "see the closing note of issue 21's session). The stopped-PostgreSQL test below covers the 503 mapping.",
-)
 def test_a_token_request_is_503_with_retry_after_while_postgresql_is_paused_under_debug(app_server, logs_db):
     token = token_of(user_granted("sql-paused"))
     app_server.env.update(DEBUG="true", SQL_TIMEOUT_SECONDS="2")
