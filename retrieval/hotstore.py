@@ -175,29 +175,31 @@ class HourState:
 
 
 def hour_states(days: Iterable[int]) -> dict[int, HourState]:
-    """The every-user counters of the hours of `days` that any write touched (one `day` equality each)."""
-    states = {}
-    for day in days:
-        for document in counts_collection().find({"day": day}):
-            states[document["hour"]] = HourState(
-                document["hour"],
-                decode(document.get("c")),
-                document.get("started", 0) == document.get("finished", 0),
-            )
-    return states
+    """The every-user counters of the hours of `days` that any write touched: one query.
+
+    `$in` is not pushed down by FerretDB, but the collection holds only the hot days' hours
+    (a few hundred small documents): one scan costs less than a round trip per day.
+    """
+    return {
+        document["hour"]: HourState(
+            document["hour"], decode(document.get("c")), document.get("started", 0) == document.get("finished", 0)
+        )
+        for document in counts_collection().find({"day": {"$in": sorted(set(days))}})
+    }
 
 
 def user_counts(days: Iterable[int], user_ids: Iterable[int]) -> dict[int, MinuteCounts]:
-    """The counters of `user_ids` (summed) per hour of `days`: one `day` and `shard` equality per shard they fall in."""
+    """The counters of `user_ids` (summed) per hour of `days`: one query per shard they fall in (its equality
+    is pushed down; see hour_states for the `$in`)."""
     by_shard: dict[int, set[str]] = defaultdict(set)
     for user_id in user_ids:
         by_shard[user_id % USER_SHARDS].add(f"u{user_id}")
     counts: dict[int, MinuteCounts] = defaultdict(Counter)
-    for day in days:
-        for shard, users in by_shard.items():
-            for document in user_counts_collection().find({"day": day, "shard": shard}):
-                for user in users & document.get("u", {}).keys():
-                    counts[document["hour"]].update(decode(document["u"][user]))
+    wanted_days = sorted(set(days))
+    for shard, users in by_shard.items():
+        for document in user_counts_collection().find({"shard": shard, "day": {"$in": wanted_days}}):
+            for user in users & document.get("u", {}).keys():
+                counts[document["hour"]].update(decode(document["u"][user]))
     return counts
 
 
