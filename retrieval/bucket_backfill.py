@@ -40,7 +40,7 @@ def completed(collection: Collection) -> bool:
 def write_batch(collection: Collection, documents: list[dict]) -> int:
     """Stamp these logs (each by `_id`, from its own timestamp); how many changed."""
     updates = [
-        UpdateOne({"_id": d["_id"]}, {"$set": {name: d[name] for name in buckets.FIELDS}})
+        UpdateOne({"_id": d["_id"]}, {"$set": {name: d[name] for name in buckets.FIELDS if name in d}})
         for d in buckets.stamped(documents)
     ]
     return ferretdb.bulk_write_in_chunks(collection, updates)

@@ -40,7 +40,7 @@ class LogEntry(models.Model):
     context = models.JSONField(null=True, blank=True)
     # FerretDB on PostgreSQL only: the fields searches send as equalities, one GIN index over
     # them on FerretDB's table (logsite.mongodb.ferretdb; `hour`/`day` are retrieval.buckets').
-    ferretdb_gin_fields = ("user_id", "level", "hour", "day")
+    ferretdb_gin_fields = ("user_id", "level", "hour", "day", "tick", "ahead")
 
     class Meta:
         db_table = "logs"

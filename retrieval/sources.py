@@ -138,12 +138,17 @@ class BucketWalk:
     hours read in a day (at least JUDGE_AFTER of past time) promise fewer rows over the
     next WIDEN_WITHIN than the page still needs, the rest of the walk is day buckets:
     each query costs a round trip whatever it finds, and a thin day decodes few rows.
-    Future hours do not count as thin (nothing was logged there yet). A day wholly in
-    the future (the live tail reads to now + 1 day) is one day bucket: future logs are rare.
+    Future hours do not count as thin (nothing was logged there yet).
+
+    The newest RECENT before now is read in tick buckets (seconds each: at a high rate the
+    current hour holds millions of logs, and the live tail and the landing page start
+    there); past now + AHEAD_MARGIN only logs stamped `ahead` can be (retrieval.buckets),
+    one equality for the rest of the range.
     """
 
     JUDGE_AFTER = buckets.ONE_HOUR  # of past time read in hour buckets of a day (the first may be a sliver)
     WIDEN_WITHIN = 3 * buckets.ONE_HOUR
+    RECENT = timedelta(minutes=2)  # 12 ticks: a sparse search costs at most that many round trips more
     TINY = timedelta(microseconds=1)
 
     def __init__(self, query: LogQuery, after: Position | None, limit: int) -> None:
@@ -156,6 +161,7 @@ class BucketWalk:
             else:
                 self.low = max(self.low, after[0])
         self.now = datetime.now(UTC)
+        self.recent_from, self.ahead_from = self.now - self.RECENT, self.now + buckets.AHEAD_MARGIN
         self.widened = False
         self.day = -1  # the day the counts below are about
         self.day_rows, self.day_past = 0, timedelta(0)  # rows read in that day's hour buckets; past time they spanned
@@ -182,6 +188,17 @@ class BucketWalk:
     def next_bucket(self, needed: int) -> tuple[str, int, datetime, datetime]:
         """The next bucket in the query's order: (field, value, start, end)."""
         moment = self.high - self.TINY if self.query.newest_first else self.low
+        if moment >= self.ahead_from:
+            return buckets.AHEAD, 1, self.ahead_from, self.high
+        if moment >= self.recent_from:
+            tick = buckets.tick_of(moment)
+            return buckets.TICK, tick, buckets.tick_start(tick), buckets.tick_start(tick + 1)
+        field, value, start, end = self.past_bucket(moment, needed)
+        # The recent part is read in ticks, not by the current hour's (or day's) equality.
+        return field, value, start, min(end, self.recent_from)
+
+    def past_bucket(self, moment: datetime, needed: int) -> tuple[str, int, datetime, datetime]:
+        """The hour (or, widened, day) bucket of a moment before the recent ticks."""
         day = buckets.day_of(moment)
         day_start, day_end = buckets.day_start(day), buckets.day_start(day + 1)
         if day != self.day:
@@ -192,7 +209,7 @@ class BucketWalk:
             rest = min(self.high, day_end) - max(self.low, day_start)
             thin = self.day_rows * (self.WIDEN_WITHIN / self.day_past) < needed
             self.widened = thin and rest > self.WIDEN_WITHIN
-        if self.widened or day_start > self.now:
+        if self.widened:
             return buckets.DAY, day, day_start, day_end
         hour = buckets.hour_of(moment)
         return buckets.HOUR, hour, buckets.hour_start(hour), buckets.hour_start(hour + 1)

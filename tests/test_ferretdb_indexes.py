@@ -34,7 +34,7 @@ def test_the_logs_table_has_one_gin_index_and_a_second_start_changes_nothing(log
     made_with_the_collection = table_indexes(settings.FERRETDB_POSTGRESQL_URL, database)
     gin = [definition for _, definition in made_with_the_collection if "USING gin" in definition]
     assert len(gin) == 1
-    for field in ("user_id", "level", "hour", "day"):
+    for field in ("user_id", "level", "hour", "day", "tick", "ahead"):
         assert f"(_jsonb -> '{field}'::text)" in gin[0]
 
     call_command("migrate", database="logs", verbosity=0)
@@ -53,3 +53,25 @@ def test_migrate_adds_the_gin_index_to_a_collection_made_without_it(logs_db, set
     call_command("migrate", database="logs", verbosity=0)
 
     assert [d for _, d in table_indexes(settings.FERRETDB_POSTGRESQL_URL, database) if "USING gin" in d]
+
+
+def test_migrate_replaces_a_gin_index_over_other_fields_with_the_current_one(logs_db, settings) -> None:
+    """An upgrade that adds a bucket field: the older release's index (named without a digest) goes."""
+    if not settings.FERRETDB_POSTGRESQL_URL:
+        return  # nothing FerretDB-specific to make on this server
+    database = connections["logs"].settings_dict["NAME"]
+    logs_db.drop()
+    logs_db.insert_one({"user_id": 1})
+    with psycopg.connect(settings.FERRETDB_POSTGRESQL_URL, autocommit=True) as connection:
+        table = connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE 'logs%%'", (database,)
+        ).fetchone()[0]
+        connection.execute(
+            f'CREATE INDEX "{table}_equalities_gin" ON "{database}"."{table}" USING gin ((_jsonb -> \'user_id\'))'
+        )
+
+    call_command("migrate", database="logs", verbosity=0)
+
+    gin = [(n, d) for n, d in table_indexes(settings.FERRETDB_POSTGRESQL_URL, database) if "USING gin" in d]
+    assert len(gin) == 1 and gin[0][0] != f"{table}_equalities_gin", gin
+    assert "(_jsonb -> 'tick'::text)" in gin[0][1]

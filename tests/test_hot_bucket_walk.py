@@ -2,7 +2,8 @@
 
 Real-shape data: 300 Zipf users over three days around now, logs that arrive late (old
 times, inserted last, with sender ids), a few from the future (the live tail reads up to
-now + 1 day) and ties on one timestamp told apart by `_id`. Every search is paged to its
+now + 1 day), a burst in the last minutes (read in ticks) and ties on one timestamp told
+apart by `_id`. Every search is paged to its
 end, with page sizes that put cursors inside buckets and pages across hour and day bounds.
 """
 
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
-from retrieval import hotstore, traffic
+from retrieval import hotstore, sources, traffic
 from retrieval.query import ALL_LEVELS, LogQuery, LogRow
 from retrieval.sources import HotSource
 
@@ -29,7 +30,8 @@ def traffic_logs(logs_db) -> list[dict]:
     ties = [
         {"_id": ObjectId(), "timestamp": tie, "user_id": 1, "level": "info", "message": f"tie {n}"} for n in range(30)
     ]
-    everything = documents + late + ties
+    burst = list(traffic.documents(600, NOW - timedelta(minutes=3), NOW + timedelta(seconds=20), users=300, seed=8))
+    everything = documents + late + ties + burst
     hotstore.insert(everything)
     return everything
 
@@ -82,6 +84,32 @@ def test_the_bucket_walk_reads_the_same_pages_as_one_query(traffic_logs, setting
         settings.HOT_BUCKET_WALK = "on"
         walked = all_pages(source, query, page_size)
         assert walked == [every[n : n + page_size] for n in range(0, len(every), page_size)], (query, page_size)
+
+
+def test_the_live_tail_reads_the_newest_minutes_in_ticks_and_the_future_by_the_ahead_flag(
+    logs_db, settings, monkeypatch
+) -> None:
+    """At a high rate the current hour holds millions of logs: no read of it may be an `hour` equality."""
+    now = datetime.now(UTC)
+    recent = list(traffic.documents(500, now - timedelta(seconds=40), now, users=300, seed=9))
+    ahead = [
+        {"_id": ObjectId(), "timestamp": now + delta, "user_id": 7, "level": "warning", "message": f"ahead {delta}"}
+        for delta in (timedelta(seconds=30), timedelta(hours=3))
+    ]
+    hotstore.insert(recent + ahead)
+    assert logs_db.count_documents({"ahead": 1}) == 2
+    filters: list[dict] = []
+    find_rows = sources.find_rows
+    monkeypatch.setattr(sources, "find_rows", lambda f, *args: filters.append(f) or find_rows(f, *args))
+    settings.HOT_BUCKET_WALK = "on"
+
+    tail = LogQuery((), now - timedelta(seconds=30), now + timedelta(days=1), ALL_LEVELS, newest_first=False)
+    rows = all_pages(HotSource(), tail, 100)
+
+    expected = logs_db.find({"timestamp": {"$gte": tail.start}}, {"_id": 1}).sort([("timestamp", 1), ("_id", 1)])
+    assert [row for page in rows for row in page] == [str(d["_id"]) for d in expected]
+    assert not [f for f in filters if "hour" in f or "day" in f], filters
+    assert {"ahead": 1}.items() <= filters[-1].items()
 
 
 def test_a_log_query_by_id_needs_no_bucket(logs_db, settings) -> None:

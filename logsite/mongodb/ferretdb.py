@@ -8,6 +8,8 @@
   so it never lists or drops it; dropping the collection drops the table and the index.
 """
 
+import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,12 +26,16 @@ def server_is_ferretdb(collection: Collection) -> bool:
     return "ferretdbVersion" in collection.database.client.admin.command("buildInfo")
 
 
-def gin_index_name(table: str, purpose: str = "equalities") -> str:
-    return f"{table}_{purpose}_gin"
+def gin_index_name(table: str, purpose: str = "equalities", fields: Sequence[str] = ()) -> str:
+    # The fields' digest is in the name: an index over other fields (an older release's) is another
+    # index, which `ensure_gin_index` replaces.
+    digest = hashlib.sha256(",".join(fields).encode()).hexdigest()[:8]
+    return f"{table}_{purpose}_{digest}_gin"
 
 
 def ensure_gin_index(database: str, collection: str, fields: Sequence[str], purpose: str = "equalities") -> str | None:
-    """Create the GIN index over `fields` on the collection's table unless it exists; its name, or None.
+    """Create the GIN index over `fields` on the collection's table unless it exists, and drop the indexes
+    of the same purpose over other fields; its name, or None.
 
     Nothing to do (None) without FERRETDB_POSTGRESQL_URL (real MongoDB, or FerretDB on SQLite)
     or before FerretDB has made the collection's table.
@@ -38,23 +44,34 @@ def ensure_gin_index(database: str, collection: str, fields: Sequence[str], purp
         if found is None:
             return None
         connection, table = found
-        name = gin_index_name(table, purpose)
+        name = gin_index_name(table, purpose, fields)
         expressions = sql.SQL(", ").join(sql.SQL("(_jsonb -> {})").format(sql.Literal(field)) for field in fields)
         connection.execute(
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin ({})").format(
                 sql.Identifier(name), sql.Identifier(database, table), expressions
             )
         )
+        _drop_other_indexes(connection, database, table, purpose, keep=name)
         return name
 
 
+def _drop_other_indexes(connection: psycopg.Connection, database: str, table: str, purpose: str, keep: str) -> None:
+    """Drop this purpose's GIN indexes on `table` but `keep` (made over other fields, or before names had digests)."""
+    ours = re.compile(rf"{re.escape(table)}_{re.escape(purpose)}(_[0-9a-f]{{8}})?_gin")
+    names = connection.execute(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (database, table)
+    ).fetchall()
+    for (index,) in names:
+        if index != keep and ours.fullmatch(index):
+            connection.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(database, index)))
+
+
 def drop_gin_index(database: str, collection: str, purpose: str) -> None:
-    """Drop the GIN index `ensure_gin_index(..., purpose)` made, if there is one."""
+    """Drop the GIN indexes `ensure_gin_index(..., purpose)` made, if there are any."""
     with _backing_table(database, collection) as found:
         if found is not None:
             connection, table = found
-            name = gin_index_name(table, purpose)
-            connection.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(database, name)))
+            _drop_other_indexes(connection, database, table, purpose, keep="")
 
 
 @contextmanager
