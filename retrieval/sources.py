@@ -140,15 +140,18 @@ class BucketWalk:
     each query costs a round trip whatever it finds, and a thin day decodes few rows.
     Future hours do not count as thin (nothing was logged there yet).
 
-    The newest RECENT before now is read in tick buckets (seconds each: at a high rate the
-    current hour holds millions of logs, and the live tail and the landing page start
-    there); past now + AHEAD_MARGIN only logs stamped `ahead` can be (retrieval.buckets),
-    one equality for the rest of the range.
+    The newest RECENT before now is read in one-second tick buckets while they are dense (at
+    a high rate the current hour holds millions of logs, and the live tail and the landing
+    page start there); once JUDGE_TICKS of them promise fewer rows over RECENT than the page
+    needs, the rate is low and the current hour small: the walk goes on in hours. Past
+    now + AHEAD_MARGIN only logs stamped `ahead` can be (retrieval.buckets), one equality for
+    the rest of the range.
     """
 
     JUDGE_AFTER = buckets.ONE_HOUR  # of past time read in hour buckets of a day (the first may be a sliver)
     WIDEN_WITHIN = 3 * buckets.ONE_HOUR
-    RECENT = timedelta(minutes=2)  # 12 ticks: a sparse search costs at most that many round trips more
+    RECENT = timedelta(minutes=2)
+    JUDGE_TICKS = timedelta(seconds=5)  # of past time read in ticks: a sparse search costs that many round trips
     TINY = timedelta(microseconds=1)
 
     def __init__(self, query: LogQuery, after: Position | None, limit: int) -> None:
@@ -163,6 +166,8 @@ class BucketWalk:
         self.now = datetime.now(UTC)
         self.recent_from, self.ahead_from = self.now - self.RECENT, self.now + buckets.AHEAD_MARGIN
         self.widened = False
+        self.ticks_thin = False
+        self.tick_rows, self.tick_past = 0, timedelta(0)  # rows read in ticks; past time they spanned
         self.day = -1  # the day the counts below are about
         self.day_rows, self.day_past = 0, timedelta(0)  # rows read in that day's hour buckets; past time they spanned
 
@@ -176,9 +181,13 @@ class BucketWalk:
                 {field: value, **bucket_query.mongo_filter(self.after)}, self.query, self.limit - len(found)
             )
             found += read
+            past = max(timedelta(0), min(last, self.now) - first)
             if field == buckets.HOUR:
                 self.day_rows += len(read)
-                self.day_past += max(timedelta(0), min(last, self.now) - first)
+                self.day_past += past
+            elif field == buckets.TICK:
+                self.tick_rows += len(read)
+                self.tick_past += past
             if self.query.newest_first:
                 self.high = first
             else:
@@ -190,10 +199,14 @@ class BucketWalk:
         moment = self.high - self.TINY if self.query.newest_first else self.low
         if moment >= self.ahead_from:
             return buckets.AHEAD, 1, self.ahead_from, self.high
-        if moment >= self.recent_from:
+        if not self.ticks_thin and self.tick_past >= self.JUDGE_TICKS:
+            self.ticks_thin = self.tick_rows * (self.RECENT / self.tick_past) < needed
+        if moment >= self.recent_from and not self.ticks_thin:
             tick = buckets.tick_of(moment)
             return buckets.TICK, tick, buckets.tick_start(tick), buckets.tick_start(tick + 1)
         field, value, start, end = self.past_bucket(moment, needed)
+        if self.ticks_thin:
+            return field, value, start, end
         # The recent part is read in ticks, not by the current hour's (or day's) equality.
         return field, value, start, min(end, self.recent_from)
 
