@@ -27,9 +27,9 @@ from access.scope import read_scope
 from archive import rehydrate
 from archive.models import ArchivedDay, ArchivePart, ArchiveRun
 from archive.reader import ColdReadError
+from explorer.admin import register_archived_days
 from logsite.admin import ReadOnlyAdminMixin, utc_time
 from logsite.health import check_broker
-from retrieval.admin import register_archived_days
 from retrieval.query import LogQuery
 
 

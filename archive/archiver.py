@@ -378,7 +378,7 @@ def index_archived_ids(
 
 def sql_now(run: ArchiveRun) -> datetime:
     """The SQL server's clock (read along the run's row): ingest stamps late writes with it too
-    (retrieval.ingest.note_late_writes), so the two times compare without clock skew."""
+    (intake.ingest.note_late_writes), so the two times compare without clock skew."""
     return ArchiveRun.objects.filter(pk=run.pk).annotate(now=Now()).values_list("now", flat=True).get()
 
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/explorer.py --logs 50000 --repeat 5
 
-Loads realistic traffic (`retrieval.traffic`, 300 Zipf users, ids carrying the log's time)
+Loads realistic traffic (`devservices.traffic`, 300 Zipf users, ids carrying the log's time)
 over the 8 UTC days before today into a throwaway FerretDB, archives every day but the
 newest, then times, parts already in the disk cache (medians, ms):
 
@@ -47,7 +47,8 @@ def median_ms(call: Callable[[], object], repeat: int) -> float:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from retrieval import planner, traffic
+    from devservices import traffic
+    from retrieval import planner
     from retrieval.query import ALL_LEVELS, LogQuery
 
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -3,7 +3,7 @@
     .venv/bin/python bench/tail.py --minutes 10 --rate 500
 
 On a throwaway embedded default (FerretDB on PostgreSQL) holding `--history` logs of the week
-before (realistic traffic, `retrieval.traffic`), a writer thread stores `--rate` logs a second
+before (realistic traffic, `devservices.traffic`), a writer thread stores `--rate` logs a second
 (batches every 0.1 s, each log stamped with the time it is stored) for `--minutes`, while a tail
 polls as the search page does: `planner.tail` of `from=now-15m`, every user, pages of 100 rows
 (the search page's), again at once after a full page, else after TAIL_POLL_SECONDS. For each row
@@ -50,7 +50,8 @@ class Writer(threading.Thread):
         self.seconds = 0.0
 
     def run(self) -> None:
-        from retrieval import hotstore, traffic
+        from devservices import traffic
+        from retrieval import hotstore
 
         started = time.monotonic()
         last = datetime.now(UTC)
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     from django.http import QueryDict
 
     from access.scope import EVERY
-    from retrieval import hotstore, planner, traffic
+    from devservices import traffic
+    from retrieval import hotstore, planner
     from retrieval.filters import LogFilterSet
     from retrieval.models import LogEntry
 

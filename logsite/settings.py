@@ -67,6 +67,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "access",
     "retrieval",
+    "intake",
+    "explorer",
+    "api",
     "archive",
 ]
 
@@ -100,7 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "retrieval.views.time_preference_context",
+                "explorer.views.time_preference_context",
             ],
         },
     },

@@ -206,7 +206,7 @@ NO_LOGS = {"api-schema", "api-docs", "save-search", "delete-saved-search", "time
 
 
 def route_names() -> set[str]:
-    from retrieval import urls
+    from explorer import urls
 
     return {pattern.name for pattern in urls.urlpatterns if isinstance(pattern, URLPattern) and pattern.name}
 

@@ -11,7 +11,8 @@ from django.utils import timezone
 from archive import archiver, purge
 from archive.archiver import archive_logs
 from archive.models import ArchivePart, ArchiveRun, DayLock, PendingUpload
-from retrieval import hotstore, traffic
+from devservices import traffic
+from retrieval import hotstore
 from tests.archive_support import (
     BEFORE,
     DAYS,

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
-from retrieval import hotstore, traffic
+from devservices import traffic
+from retrieval import hotstore
 from retrieval.query import ALL_LEVELS, LogQuery, LogRow
 from retrieval.sources import HotSource
 

@@ -3,7 +3,9 @@ from django.contrib.auth.decorators import login_required
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from retrieval import api, otlp_api, views
+from api import views as api
+from explorer import views
+from intake import otlp_api
 
 # The docs page sends a stranger to the login page (the schema answers 401/403: SERVE_PERMISSIONS).
 api_docs = SpectacularSwaggerView.as_view(url_name="api-schema")

@@ -19,10 +19,10 @@ from django.utils.safestring import SafeString
 from pymongo.errors import PyMongoError
 
 from access.scope import OutsideScope, read_scope
+from explorer.pagination import WindowPaginator, parse_page_number
 from logsite.admin import ReadOnlyAdminMixin, utc_time
 from retrieval.filters import LogFilterSet
 from retrieval.models import LogEntry
-from retrieval.pagination import WindowPaginator, parse_page_number
 from retrieval.query import LogQuery
 from retrieval.sources import SourceUnavailable, answered_in_time
 

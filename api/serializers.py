@@ -1,7 +1,7 @@
 """The JSON shape of a log row: one definition for the API, JSON Lines exports and the seed route.
 
 The serializers here only declare the OpenAPI schema (drf-spectacular): rows are written by
-`row_record` / `seed_record`, and what a sent log may hold is checked by `retrieval.ingest`,
+`row_record` / `seed_record`, and what a sent log may hold is checked by `intake.ingest`,
 whose limits they import.
 """
 
@@ -11,8 +11,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
-from retrieval.filters import MAX_USER_ID
-from retrieval.ingest import (
+from intake.ingest import (
     MAX_CONTEXT_DEPTH,
     MAX_CONTEXT_KEYS,
     MAX_CONTEXT_LIST_ITEMS,
@@ -20,6 +19,7 @@ from retrieval.ingest import (
     MAX_MESSAGE_LENGTH,
     MAX_RECORDS,
 )
+from retrieval.filters import MAX_USER_ID
 from retrieval.models import Level
 from retrieval.query import LogRow, isoformat
 
@@ -126,7 +126,7 @@ class SeedLogSerializer(serializers.Serializer):
 
 
 class LogRecordSerializer(SchemaSerializer):
-    """One log sent to POST /api/v1/logs (checked by `retrieval.ingest.validate_record`)."""
+    """One log sent to POST /api/v1/logs (checked by `intake.ingest.validate_record`)."""
 
     id = serializers.RegexField(
         r"^[0-9a-fA-F]{24}$",

@@ -27,16 +27,7 @@ from access import audit
 from access.models import AuditEvent
 from access.scope import Scope, read_scope, write_scope
 from access.tokens import TokenAuthentication, TokenScopes
-from logsite.disclosure import is_staff, shown, shown_error
-from retrieval import planner
-from retrieval.bodies import MAX_BODY_BYTES, BodyError, read_records
-from retrieval.capacity import search_capacity
-from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, OUT_OF_RANGE, LogFilterSet
-from retrieval.ingest import MAX_RECORDS, IngestError, IngestForbidden, IngestUnavailable, TooManyRecords, ingest_logs
-from retrieval.models import Level
-from retrieval.query import MAX_KEYWORD_LENGTH, MAX_PAGE_SIZE, InvalidCursor, LogQuery, LogRow
-from retrieval.querysyntax import MAX_QUERY_LENGTH
-from retrieval.serializers import (
+from api.serializers import (
     ERRORS_SCHEMA,
     NO_NUL_PATTERN,
     DetailSerializer,
@@ -49,8 +40,17 @@ from retrieval.serializers import (
     TailPageSerializer,
     seed_record,
 )
+from doors.capacity import search_capacity
+from doors.throttles import ScopeThrottle, whole_seconds
+from intake.bodies import MAX_BODY_BYTES, BodyError, read_records
+from intake.ingest import MAX_RECORDS, IngestError, IngestForbidden, IngestUnavailable, TooManyRecords, ingest_logs
+from logsite.disclosure import is_staff, shown, shown_error
+from retrieval import planner
+from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, OUT_OF_RANGE, LogFilterSet
+from retrieval.models import Level
+from retrieval.query import MAX_KEYWORD_LENGTH, MAX_PAGE_SIZE, InvalidCursor, LogQuery, LogRow
+from retrieval.querysyntax import MAX_QUERY_LENGTH
 from retrieval.sources import SourceUnavailable
-from retrieval.throttles import ScopeThrottle, whole_seconds
 
 # DRF's own parameter, allowed beside the filters.
 API_PARAMETERS = ("format",)

@@ -1,6 +1,6 @@
 """The log explorer's pages (search, one log, logs around it, saved searches) and exports.
 
-Thin: parsing is `LogFilterSet`, searching is `planner`, links are `retrieval.links`.
+Thin: parsing is `LogFilterSet`, searching is `planner`, links are `explorer.links`.
 """
 
 from collections.abc import Callable
@@ -22,19 +22,19 @@ from django.views.decorators.http import require_GET, require_POST
 from access import audit
 from access.models import AuditEvent
 from access.scope import read_scope
+from doors.capacity import search_capacity, search_capacity_page
+from doors.throttles import throttled
+from explorer.admin import changelist_params
+from explorer.charts import stacked_bars
+from explorer.exports import FORMATS, export_response
+from explorer.forms import SavedSearchForm, add_input_hints, search_query_string
+from explorer.links import query_url, refined, search_url, zoomed
 from logsite.disclosure import is_staff, shown, shown_error
 from retrieval import planner
-from retrieval.admin import changelist_params
-from retrieval.capacity import search_capacity, search_capacity_page
-from retrieval.charts import stacked_bars
-from retrieval.exports import FORMATS, export_response
 from retrieval.filters import LogFilterSet
-from retrieval.forms import SavedSearchForm, add_input_hints, search_query_string
-from retrieval.links import query_url, refined, search_url, zoomed
 from retrieval.models import SavedSearch, UserPreference
 from retrieval.query import ALL_LEVELS, InvalidCursor, LogQuery, LogRow
 from retrieval.sources import SourceUnavailable
-from retrieval.throttles import throttled
 
 # Logs shown before and after one on its "logs around" page.
 AROUND = 50
