@@ -1,67 +1,38 @@
-"""JSON API (Django REST framework): GET /api/v1/logs, and the seed app's route."""
+"""JSON API (Django REST framework): GET /api/v1/logs (search), POST /api/v1/logs (send), and the seed app's route.
+
+Thin: the OpenAPI declarations are `api.schema`'s, scope, audit and an unavailable source are
+`doors.door`'s (and `doors.apiview.LogsAPIView`'s), sending is `intake`'s.
+"""
 
 import json
-import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import chain
-from typing import NoReturn
 
-from django.conf import settings
 from django.http import QueryDict, StreamingHttpResponse
-from django.utils import timezone
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ComponentRegistry
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import NotFound, Throttled, ValidationError
-from rest_framework.permissions import IsAuthenticated
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
-from rest_framework.views import APIView
 
-from access import audit
-from access.models import AuditEvent
-from access.scope import Scope, read_scope, write_scope
-from access.tokens import TokenAuthentication, TokenScopes
-from api.serializers import (
-    ERRORS_SCHEMA,
-    NO_NUL_PATTERN,
-    DetailSerializer,
-    IngestResultSerializer,
-    LogBatchSerializer,
-    LogContextSerializer,
-    LogRowSerializer,
-    SearchPageSerializer,
-    SeedLogSerializer,
-    TailPageSerializer,
-    seed_record,
-)
+from access.scope import write_scope
+from api import schema
+from api.serializers import API_PARAMETERS, LogRowSerializer
+from doors import door
+from doors.apiview import LogsAPIView
 from doors.capacity import search_capacity
-from doors.throttles import ScopeThrottle, whole_seconds
 from intake.bodies import MAX_BODY_BYTES, BodyError, read_records
-from intake.ingest import MAX_RECORDS, IngestError, IngestForbidden, IngestUnavailable, TooManyRecords, ingest_logs
-from logsite.disclosure import is_staff, shown, shown_error
+from intake.ingest import IngestError, IngestForbidden, IngestUnavailable, TooManyRecords, ingest_logs
 from retrieval import planner
-from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, OUT_OF_RANGE, LogFilterSet
-from retrieval.models import Level
-from retrieval.query import MAX_KEYWORD_LENGTH, MAX_PAGE_SIZE, InvalidCursor, LogQuery, LogRow
-from retrieval.querysyntax import MAX_QUERY_LENGTH
-from retrieval.sources import SourceUnavailable
-
-# DRF's own parameter, allowed beside the filters.
-API_PARAMETERS = ("format",)
+from retrieval.filters import LogFilterSet
 
 
 def parse(
-    data: QueryDict, scope: Scope, extra_parameters: Iterable[str] = API_PARAMETERS, now: datetime | None = None
+    data: QueryDict, request: Request, extra_parameters: Iterable[str] = API_PARAMETERS, now: datetime | None = None
 ) -> LogFilterSet:
-    """A valid filterset (relative times read at `now`, default: the time of the request), or a 400 naming
-    each wrong parameter."""
-    filterset = LogFilterSet(data, scope=scope, extra_parameters=extra_parameters, now=now)
+    """A valid filterset within the caller's read scope (relative times read at `now`, default: the time of the
+    request), or a 400 naming each wrong parameter."""
+    filterset = door.filterset(data, request, extra_parameters=extra_parameters, now=now)
     if not filterset.is_valid():
         raise ValidationError(
             {name: [str(message) for message in messages] for name, messages in filterset.form.errors.items()}
@@ -69,168 +40,23 @@ def parse(
     return filterset
 
 
-DAY_EXAMPLE = OpenApiExample("A day", "2023-08-27")
-# What LogFilterSet's `date` takes (retrieval.filters: a day, or a relative time such as `from` takes).
-DAY_PATTERN = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|today|yesterday|now([+-][0-9]{1,6}[smhdw])*(/[smhdw])?)$"
-USER_ID = {"type": "integer", "minimum": 0, "maximum": MAX_USER_ID}
-KEYWORD = {"type": "string", "maxLength": MAX_KEYWORD_LENGTH, "pattern": NO_NUL_PATTERN}
-KEYWORD_PARAMETER = OpenApiParameter("keyword", KEYWORD, description="Case-insensitive text in the message, literal.")
-TIME_EXPRESSION = {"type": "string", "maxLength": 100, "pattern": NO_NUL_PATTERN}
-TIME_EXPRESSIONS = (
-    "ISO 8601 (UTC unless an offset is given; a date alone is its midnight), or relative to the time of the "
-    "request as in Grafana: `now`, `now-15m`, `now-6h`, `now-2d`, `now/d` (midnight today), `now-2d/d` (units "
-    "s m h d w; `/unit` rounds down to the start of that unit, UTC), `today`, `yesterday` (their midnights)."
-)
-QUERY_SYNTAX = (
-    "Query syntax, the same meaning in MongoDB and in the archive; terms separated by spaces, all must hold. "
-    '`word`: the message contains it (case-insensitive, literal, as `keyword`); `"exact phrase"`; '
-    '`logger:name` (exact; `logger:"a b"`); `level:error`; `user_id:4`; `context.<key>:value` (the context\'s '
-    "key, dots for nested keys, keys of letters, digits, `_` and `-`; equal as text, and as a number when the "
-    'value is one: `context.epoch:3` finds 3, 3.0 and "3"; a list matches when an item does); `-` before any '
-    'term leaves its logs out (`-word`, `-"a phrase"`, `-user_id:4`; a missing field counts as not equal). '
-    "Bad syntax is a 400 naming `q` and the 1-based character position."
-)
-TIME_RANGE_RULES = (
-    f"`date` or `from`/`to`, not both; `from` before `to`; at most {settings.SEARCH_MAX_SPAN_DAYS} days; "
-    f"{OUT_OF_RANGE} Each is a 400 naming the parameter."
-)
+class APIView(LogsAPIView):
+    """A view of the JSON API: its query parameters documented as the filterset reads them."""
+
+    schema = schema.FilterSetSchema()
 
 
-def filter_parameters() -> list[OpenApiParameter]:
-    """The filterset's parameters (LogFilterSet parses and checks them), documented in the OpenAPI schema."""
-    return [
-        OpenApiParameter(
-            "user_id",
-            {"type": "array", "items": USER_ID, "maxItems": MAX_USER_IDS},
-            description=f"One or several (at most {MAX_USER_IDS}): user_id=1&user_id=4, or comma-separated 1,4.",
-            examples=[OpenApiExample("A user", [4])],
-            style="form",
-            explode=True,
-        ),
-        # No example: Swagger UI fills in every parameter's first example, and a day beside from/to is a 400.
-        OpenApiParameter(
-            "date",
-            {"type": "string", "pattern": DAY_PATTERN},
-            description="A whole UTC day: `2023-08-27` (a real date), or the day holding a relative time as `from` takes it: "
-            f"`today`, `yesterday`, `now-2d/d`. {TIME_RANGE_RULES}",
-        ),
-        OpenApiParameter(
-            "from",
-            TIME_EXPRESSION,
-            description="Start, inclusive. Alone: the "
-            f"{settings.SEARCH_DEFAULT_SPAN_HOURS} hours after it. {TIME_EXPRESSIONS} {TIME_RANGE_RULES}",
-            examples=[OpenApiExample("Six hours ago", "now-6h"), OpenApiExample("A moment", "2023-08-27T12:30:00Z")],
-        ),
-        OpenApiParameter(
-            "to",
-            TIME_EXPRESSION,
-            description="End, exclusive. Alone: the "
-            f"{settings.SEARCH_DEFAULT_SPAN_HOURS} hours before it. Without date/from/to: the last "
-            f"{settings.SEARCH_DEFAULT_SPAN_HOURS} hours. {TIME_EXPRESSIONS}",
-            examples=[OpenApiExample("Now", "now"), OpenApiExample("Midnight today", "now/d")],
-        ),
-        OpenApiParameter(
-            "level",
-            str,
-            many=True,
-            enum=Level.values,
-            description="One or several: level=error&level=critical, or comma-separated error,critical. With "
-            "`min_level`: those at or above it (a 400 naming `level` when none is).",
-            examples=[OpenApiExample("Errors", ["error"])],
-            style="form",
-            explode=True,
-        ),
-        OpenApiParameter("min_level", str, enum=Level.values, description="That level and the more severe ones."),
-        KEYWORD_PARAMETER,
-        OpenApiParameter(
-            "q",
-            {"type": "string", "maxLength": MAX_QUERY_LENGTH, "pattern": NO_NUL_PATTERN},
-            description=QUERY_SYNTAX,
-            examples=[OpenApiExample("Errors of a run, not timeouts", 'context.run:7 -"timed out" level:error')],
-        ),
-        OpenApiParameter("order", str, enum=["newest", "oldest"], description="Default newest."),
-        OpenApiParameter(
-            "page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, description="Default 100."
-        ),
-        OpenApiParameter(
-            "cursor",
-            {"type": "string", "maxLength": 1000, "pattern": NO_NUL_PATTERN},
-            description="The `next_cursor` (page after) or `prev_cursor` (page before) of a page of the same "
-            "search and order; any other value is a 400 naming `cursor`. A relative range (`from=now-6h`) keeps "
-            "on later pages the range of the page the cursor came from.",
-        ),
-    ]
-
-
-class FilterSetSchema(AutoSchema):
-    """LogFilterSet reads an empty query parameter (`date=`, as the search page's form sends) as not given."""
-
-    def get_operation(
-        self, path: str, path_regex: str, path_prefix: str, method: str, registry: ComponentRegistry
-    ) -> dict | None:
-        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
-        for parameter in (operation or {}).get("parameters", []):
-            if parameter["in"] == OpenApiParameter.QUERY:
-                parameter["allowEmptyValue"] = True
-        return operation
-
-
-ERRORS = OpenApiResponse(ERRORS_SCHEMA, description="Names each invalid parameter with its messages.")
-UNAUTHORIZED = OpenApiResponse(
-    DetailSerializer, description="No token and no session, or an unknown, expired or revoked token."
-)
-FORBIDDEN = OpenApiResponse(
-    ERRORS_SCHEMA,
-    description="`user_id` names user ids not granted to you (named in the message), or the token lacks the "
-    "`logs:read` scope (`detail`).",
-)
-THROTTLED = OpenApiResponse(
-    DetailSerializer, description="Over the token's (or user's) rate: wait the seconds in `Retry-After`."
-)
-BUSY = OpenApiResponse(
-    DetailSerializer, description="This server runs as many searches as it takes: ask again after `Retry-After`."
-)
-
-
-class LogsAPIView(APIView):
-    # Token first, so that a missing or wrong token is a 401 with WWW-Authenticate: Token.
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
-    # A token reads only with logs:read and writes only with logs:write (access.tokens).
-    permission_classes = [IsAuthenticated, TokenScopes]
-    schema = FilterSetSchema()
-    # HTTP method -> the THROTTLE_RATES scope its requests count against.
-    throttle_scopes: dict[str, str] = {}
-
-    def get_throttles(self) -> list[BaseThrottle]:
-        scope = self.throttle_scopes.get(self.request.method or "")
-        return [ScopeThrottle(scope)] if scope else []
-
-    def throttled(self, request: Request, wait: float | None) -> NoReturn:
-        raise Throttled(wait=whole_seconds(wait))
-
-
-class LogSearchView(LogsAPIView):
+class LogSearchView(APIView):
     """GET searches logs (the same parameters and meaning as the search page); POST sends logs."""
 
     throttle_scopes = {"GET": "search", "POST": "ingest"}
 
-    @extend_schema(
-        parameters=filter_parameters(),
-        responses={
-            200: SearchPageSerializer,
-            400: ERRORS,
-            401: UNAUTHORIZED,
-            403: FORBIDDEN,
-            429: THROTTLED,
-            503: BUSY,
-        },
-        description="Search logs: the same parameters and meaning as the search page.",
-    )
+    @extend_schema(**schema.SEARCH)
     @search_capacity
     def get(self, request: Request) -> Response:
-        filterset = parse(request.query_params, read_scope(request))
+        filterset = parse(request.query_params, request)
         query = filterset.log_query()
-        audit.record(AuditEvent.Action.SEARCH, request, {"door": "api", **query.to_params()})
+        door.audit_search(request, query, door="api")
         page = planner.search(query, filterset.cursor_token)
         return Response(
             {
@@ -240,63 +66,12 @@ class LogSearchView(LogsAPIView):
                 "prev_cursor": page.prev_cursor,
                 "previous": page_url(request, page.prev_cursor),
                 "offset": page.offset,
-                "sources": shown(page.sources, is_staff(request.user), "search"),
+                "sources": door.sources(request, page.sources),
                 "partial": page.partial,
             }
         )
 
-    @extend_schema(
-        # JSON is what the schema can describe; NDJSON and gzip are in the description.
-        request={"application/json": LogBatchSerializer},
-        responses={
-            201: IngestResultSerializer,
-            400: OpenApiResponse(
-                ERRORS_SCHEMA,
-                description="Names each invalid field as `logs[i].field` (also: the same `id` twice in the "
-                "batch) or `body`; nothing is written.",
-            ),
-            401: UNAUTHORIZED,
-            403: OpenApiResponse(
-                ERRORS_SCHEMA,
-                description="Names each record whose user_id you may not write as `logs[i].user_id` (or, as "
-                "`detail`, a token without the `logs:write` scope); nothing is written.",
-            ),
-            413: OpenApiResponse(
-                ERRORS_SCHEMA,
-                description=f"Body larger than {MAX_BODY_BYTES // 2**20} MB (after gzip inflation), named `body`, "
-                f"or more than {MAX_RECORDS:,} records, named `logs`: split the batch.",
-            ),
-            411: OpenApiResponse(
-                ERRORS_SCHEMA,
-                description="A chunked body that this server cannot de-chunk (Django's development server), "
-                "named `body`: send Content-Length.",
-            ),
-            415: OpenApiResponse(ERRORS_SCHEMA, description="Neither JSON nor NDJSON, or an encoding other than gzip."),
-            429: THROTTLED,
-            503: OpenApiResponse(
-                DetailSerializer, description="Storage did not confirm the write; send the same batch again."
-            ),
-        },
-        description=(
-            f"Send up to {MAX_RECORDS:,} logs. A record without `id` gets one derived from its content, so a "
-            "re-sent batch stores nothing twice: ids already stored are counted as `duplicates`. The body may "
-            "also be NDJSON (`Content-Type: application/x-ndjson`, one record a line; `logs[i]` in errors is "
-            f"the i-th record, from 0), gzip-compressed (`Content-Encoding: gzip`; at most {MAX_BODY_BYTES // 2**20} "
-            "MB inflated) and "
-            "chunked (under gunicorn; a server that cannot de-chunk answers 411)."
-        ),
-        examples=[
-            OpenApiExample(
-                "One log",
-                {
-                    "logs": [
-                        {"timestamp": "2023-08-27T12:30:00Z", "user_id": 4, "level": "error", "message": "Recall: 0.27"}
-                    ]
-                },
-                request_only=True,
-            )
-        ],
-    )
+    @extend_schema(**schema.INGEST)
     def post(self, request: Request) -> Response:
         try:
             # Read here rather than by DRF's parsers: they see no chunked body and inflate no gzip.
@@ -316,38 +91,14 @@ class LogSearchView(LogsAPIView):
         return Response({"inserted": result.inserted, "duplicates": result.duplicates, "ids": result.ids}, status=201)
 
 
-class SeedLogsView(LogsAPIView):
+class SeedLogsView(APIView):
     """The Flask seed app's route, kept for its clients: a JSON list of
     {date, log_level, user_id, log_message}, oldest first; 400 on bad input, 404 when
     nothing matches. Unlike the seed, it needs a login or an API token."""
 
     throttle_scopes = {"GET": "search"}
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "day", OpenApiTypes.DATE, OpenApiParameter.PATH, description="A UTC day.", examples=[DAY_EXAMPLE]
-            ),
-            OpenApiParameter("user_id", USER_ID, OpenApiParameter.PATH, examples=[OpenApiExample("A user", 4)]),
-            OpenApiParameter(
-                "level", str, OpenApiParameter.PATH, enum=Level.values, examples=[OpenApiExample("Errors", "error")]
-            ),
-            KEYWORD_PARAMETER,
-        ],
-        responses={
-            200: SeedLogSerializer(many=True),
-            400: OpenApiResponse(
-                ERRORS_SCHEMA, description=f"Names each invalid parameter (`day` as `date`). {OUT_OF_RANGE}"
-            ),
-            401: UNAUTHORIZED,
-            403: FORBIDDEN,
-            404: OpenApiResponse(DetailSerializer, description="No logs found."),
-            429: THROTTLED,
-            503: OpenApiResponse(
-                DetailSerializer, description="A storage could not answer, or the server is busy; ask again later."
-            ),
-        },
-    )
+    @extend_schema(**schema.SEED)
     @search_capacity
     def get(self, request: Request, day: str, user_id: str, level: str) -> Response | StreamingHttpResponse:
         unknown = set(request.query_params) - {"keyword", *API_PARAMETERS}
@@ -355,14 +106,10 @@ class SeedLogsView(LogsAPIView):
             raise ValidationError({name[:50]: ["Unknown parameter."] for name in sorted(unknown)})
         data = request.query_params.copy()
         data.update({"date": day, "user_id": user_id, "level": level, "order": "oldest"})
-        filterset = parse(data, read_scope(request))
-        query = filterset.log_query()
-        audit.record(AuditEvent.Action.SEARCH, request, {"door": "seed", **query.to_params()})
+        query = parse(data, request).log_query()
+        door.audit_search(request, query, door="seed")
         rows = planner.iter_all(query)
-        try:
-            first = next(rows, None)
-        except SourceUnavailable as exc:
-            return Response({"detail": shown_error(str(exc), is_staff(request.user), "search")}, status=503)
+        first = next(rows, None)  # read before answering: a source that cannot answer is a 503, not a cut list
         if first is None:
             return Response({"detail": "No logs found."}, status=404)
         return StreamingHttpResponse(json_array(chain([first], rows)), content_type="application/json")
@@ -372,7 +119,7 @@ def json_array(rows: Iterable) -> Iterator[str]:
     """Stream a JSON list without holding it in memory."""
     yield "["
     for index, row in enumerate(rows):
-        yield ("," if index else "") + json.dumps(seed_record(row))
+        yield ("," if index else "") + json.dumps(door.seed_record(row))
     yield "]"
 
 
@@ -386,165 +133,3 @@ def page_url(request: Request, cursor: str | None) -> str | None:
             params.setlist(name, [value for value in values if value])
     params["cursor"] = cursor
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-
-
-LOG_ID_PATTERN = re.compile(r"[0-9a-fA-F]{24}")
-LOG_ID = OpenApiParameter(
-    "id", {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}, OpenApiParameter.PATH, description="The log's id."
-)
-NOT_FOUND = OpenApiResponse(DetailSerializer, description="No log with this id that you may read.")
-UNAVAILABLE = OpenApiResponse(DetailSerializer, description="A storage could not answer; ask again later.")
-MAX_AROUND = 200
-# The answers of the one-log endpoints besides 200.
-ONE_LOG_ERRORS = {
-    400: ERRORS,
-    401: UNAUTHORIZED,
-    403: FORBIDDEN,
-    404: NOT_FOUND,
-    429: THROTTLED,
-    503: UNAVAILABLE,
-}
-
-
-def reader_query(request: Request) -> LogQuery:
-    """The search of everything the caller may read (their scope; no filter of theirs): for one log and its context."""
-    return parse(QueryDict(), read_scope(request)).log_query()
-
-
-def found_log(request: Request, log_id: str) -> LogRow:
-    """The log with this id the caller may read; a 400 naming `id` when it is not an id, a 404 when not found."""
-    if not LOG_ID_PATTERN.fullmatch(log_id):
-        raise ValidationError({"id": ["Not a log id: 24 hexadecimal digits."]})
-    row = planner.find_log(log_id.lower(), reader_query(request))
-    if row is None:
-        raise NotFound("No log with this id that you may read.")
-    return row
-
-
-class OnlyParameters(serializers.Serializer):
-    """Query parameters of an endpoint that takes no filters: unknown ones are a 400 naming them."""
-
-    def validate(self, attrs: dict) -> dict:
-        unknown = set(self.initial_data) - set(self.fields) - set(API_PARAMETERS)
-        if unknown:
-            raise ValidationError({name[:50]: ["Unknown parameter."] for name in sorted(unknown)})
-        return attrs
-
-
-class ContextParameters(OnlyParameters):
-    before = serializers.IntegerField(min_value=0, max_value=MAX_AROUND, default=50)
-    after = serializers.IntegerField(min_value=0, max_value=MAX_AROUND, default=50)
-
-
-class LogDetailView(LogsAPIView):
-    """GET one log by id, found in MongoDB or in the archive."""
-
-    throttle_scopes = {"GET": "search"}
-
-    @extend_schema(
-        parameters=[LOG_ID],
-        # drf-spectacular would name it api_v1_logs_retrieve, as GET /api/v1/logs is named.
-        operation_id="api_v1_log_retrieve",
-        responses={200: LogRowSerializer, **ONE_LOG_ERRORS},
-        description="One log, hot or archived, with every field. Found from the time in its id (the hour "
-        "either side): ids that ingest made, or BSON ObjectIds made when the log was written, carry it.",
-    )
-    def get(self, request: Request, id: str) -> Response:  # the path's parameter, named as the API names it
-        OnlyParameters(data=request.query_params).is_valid(raise_exception=True)
-        try:
-            return Response(LogRowSerializer(found_log(request, id)).data)
-        except SourceUnavailable as exc:
-            return Response({"detail": shown_error(str(exc), is_staff(request.user), "search")}, status=503)
-
-
-class LogContextView(LogsAPIView):
-    """GET the logs around one: the same user's, at every level, hot and archived."""
-
-    throttle_scopes = {"GET": "search"}
-
-    @extend_schema(
-        parameters=[
-            LOG_ID,
-            OpenApiParameter(
-                "before", {"type": "integer", "minimum": 0, "maximum": MAX_AROUND}, description="Default 50."
-            ),
-            OpenApiParameter(
-                "after", {"type": "integer", "minimum": 0, "maximum": MAX_AROUND}, description="Default 50."
-            ),
-        ],
-        responses={200: LogContextSerializer, **ONE_LOG_ERRORS},
-        description=f"The `before` logs before this one and the `after` logs after it (0 to {MAX_AROUND} each) of "
-        f"the same user_id, at every level, hot and archived, within {planner.AROUND_SPAN.days} days of it.",
-    )
-    def get(self, request: Request, id: str) -> Response:
-        parameters = ContextParameters(data=request.query_params)
-        parameters.is_valid(raise_exception=True)
-        try:
-            row = found_log(request, id)
-            found = planner.around(row, reader_query(request), **parameters.validated_data)
-        except SourceUnavailable as exc:
-            return Response({"detail": shown_error(str(exc), is_staff(request.user), "search")}, status=503)
-        return Response(
-            {
-                "log": LogRowSerializer(row).data,
-                "before": LogRowSerializer(found.before, many=True).data,
-                "after": LogRowSerializer(found.after, many=True).data,
-                "sources": shown(found.sources, is_staff(request.user), "search"),
-                "partial": found.partial,
-            }
-        )
-
-
-class LogTailView(LogsAPIView):
-    """GET the logs that arrived since the last poll (a live tail)."""
-
-    throttle_scopes = {"GET": "search"}
-
-    @extend_schema(
-        parameters=[
-            *(parameter for parameter in filter_parameters() if parameter.name not in ("cursor", "order")),
-            OpenApiParameter(
-                "after",
-                {"type": "string", "maxLength": 3000, "pattern": NO_NUL_PATTERN},
-                description="The `cursor` of the previous poll; without it, the newest `page_size` logs of the "
-                "search. Any other value is a 400 naming `after`.",
-            ),
-        ],
-        responses={200: TailPageSerializer, 400: ERRORS, 401: UNAUTHORIZED, 403: FORBIDDEN, 429: THROTTLED},
-        description="A live tail, polled: the logs of the search (same filters) that arrived since `after`, oldest "
-        "first, at most `page_size`, each sent once, and the cursor for the next poll. The time range must run to "
-        "now or later (no `to`, `to=now`, today's `date`): a range that ended is a 400 naming `date`, `to` or "
-        "`from`; a range that runs to now follows the clock, a later end is kept. Poll every `poll_seconds` (also "
-        "sent as `Retry-After`); at once when the page was full (`page_size` logs). Only MongoDB is read: new logs "
-        "arrive there, the archive holds day-old ones. A log "
-        f"stamped up to {planner.TAIL_OVERLAP.seconds} s before the newest one sent is still sent (when fewer "
-        f"than {planner.TAIL_MAX_SEEN} logs were sent in that window); an older late log is not.",
-    )
-    def get(self, request: Request) -> Response:
-        data = request.query_params.copy()
-        after = data.pop("after", [None])[-1]
-        refused = {name: ["Not a parameter of the tail."] for name in ("cursor", "order") if name in data}
-        if refused:
-            raise ValidationError(refused)
-        # One clock for the range and the tail: a range that runs to now ends exactly at `now`.
-        now = timezone.now()
-        query = parse(data, read_scope(request), now=now).log_query()
-        try:
-            page = planner.tail(query, after or None, now)
-        except InvalidCursor as exc:
-            raise ValidationError({"after": [str(exc)]}) from exc
-        except planner.TailRangeEnded as exc:
-            raise ValidationError({exc.parameter: [str(exc)]}) from exc
-        if not after:
-            # Its start only: a tail polls every few seconds, a row per poll would bury the trail.
-            audit.record(AuditEvent.Action.SEARCH, request, {"door": "tail", **query.to_params()})
-        return Response(
-            {
-                "results": LogRowSerializer(page.rows, many=True).data,
-                "cursor": page.cursor,
-                "poll_seconds": page.poll_seconds,
-                "sources": shown(page.sources, is_staff(request.user), "search"),
-                "partial": page.partial,
-            },
-            headers={"Retry-After": str(page.poll_seconds)},
-        )

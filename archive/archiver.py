@@ -21,6 +21,7 @@ part on a later run.
 """
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -36,34 +37,28 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.core.files import File
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from archive import cache, idindex, jsonl, locks, purge
-from archive.exporter import PartFile, day_bounds, export_day
+from archive import boundary, cache, idindex, jsonl, locks, purge, storage
+from archive.exporter import PartFile, export_day
 from archive.metrics import count_archive_run
 from archive.models import ArchivedDay, ArchivePart, ArchiveRun, IdIndex, PendingUpload
-from archive.reader import object_chunks, open_object
-from archive.storage import archive_storage
+from archive.storage import StorageError
 from retrieval import buckets, hotstore
+from retrieval.buckets import day_bounds
 from retrieval.compression import TruncatedGzip
 from retrieval.models import LogEntry
 
 logger = logging.getLogger(__name__)
 
 READ_CHUNK = 1 << 20
-# Errors of the object store (S3 API or local disk): the run fails, nothing is deleted, and it is retried.
-STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
-
-
-class ArchiveStorageError(RuntimeError):
-    """Object storage is down, refused a write, or returned something other than what was written."""
+# Object storage is down, refused a write, or returned something other than what was written: the run
+# fails, nothing is deleted, and it is retried. The storage's one error (archive.storage).
+ArchiveStorageError = StorageError
 
 
 Progress = Callable[[int], None]
@@ -71,9 +66,8 @@ _T = TypeVar("_T")
 
 
 def due_before(now: datetime | None = None) -> date:
-    """The first day that stays hot: days strictly before it are archived."""
-    today = (now or timezone.now()).date()
-    return today - timedelta(days=settings.HOT_RETENTION_DAYS)
+    """The first day that stays hot: days strictly before it are archived (`archive.boundary`'s rule)."""
+    return boundary.archive_before(now)
 
 
 def day_prefix(day: date) -> str:
@@ -105,27 +99,9 @@ class _Heartbeat:
             self.last = time.monotonic()
 
 
-def _storage_call(what: str, call: Callable[..., _T], *args: object) -> _T:
-    try:
-        return call(*args)
-    except STORAGE_ERRORS as exc:
-        raise ArchiveStorageError(f"object storage failed to {what}: {exc}") from exc
-
-
 def upload(key: str, part: PartFile) -> None:
     with part.open() as file:
-        name = _storage_call(f"store {key}", archive_storage().save, key, File(file, name=key))
-    if name != key:
-        raise ArchiveStorageError(f"object storage stored {key} as {name}")
-
-
-def _object_chunks(key: str) -> Iterator[bytes]:
-    stream = _storage_call(f"read {key}", open_object, key)
-    try:
-        while chunk := _storage_call(f"read {key}", stream.read, READ_CHUNK):
-            yield chunk
-    finally:
-        stream.close()
+        storage.put(key, file)
 
 
 def verify(key: str, part: PartFile) -> None:
@@ -138,7 +114,7 @@ def verify(key: str, part: PartFile) -> None:
             yield chunk
 
     try:
-        lines = sum(block.count(b"\n") for block in jsonl.gzip_line_blocks(hashed(_object_chunks(key))))
+        lines = sum(block.count(b"\n") for block in jsonl.gzip_line_blocks(hashed(storage.read_chunks(key))))
     except (TruncatedGzip, zlib.error) as exc:
         raise ArchiveStorageError(f"verification of {key} failed: the stored object is not whole gzip ({exc})") from exc
     if digest.hexdigest() != part.sha256 or lines != part.count:
@@ -179,11 +155,9 @@ def upload_id_index(run: ArchiveRun, day: date, part_paths: list[str]) -> tuple[
     index = idindex.write_index(part_paths, directory / "ids.idx")
     try:
         with open(index.path, "rb") as file:
-            name = _storage_call(f"store {key}", archive_storage().save, key, File(file, name=key))
-        if name != key:
-            raise ArchiveStorageError(f"object storage stored {key} as {name}")
+            storage.put(key, file)
         digest = hashlib.sha256()
-        for chunk in _object_chunks(key):
+        for chunk in storage.read_chunks(key):
             digest.update(chunk)
         if digest.hexdigest() != index.sha256:
             raise ArchiveStorageError(
@@ -266,29 +240,21 @@ def write_manifest(day: date) -> None:
             for index in IdIndex.objects.filter(day=day).order_by("key")
         ],
     }
-    key = manifest_key(day)
-    storage = archive_storage()
-    # Storages do not overwrite (S3Storage is set to file_overwrite=False): replace it.
     # The ledger is the source of truth; a missing manifest is rewritten by the next run of the day.
-    _storage_call(f"delete {key}", storage.delete, key)
-    body = ContentFile(json.dumps(manifest, indent=2).encode(), name=key)
-    name = _storage_call(f"store {key}", storage.save, key, body)
-    if name != key:
-        raise ArchiveStorageError(f"object storage stored {key} as {name}")
+    storage.replace(manifest_key(day), io.BytesIO(json.dumps(manifest, indent=2).encode()))
 
 
 def recover_day(day: date, heartbeat: _Heartbeat) -> bool:
     """Finish or undo what an earlier run left for `day`; True if there was anything."""
-    storage = archive_storage()
     pending = list(PendingUpload.objects.filter(day=day))
     for upload_ in pending:
         # Never recorded, so never used for deletion: its logs are all still hot.
-        _storage_call(f"delete {upload_.key}", storage.delete, upload_.key)
+        storage.delete(upload_.key)
         upload_.delete()
     unpurged = list(ArchivePart.objects.filter(day=day, purged__isnull=True))
     if unpurged:
         # Some of their logs may be gone already (a purge that died halfway): deletes are by exact id.
-        purge.purge_parts(day, [(part, _object_chunks(part.key)) for part in unpurged], heartbeat)
+        purge.purge_parts(day, [(part, storage.read_chunks(part.key)) for part in unpurged], heartbeat)
     if pending or unpurged:
         logger.info("Recovered %s: %d unrecorded uploads removed, %d parts purged", day, len(pending), len(unpurged))
     return bool(pending or unpurged)
@@ -339,7 +305,7 @@ def index_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat) -> int:
     parts = list(ArchivePart.objects.filter(day=day, id_index__isnull=True).defer("minute_counts").order_by("key"))
     if not parts:
         return 0
-    with cache.held(parts, object_chunks) as paths:
+    with cache.held(parts, storage.chunk_reader) as paths:
         key, index = upload_id_index(run, day, paths)
     with transaction.atomic():
         heartbeat(force=True)
@@ -378,7 +344,7 @@ def index_archived_ids(
 
 def sql_now(run: ArchiveRun) -> datetime:
     """The SQL server's clock (read along the run's row): ingest stamps late writes with it too
-    (intake.ingest.note_late_writes), so the two times compare without clock skew."""
+    (archive.boundary.note_late_writes), so the two times compare without clock skew."""
     return ArchiveRun.objects.filter(pk=run.pk).annotate(now=Now()).values_list("now", flat=True).get()
 
 

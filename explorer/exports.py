@@ -7,7 +7,7 @@ from itertools import chain
 
 from django.http import StreamingHttpResponse
 
-from api.serializers import row_record
+from doors.door import row_record
 from retrieval.planner import iter_all
 from retrieval.query import LogQuery, LogRow
 

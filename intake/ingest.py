@@ -18,17 +18,13 @@ from functools import partial
 import pymongo
 from bson import ObjectId
 from bson.errors import InvalidId
-from django.conf import settings
 from django.db import DatabaseError
-from django.db.models.functions import Now
-from django.utils import timezone
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from access.scope import Scope
-from retrieval import hotstore, planner
+from retrieval import hooks, hotstore, planner
 from retrieval.buckets import EPOCH
 from retrieval.metrics import INGESTED_LOGS
-from retrieval.models import LateWrite
 from retrieval.query import ALL_LEVELS
 from retrieval.sources import SourceUnavailable
 
@@ -328,20 +324,6 @@ def ingest_logs(records: object, *, scope: Scope) -> IngestResult:
     return store(validate_batch(records), scope=scope)
 
 
-def note_late_writes(documents: list[dict]) -> None:
-    """Record, for each day of `documents` that the archiver may have emptied already, that MongoDB holds
-    logs of it again: searches then read that day in MongoDB too (archive.hot).
-
-    The archiver takes days older than HOT_RETENTION_DAYS; one day more covers clocks that disagree.
-    Late logs are rare, so this is usually no write at all. The time is the SQL server's, as the
-    archiver's `ArchivedDay.exported_from` is: one clock, nothing to skew.
-    """
-    newest_archivable = timezone.now().date() - timedelta(days=settings.HOT_RETENTION_DAYS)
-    days = {document["timestamp"].date() for document in documents}
-    for day in sorted(day for day in days if day <= newest_archivable):
-        LateWrite.objects.update_or_create(day=day, defaults={"last_write": Now()})
-
-
 def check_write_scope(documents: list[dict], scope: Scope) -> None:
     """IngestForbidden naming each document (by its index) whose user_id `scope` does not cover."""
     if scope.everything:
@@ -404,8 +386,9 @@ def store(documents: list[dict], *, scope: Scope) -> IngestResult:
         inserted += stored
         INGESTED_LOGS.inc(amount=stored)
         try:
-            # After each chunk: what is stored must be searchable even if a later chunk fails.
-            note_late_writes(chunk)
+            # After each chunk: what is stored must be searchable even if a later chunk fails (the archive
+            # notes late logs of days it may have emptied: archive.boundary).
+            hooks.stored(chunk)
         except DatabaseError as exc:
             # Stored, but searches could skip the day in MongoDB: not acknowledged, so the sender re-sends.
             raise IngestUnavailable(f"The SQL database did not confirm the write; {RETRY_ADVICE}") from exc

@@ -19,7 +19,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from intake.ingest import EPOCH, validate_record
+from intake.ingest import validate_record
+from retrieval.buckets import EPOCH
 from retrieval.models import Level
 
 PROTOBUF = "application/x-protobuf"

@@ -1,6 +1,6 @@
 """POST /v1/logs: the OpenTelemetry OTLP/HTTP logs receiver (protobuf or JSON), a front door to ingest.
 
-The same authentication as the JSON API (its LogsAPIView), and the same write path
+The same authentication as the JSON API (`doors.apiview.LogsAPIView`), and the same write path
 (`intake.ingest.store`, which `ingest_logs` ends in); decoding and mapping are `intake.otlp`'s.
 """
 
@@ -12,7 +12,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
 from access.scope import write_scope
-from api.views import LogsAPIView
+from doors.apiview import LogsAPIView
 from intake import ingest, otlp
 from intake.bodies import MAX_BODY_BYTES, BodyError, read_body
 from intake.ingest import IngestError, IngestForbidden, IngestUnavailable, TooManyRecords

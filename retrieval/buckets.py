@@ -1,5 +1,7 @@
 """Time buckets kept in every hot log document: `hour` and `day`, whole hours and days since 1970-01-01 UTC.
 
+Also the one place of day arithmetic: the epoch (`EPOCH`) and a UTC day's bounds (`day_bounds`).
+
 Why they exist: FerretDB on PostgreSQL (the embedded default) sends only top-level
 scalar equalities to PostgreSQL; a time range, a sort or a limit is done in FerretDB
 after it has decoded every row the equalities matched. An equality on the bucket of
@@ -13,7 +15,7 @@ are a property of hot storage, not of the log.
 """
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = "hour"
@@ -21,6 +23,12 @@ DAY = "day"
 FIELDS = (HOUR, DAY)
 ONE_HOUR = timedelta(hours=1)
 ONE_DAY = timedelta(days=1)
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The half-open UTC range [midnight, next midnight) of `day`."""
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + ONE_DAY
 
 
 def _aware(moment: datetime) -> datetime:

@@ -17,6 +17,7 @@ from django.core import signing
 from django.db.models import Q
 
 from retrieval import querysyntax, textfold
+from retrieval.buckets import EPOCH
 from retrieval.models import Level
 from retrieval.querysyntax import Term
 
@@ -32,7 +33,7 @@ MAX_BUCKETS = 60
 # :00, :05..., days at midnight, weeks on Mondays.
 BUCKET_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
 # The range a search may cover (retrieval.filters says why).
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST = EPOCH
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 CURSOR_SALT = "retrieval.cursor"
 

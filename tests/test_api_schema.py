@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis import Case, CheckContext, Response
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from retrieval.filters import OUT_OF_RANGE, TIME_FORMATS
+from retrieval.filters import OUT_OF_RANGE
+from retrieval.timeexpr import TIME_FORMATS
 from tests.access_support import token_of, user_granted
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"], transaction=True)
