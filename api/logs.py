@@ -16,7 +16,7 @@ from api import schema
 from api.serializers import ContextParameters, LogRowSerializer, OnlyParameters
 from api.views import APIView, parse
 from doors import door
-from retrieval import planner
+from retrieval import livetail, planner
 from retrieval.query import InvalidCursor, LogRow
 
 LOG_ID_PATTERN = re.compile(r"[0-9a-fA-F]{24}")
@@ -81,10 +81,10 @@ class LogTailView(APIView):
         now = timezone.now()
         query = parse(data, request, now=now).log_query()
         try:
-            page = planner.tail(query, after or None, now)
+            page = livetail.tail(query, after or None, now)
         except InvalidCursor as exc:
             raise ValidationError({"after": [str(exc)]}) from exc
-        except planner.TailRangeEnded as exc:
+        except livetail.TailRangeEnded as exc:
             raise ValidationError({exc.parameter: [str(exc)]}) from exc
         if not after:
             # Its start only: a tail polls every few seconds, a row per poll would bury the trail.

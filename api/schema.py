@@ -3,12 +3,12 @@ filterset reads, the answers besides 200, and each operation's `extend_schema` a
 (`api.views`, `api.logs`) only apply them; every rule a view enforces is stated here or in a serializer.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ComponentRegistry
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
 from api.serializers import (
@@ -26,15 +26,19 @@ from api.serializers import (
 )
 from intake.bodies import MAX_BODY_BYTES
 from intake.ingest import MAX_RECORDS
-from retrieval import planner
+from retrieval import livetail, planner
 from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, OUT_OF_RANGE
 from retrieval.models import Level
-from retrieval.query import MAX_KEYWORD_LENGTH, MAX_PAGE_SIZE
+from retrieval.query import EARLIEST, LATEST, MAX_KEYWORD_LENGTH, MAX_PAGE_SIZE
 from retrieval.querysyntax import MAX_QUERY_LENGTH
 
 DAY_EXAMPLE = OpenApiExample("A day", "2023-08-27")
 # What LogFilterSet's `date` takes (retrieval.filters: a day, or a relative time such as `from` takes).
 DAY_PATTERN = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|today|yesterday|now([+-][0-9]{1,6}[smhdw])*(/[smhdw])?)$"
+# A real day (`format: date`) in the range a search covers (retrieval.query.EARLIEST to LATEST, 1970 to 9998).
+SEED_DAY_PATTERN = (
+    r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+)
 USER_ID = {"type": "integer", "minimum": 0, "maximum": MAX_USER_ID}
 KEYWORD = {"type": "string", "maxLength": MAX_KEYWORD_LENGTH, "pattern": NO_NUL_PATTERN}
 KEYWORD_PARAMETER = OpenApiParameter("keyword", KEYWORD, description="Case-insensitive text in the message, literal.")
@@ -243,7 +247,11 @@ INGEST: dict[str, Any] = {
 SEED: dict[str, Any] = {
     "parameters": [
         OpenApiParameter(
-            "day", OpenApiTypes.DATE, OpenApiParameter.PATH, description="A UTC day.", examples=[DAY_EXAMPLE]
+            "day",
+            {"type": "string", "format": "date", "pattern": SEED_DAY_PATTERN},
+            OpenApiParameter.PATH,
+            description=f"A UTC day from {EARLIEST:%Y-%m-%d} to {LATEST - timedelta(days=1):%Y-%m-%d}.",
+            examples=[DAY_EXAMPLE],
         ),
         OpenApiParameter("user_id", USER_ID, OpenApiParameter.PATH, examples=[OpenApiExample("A user", 4)]),
         OpenApiParameter(
@@ -306,6 +314,6 @@ TAIL: dict[str, Any] = {
     "`from`; a range that runs to now follows the clock, a later end is kept. Poll every `poll_seconds` (also "
     "sent as `Retry-After`); at once when the page was full (`page_size` logs). Only MongoDB is read: new logs "
     "arrive there, the archive holds day-old ones. A log "
-    f"stamped up to {planner.TAIL_OVERLAP.seconds} s before the newest one sent is still sent (when fewer "
-    f"than {planner.TAIL_MAX_SEEN} logs were sent in that window); an older late log is not.",
+    f"stamped up to {livetail.TAIL_OVERLAP.seconds} s before the newest one sent is still sent (when fewer "
+    f"than {livetail.TAIL_MAX_SEEN} logs were sent in that window); an older late log is not.",
 }

@@ -21,11 +21,8 @@ part on a later run.
 """
 
 import hashlib
-import io
-import json
 import logging
 import os
-import secrets
 import socket
 import tempfile
 import time
@@ -35,7 +32,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote
 
 from django.conf import settings
 from django.db import transaction
@@ -43,7 +39,7 @@ from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from archive import boundary, cache, idindex, jsonl, locks, purge, storage
+from archive import boundary, cache, idindex, jsonl, layout, locks, purge, storage
 from archive.exporter import PartFile, export_day
 from archive.metrics import count_archive_run
 from archive.models import ArchivedDay, ArchivePart, ArchiveRun, IdIndex, PendingUpload
@@ -68,20 +64,6 @@ _T = TypeVar("_T")
 def due_before(now: datetime | None = None) -> date:
     """The first day that stays hot: days strictly before it are archived (`archive.boundary`'s rule)."""
     return boundary.archive_before(now)
-
-
-def day_prefix(day: date) -> str:
-    return f"{settings.ARCHIVE_PREFIX}/date={day.isoformat()}"
-
-
-def part_key(day: date, user_id: int, level: str) -> str:
-    # Hive partition values are URL-escaped, so an odd level can never become a path.
-    part_id = f"{timezone.now():%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
-    return f"{day_prefix(day)}/user_id={quote(str(user_id), safe='')}/level={quote(str(level), safe='')}/part-{part_id}.jsonl.gz"
-
-
-def manifest_key(day: date) -> str:
-    return f"{day_prefix(day)}/manifest.json"
 
 
 class _Heartbeat:
@@ -129,7 +111,7 @@ def upload_parts(
 ) -> list[tuple[str, PartFile]]:
     """Upload and verify a day's parts, ARCHIVE_UPLOAD_THREADS at a time: each part is a few
     round trips to object storage that mostly wait on the network."""
-    uploaded = [(part_key(day, part.user_id, part.level), part) for part in parts]
+    uploaded = [(layout.part_key(day, part.user_id, part.level), part) for part in parts]
     # Every key is noted before any upload starts: a crash leaves nothing unnoted behind (recover_day).
     PendingUpload.objects.bulk_create([PendingUpload(key=key, day=day, run=run) for key, _ in uploaded], batch_size=500)
 
@@ -211,39 +193,6 @@ def _file_chunks(part: PartFile) -> Iterator[bytes]:
             yield chunk
 
 
-def write_manifest(day: date) -> None:
-    """The day's manifest, rebuilt from the ledger: every part of the day, with counts, sizes and sha256."""
-    parts = list(ArchivePart.objects.filter(day=day).order_by("user_id", "level", "key"))
-    manifest = {
-        "date": day.isoformat(),
-        "updated": jsonl.format_timestamp(timezone.now()),
-        "logs": sum(part.count for part in parts),
-        "raw_bytes": sum(part.raw_bytes for part in parts),
-        "compressed_bytes": sum(part.compressed_bytes for part in parts),
-        "parts": [
-            {
-                "key": part.key,
-                "user_id": part.user_id,
-                "level": part.level,
-                "count": part.count,
-                "raw_bytes": part.raw_bytes,
-                "compressed_bytes": part.compressed_bytes,
-                "sha256": part.sha256,
-                "first_timestamp": jsonl.format_timestamp(part.first_timestamp),
-                "last_timestamp": jsonl.format_timestamp(part.last_timestamp),
-            }
-            for part in parts
-        ],
-        # The day's id index objects (archive.idindex), for tools that check the day's objects against it.
-        "id_indexes": [
-            {"key": index.key, "logs": index.logs, "size": index.size, "sha256": index.sha256}
-            for index in IdIndex.objects.filter(day=day).order_by("key")
-        ],
-    }
-    # The ledger is the source of truth; a missing manifest is rewritten by the next run of the day.
-    storage.replace(manifest_key(day), io.BytesIO(json.dumps(manifest, indent=2).encode()))
-
-
 def recover_day(day: date, heartbeat: _Heartbeat) -> bool:
     """Finish or undo what an earlier run left for `day`; True if there was anything."""
     pending = list(PendingUpload.objects.filter(day=day))
@@ -281,7 +230,7 @@ def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Pro
             heartbeat()
             archived = record(run, day, uploaded, heartbeat, id_index)
         if archived or recovered:
-            write_manifest(day)
+            layout.write_manifest(day)
         if archived or export.already_archived:
             # The local files are byte for byte the verified objects: read the ids back from them.
             parts = [(record_, _file_chunks(part)) for record_, part in zip(archived, export.parts, strict=True)]
@@ -311,7 +260,7 @@ def index_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat) -> int:
         heartbeat(force=True)
         row = save_id_index(day, key, index)
         ArchivePart.objects.filter(pk__in=[part.pk for part in parts]).update(id_index=row)
-    write_manifest(day)
+    layout.write_manifest(day)
     return len(parts)
 
 

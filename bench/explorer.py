@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from devservices import traffic
-    from retrieval import planner
+    from retrieval import livetail, planner
     from retrieval.query import ALL_LEVELS, LogQuery
 
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     )
     now = datetime.now(UTC)
     tail_query = LogQuery((), now - timedelta(days=1), now, ALL_LEVELS)
-    cursor = planner.tail(tail_query, None, now).cursor
-    results.append(("tail poll, nothing new", median_ms(lambda: planner.tail(tail_query, cursor, now), args.repeat)))
+    cursor = livetail.tail(tail_query, None, now).cursor
+    results.append(("tail poll, nothing new", median_ms(lambda: livetail.tail(tail_query, cursor, now), args.repeat)))
 
     print(f"{args.logs:,} logs (300 Zipf users) over 8 days, 7 archived; medians of {args.repeat}, parts cached; ms")
     print()

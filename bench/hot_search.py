@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         "user + day + level (< 100)": hot({"user_id": "4", "date": yesterday, "level": "error"}),
         f"heaviest user's day, user {heaviest} (< 300)": hot({"user_id": str(heaviest), "date": yesterday}),
         "keyword NaN, 24 h, every user, first page (< 1500)": hot({"from": "now-24h", "to": "now", "keyword": "NaN"}),
-        # The live tail's poll: oldest first from now - 30 s up to now + 1 day (retrieval.planner.tail).
+        # The live tail's poll: oldest first from now - 30 s up to now + 1 day (retrieval.livetail.tail).
         "tail: rows after now - 30 s (< 100)": hot(
             {"from": "now-30s", "to": "now+1d", "order": "oldest"}, after_now=-timedelta(seconds=30)
         ),

@@ -5,7 +5,7 @@
 On a throwaway embedded default (FerretDB on PostgreSQL) holding `--history` logs of the week
 before (realistic traffic, `devservices.traffic`), a writer thread stores `--rate` logs a second
 (batches every 0.1 s, each log stamped with the time it is stored) for `--minutes`, while a tail
-polls as the search page does: `planner.tail` of `from=now-15m`, every user, pages of 100 rows
+polls as the search page does: `livetail.tail` of `from=now-15m`, every user, pages of 100 rows
 (the search page's), again at once after a full page, else after TAIL_POLL_SECONDS. For each row
 of each answer, lag = the answer's time - the log's timestamp (its arrival). Prints the lag per
 minute and overall (p50, p95, max), the polls' time, and whether every stored log was sent
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     from access.scope import EVERY
     from devservices import traffic
-    from retrieval import hotstore, planner
+    from retrieval import hotstore, livetail
     from retrieval.filters import LogFilterSet
     from retrieval.models import LogEntry
 
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     writer = Writer(args.rate)
     deadline = time.monotonic() + args.minutes * 60
     started = time.monotonic()
-    cursor = planner.tail_cursor([], datetime.now(UTC))
+    cursor = livetail.tail_cursor([], datetime.now(UTC))
     received: dict[str, int] = {}
     lags: list[tuple[float, float]] = []  # (seconds since start, lag)
     polls: list[float] = []
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     while True:
         now = datetime.now(UTC)
         asked = time.monotonic()
-        page = planner.tail(query(now), cursor, now)
+        page = livetail.tail(query(now), cursor, now)
         polls.append(time.monotonic() - asked)
         answered = datetime.now(UTC)
         for row in page.rows:

@@ -28,7 +28,7 @@ from explorer.charts import stacked_bars
 from explorer.exports import FORMATS, export_response
 from explorer.forms import SavedSearchForm, add_input_hints, search_query_string
 from explorer.links import query_url, refined, search_url, zoomed
-from retrieval import planner
+from retrieval import livetail, planner
 from retrieval.models import SavedSearch, UserPreference
 from retrieval.query import ALL_LEVELS, InvalidCursor, LogQuery
 from retrieval.sources import SourceUnavailable
@@ -102,7 +102,7 @@ def render_search(
             tail_off=tail_off,
             tail_url=None if tail_off else f"{reverse('tail-rows')}?{urlencode(params)}",
             # The tail goes on from this page's newest rows: its first poll does not read the range again.
-            tail_after=None if tail_off else planner.tail_cursor(page.rows, now),
+            tail_after=None if tail_off else livetail.tail_cursor(page.rows, now),
             tail_max_rows=max(TAIL_TABLE_ROWS, query.limit),
         )
     else:
@@ -113,7 +113,7 @@ def render_search(
 
 def tail_refusal(query: LogQuery, cursor: str | None, now: datetime) -> str:
     """Why the page offers no live tail of this search ("" when it does): the toggle, disabled, says it."""
-    if planner.tail_range_ended(query, now):
+    if livetail.tail_range_ended(query, now):
         return "Live tail needs a time range that runs to now (a “Last” preset, or no To)."
     if not query.newest_first:
         return "Live tail shows the newest logs first: choose newest first."
@@ -159,7 +159,7 @@ def histogram_page(request: HttpRequest) -> HttpResponse:
 def tail_rows(request: HttpRequest) -> HttpResponse:
     """The page's live tail: the rows that arrived since `after`, newest first, in the search page's row markup.
 
-    The same rule and reading as GET /api/v1/logs/tail (`planner.tail`); the cursor and whether
+    The same rule and reading as GET /api/v1/logs/tail (`livetail.tail`); the cursor and whether
     the page was full are attributes of the returned <tbody>.
     """
     data = request.GET.copy()
@@ -170,10 +170,10 @@ def tail_rows(request: HttpRequest) -> HttpResponse:
         return JsonResponse(filterset.form.errors, status=400)
     query = filterset.log_query()
     try:
-        page = planner.tail(query, after or None, now)
+        page = livetail.tail(query, after or None, now)
     except InvalidCursor as exc:
         return JsonResponse({"after": [str(exc)]}, status=400)
-    except planner.TailRangeEnded as exc:
+    except livetail.TailRangeEnded as exc:
         return JsonResponse({exc.parameter: [str(exc)]}, status=400)
     context = {"tail": page, "rows": page.rows[::-1], "params": query.to_params(), "query": query}
     return render(request, "retrieval/tail_rows.html", context)

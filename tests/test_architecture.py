@@ -74,3 +74,26 @@ def test_every_runtime_package_is_in_the_graph():
     """A new top-level package states what it may import here (tests, benches and devservices are not runtime)."""
     packages = {path.parent.name for path in BASE_DIR.glob("*/__init__.py")}
     assert packages - {"tests", "bench", "devservices"} == APPS == set(ALLOWED)
+
+
+def test_every_log_source_satisfies_the_protocol(settings):
+    """Each class of LOG_SOURCES has what the planner asks of a source (`retrieval.sources.LogSource`)."""
+    from django.utils.module_loading import import_string
+
+    from retrieval.sources import LogSource, _instantiate
+
+    for path in settings.LOG_SOURCES:
+        source = import_string(path)()
+        assert isinstance(source, LogSource), path
+        assert callable(source.fetch) and callable(source.volume) and callable(source.held_ids), path
+        assert isinstance(source.name, str) and source.name, path
+    assert [source.name for source in _instantiate(tuple(settings.LOG_SOURCES))] == ["hot", "cold"]
+
+
+def test_a_class_that_is_not_a_log_source_is_refused(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from retrieval.sources import _instantiate
+
+    with pytest.raises(ImproperlyConfigured, match="logsite.routers.LogsRouter"):
+        _instantiate(("retrieval.sources.HotSource", "logsite.routers.LogsRouter"))
