@@ -19,9 +19,9 @@ from django.utils.safestring import SafeString
 from pymongo.errors import PyMongoError
 
 from access.scope import OutsideScope, read_scope
+from doors import door
 from explorer.pagination import WindowPaginator, parse_page_number
 from logsite.admin import ReadOnlyAdminMixin, utc_time
-from retrieval.filters import LogFilterSet
 from retrieval.hooks import archived_days
 from retrieval.models import LogEntry
 from retrieval.sources import SourceUnavailable, answered_in_time
@@ -101,8 +101,8 @@ class LogChangeList(ChangeList):
                         raise exc.__cause__ from exc
                     raise
         except SourceUnavailable as exc:
-            self.unanswered = str(exc)
-            messages.error(request, f"No logs shown: {exc}.")
+            self.unanswered = door.unavailable(request, exc)
+            messages.error(request, f"No logs shown: {self.unanswered}.")
             return
         self.result_list = list(self.page.object_list)
         self.result_count = paginator.count
@@ -130,7 +130,7 @@ class SearchFilter(admin.ListFilter):
         for name in SIDEBAR_PARAMETERS:
             if name in params:
                 self.used_parameters[name] = params.pop(name)
-        self.filterset = LogFilterSet(search_data(request), scope=read_scope(request))
+        self.filterset = door.filterset(search_data(request), request)
 
     def has_output(self) -> bool:
         return True

@@ -31,7 +31,7 @@ BUCKET_WIDTHS = tuple(timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 180, 360,
 MAX_BUCKETS = 60
 # Buckets start at multiples of their width from a Monday midnight (UTC): 5-minute bars at
 # :00, :05..., days at midnight, weeks on Mondays.
-BUCKET_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
+BUCKET_ORIGIN = EPOCH + timedelta(days=4)
 # The range a search may cover (retrieval.filters says why).
 EARLIEST = EPOCH
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
