@@ -5,7 +5,6 @@ UTC with seconds, and each part or day links to its logs on the search page.
 """
 
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -29,8 +28,6 @@ from archive.models import ArchivedDay, ArchivePart, ArchiveRun
 from archive.reader import ColdReadError
 from logsite.admin import ReadOnlyAdminMixin, utc_time
 from logsite.health import check_broker
-from retrieval.admin import register_archived_days
-from retrieval.query import LogQuery
 
 
 def ratio(raw: int | None, compressed: int | None) -> str:
@@ -51,21 +48,6 @@ def logs_link(text: str, **params: str | int) -> SafeString:
     """A link to the search page for these search parameters."""
     url = f"{reverse('search')}?{urlencode(params)}"
     return format_html('<a href="{}" title="These logs on the search page">{}</a>', url, text)
-
-
-def archived_days(query: LogQuery) -> list[date]:
-    """The days of `query` whose logs of its users and levels are in parts deleted from MongoDB (and not
-    rehydrated): the admin's log list, which reads MongoDB, says they are in the archive."""
-    first, last = query.start.date(), (query.end - timedelta(microseconds=1)).date()
-    parts = ArchivePart.objects.filter(
-        day__range=(first, last), level__in=query.levels, purged__isnull=False, rehydrated_until__isnull=True
-    )
-    if query.user_ids:
-        parts = parts.filter(user_id__in=query.user_ids)
-    return list(parts.order_by("day").values_list("day", flat=True).distinct())
-
-
-register_archived_days(archived_days)
 
 
 class DeletedFromMongoDB(admin.SimpleListFilter):

@@ -21,10 +21,8 @@ part on a later run.
 """
 
 import hashlib
-import json
 import logging
 import os
-import secrets
 import socket
 import tempfile
 import time
@@ -34,36 +32,29 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.core.files import File
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from archive import cache, idindex, jsonl, locks, purge
-from archive.exporter import PartFile, day_bounds, export_day
+from archive import boundary, cache, idindex, jsonl, layout, locks, purge, storage
+from archive.exporter import PartFile, export_day
 from archive.metrics import count_archive_run
 from archive.models import ArchivedDay, ArchivePart, ArchiveRun, IdIndex, PendingUpload
-from archive.reader import object_chunks, open_object
-from archive.storage import archive_storage
+from archive.storage import StorageError
 from retrieval import buckets, hotstore
+from retrieval.buckets import day_bounds
 from retrieval.compression import TruncatedGzip
 from retrieval.models import LogEntry
 
 logger = logging.getLogger(__name__)
 
 READ_CHUNK = 1 << 20
-# Errors of the object store (S3 API or local disk): the run fails, nothing is deleted, and it is retried.
-STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
-
-
-class ArchiveStorageError(RuntimeError):
-    """Object storage is down, refused a write, or returned something other than what was written."""
+# Object storage is down, refused a write, or returned something other than what was written: the run
+# fails, nothing is deleted, and it is retried. The storage's one error (archive.storage).
+ArchiveStorageError = StorageError
 
 
 Progress = Callable[[int], None]
@@ -71,23 +62,8 @@ _T = TypeVar("_T")
 
 
 def due_before(now: datetime | None = None) -> date:
-    """The first day that stays hot: days strictly before it are archived."""
-    today = (now or timezone.now()).date()
-    return today - timedelta(days=settings.HOT_RETENTION_DAYS)
-
-
-def day_prefix(day: date) -> str:
-    return f"{settings.ARCHIVE_PREFIX}/date={day.isoformat()}"
-
-
-def part_key(day: date, user_id: int, level: str) -> str:
-    # Hive partition values are URL-escaped, so an odd level can never become a path.
-    part_id = f"{timezone.now():%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
-    return f"{day_prefix(day)}/user_id={quote(str(user_id), safe='')}/level={quote(str(level), safe='')}/part-{part_id}.jsonl.gz"
-
-
-def manifest_key(day: date) -> str:
-    return f"{day_prefix(day)}/manifest.json"
+    """The first day that stays hot: days strictly before it are archived (`archive.boundary`'s rule)."""
+    return boundary.archive_before(now)
 
 
 class _Heartbeat:
@@ -105,27 +81,9 @@ class _Heartbeat:
             self.last = time.monotonic()
 
 
-def _storage_call(what: str, call: Callable[..., _T], *args: object) -> _T:
-    try:
-        return call(*args)
-    except STORAGE_ERRORS as exc:
-        raise ArchiveStorageError(f"object storage failed to {what}: {exc}") from exc
-
-
 def upload(key: str, part: PartFile) -> None:
     with part.open() as file:
-        name = _storage_call(f"store {key}", archive_storage().save, key, File(file, name=key))
-    if name != key:
-        raise ArchiveStorageError(f"object storage stored {key} as {name}")
-
-
-def _object_chunks(key: str) -> Iterator[bytes]:
-    stream = _storage_call(f"read {key}", open_object, key)
-    try:
-        while chunk := _storage_call(f"read {key}", stream.read, READ_CHUNK):
-            yield chunk
-    finally:
-        stream.close()
+        storage.put(key, file)
 
 
 def verify(key: str, part: PartFile) -> None:
@@ -138,7 +96,7 @@ def verify(key: str, part: PartFile) -> None:
             yield chunk
 
     try:
-        lines = sum(block.count(b"\n") for block in jsonl.gzip_line_blocks(hashed(_object_chunks(key))))
+        lines = sum(block.count(b"\n") for block in jsonl.gzip_line_blocks(hashed(storage.read_chunks(key))))
     except (TruncatedGzip, zlib.error) as exc:
         raise ArchiveStorageError(f"verification of {key} failed: the stored object is not whole gzip ({exc})") from exc
     if digest.hexdigest() != part.sha256 or lines != part.count:
@@ -153,7 +111,7 @@ def upload_parts(
 ) -> list[tuple[str, PartFile]]:
     """Upload and verify a day's parts, ARCHIVE_UPLOAD_THREADS at a time: each part is a few
     round trips to object storage that mostly wait on the network."""
-    uploaded = [(part_key(day, part.user_id, part.level), part) for part in parts]
+    uploaded = [(layout.part_key(day, part.user_id, part.level), part) for part in parts]
     # Every key is noted before any upload starts: a crash leaves nothing unnoted behind (recover_day).
     PendingUpload.objects.bulk_create([PendingUpload(key=key, day=day, run=run) for key, _ in uploaded], batch_size=500)
 
@@ -179,11 +137,9 @@ def upload_id_index(run: ArchiveRun, day: date, part_paths: list[str]) -> tuple[
     index = idindex.write_index(part_paths, directory / "ids.idx")
     try:
         with open(index.path, "rb") as file:
-            name = _storage_call(f"store {key}", archive_storage().save, key, File(file, name=key))
-        if name != key:
-            raise ArchiveStorageError(f"object storage stored {key} as {name}")
+            storage.put(key, file)
         digest = hashlib.sha256()
-        for chunk in _object_chunks(key):
+        for chunk in storage.read_chunks(key):
             digest.update(chunk)
         if digest.hexdigest() != index.sha256:
             raise ArchiveStorageError(
@@ -237,58 +193,17 @@ def _file_chunks(part: PartFile) -> Iterator[bytes]:
             yield chunk
 
 
-def write_manifest(day: date) -> None:
-    """The day's manifest, rebuilt from the ledger: every part of the day, with counts, sizes and sha256."""
-    parts = list(ArchivePart.objects.filter(day=day).order_by("user_id", "level", "key"))
-    manifest = {
-        "date": day.isoformat(),
-        "updated": jsonl.format_timestamp(timezone.now()),
-        "logs": sum(part.count for part in parts),
-        "raw_bytes": sum(part.raw_bytes for part in parts),
-        "compressed_bytes": sum(part.compressed_bytes for part in parts),
-        "parts": [
-            {
-                "key": part.key,
-                "user_id": part.user_id,
-                "level": part.level,
-                "count": part.count,
-                "raw_bytes": part.raw_bytes,
-                "compressed_bytes": part.compressed_bytes,
-                "sha256": part.sha256,
-                "first_timestamp": jsonl.format_timestamp(part.first_timestamp),
-                "last_timestamp": jsonl.format_timestamp(part.last_timestamp),
-            }
-            for part in parts
-        ],
-        # The day's id index objects (archive.idindex), for tools that check the day's objects against it.
-        "id_indexes": [
-            {"key": index.key, "logs": index.logs, "size": index.size, "sha256": index.sha256}
-            for index in IdIndex.objects.filter(day=day).order_by("key")
-        ],
-    }
-    key = manifest_key(day)
-    storage = archive_storage()
-    # Storages do not overwrite (S3Storage is set to file_overwrite=False): replace it.
-    # The ledger is the source of truth; a missing manifest is rewritten by the next run of the day.
-    _storage_call(f"delete {key}", storage.delete, key)
-    body = ContentFile(json.dumps(manifest, indent=2).encode(), name=key)
-    name = _storage_call(f"store {key}", storage.save, key, body)
-    if name != key:
-        raise ArchiveStorageError(f"object storage stored {key} as {name}")
-
-
 def recover_day(day: date, heartbeat: _Heartbeat) -> bool:
     """Finish or undo what an earlier run left for `day`; True if there was anything."""
-    storage = archive_storage()
     pending = list(PendingUpload.objects.filter(day=day))
     for upload_ in pending:
         # Never recorded, so never used for deletion: its logs are all still hot.
-        _storage_call(f"delete {upload_.key}", storage.delete, upload_.key)
+        storage.delete(upload_.key)
         upload_.delete()
     unpurged = list(ArchivePart.objects.filter(day=day, purged__isnull=True))
     if unpurged:
         # Some of their logs may be gone already (a purge that died halfway): deletes are by exact id.
-        purge.purge_parts(day, [(part, _object_chunks(part.key)) for part in unpurged], heartbeat)
+        purge.purge_parts(day, [(part, storage.read_chunks(part.key)) for part in unpurged], heartbeat)
     if pending or unpurged:
         logger.info("Recovered %s: %d unrecorded uploads removed, %d parts purged", day, len(pending), len(unpurged))
     return bool(pending or unpurged)
@@ -315,7 +230,7 @@ def archive_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat, progress: Pro
             heartbeat()
             archived = record(run, day, uploaded, heartbeat, id_index)
         if archived or recovered:
-            write_manifest(day)
+            layout.write_manifest(day)
         if archived or export.already_archived:
             # The local files are byte for byte the verified objects: read the ids back from them.
             parts = [(record_, _file_chunks(part)) for record_, part in zip(archived, export.parts, strict=True)]
@@ -339,13 +254,13 @@ def index_day(run: ArchiveRun, day: date, heartbeat: _Heartbeat) -> int:
     parts = list(ArchivePart.objects.filter(day=day, id_index__isnull=True).defer("minute_counts").order_by("key"))
     if not parts:
         return 0
-    with cache.held(parts, object_chunks) as paths:
+    with cache.held(parts, storage.chunk_reader) as paths:
         key, index = upload_id_index(run, day, paths)
     with transaction.atomic():
         heartbeat(force=True)
         row = save_id_index(day, key, index)
         ArchivePart.objects.filter(pk__in=[part.pk for part in parts]).update(id_index=row)
-    write_manifest(day)
+    layout.write_manifest(day)
     return len(parts)
 
 
@@ -378,7 +293,7 @@ def index_archived_ids(
 
 def sql_now(run: ArchiveRun) -> datetime:
     """The SQL server's clock (read along the run's row): ingest stamps late writes with it too
-    (retrieval.ingest.note_late_writes), so the two times compare without clock skew."""
+    (archive.boundary.note_late_writes), so the two times compare without clock skew."""
     return ArchiveRun.objects.filter(pk=run.pk).annotate(now=Now()).values_list("now", flat=True).get()
 
 

@@ -204,10 +204,6 @@ def evict(path: Path) -> bool:
         os.close(fd)
 
 
-def stored_bytes() -> int:
-    return sum(path.stat().st_size for path in directory().glob(f"*{SUFFIX}"))
-
-
 def clear() -> None:
     """Evict every part not in use (tests, and an operator freeing the disk)."""
     for path in directory().glob(f"*{SUFFIX}"):

@@ -24,7 +24,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from io import BufferedReader
 from pathlib import Path
 from typing import IO
@@ -35,6 +35,7 @@ from pymongo.collection import Collection
 from archive import jsonl, minutes, reader
 from archive.models import ArchivePart
 from logsite.mongodb.ferretdb import server_is_ferretdb
+from retrieval.buckets import day_bounds
 
 MAX_PART_LOGS = 1_000_000
 COMPRESS_LEVEL = 9  # per (user, level) part, -9 beats gzip -9 of the whole day; CPU is not the bottleneck
@@ -48,11 +49,6 @@ SERVER_INDEX = "user_level_time"
 # (user_id, level, timestamp + id as in the archive, encoded line): sorts in the export order.
 Record = tuple[int, str, str, bytes]
 Progress = Callable[[int], None]
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time.min, tzinfo=UTC)
-    return start, start + timedelta(days=1)
 
 
 def day_filter(day: date) -> dict:

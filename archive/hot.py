@@ -1,15 +1,9 @@
-"""Hot storage, asked only for the days MongoDB may hold.
+"""Hot storage, asked only for the days MongoDB may hold (`archive.boundary`, the one rule).
 
-Once the archiver has emptied a day from MongoDB (archive.models.ArchivedDay), a search
-of that day finds nothing there: reading MongoDB anyway costs a query (a scan on
-FerretDB) for no row. `HotSource` here is retrieval's, with the query's range narrowed to
-the days MongoDB may still hold:
-
-- days never archived (recent ones), and days whose archiving is not finished (a part
-  not purged yet);
-- days with a rehydrated part (its logs are back in MongoDB);
-- days that received logs after the archiver read them (retrieval.LateWrite is later
-  than the day's `exported_from`).
+Once the archiver has emptied a day from MongoDB, a search of that day finds nothing there:
+reading MongoDB anyway costs a query (a scan on FerretDB) for no row. `HotSource` here is
+retrieval's, with the query's range narrowed to the days not emptied (`boundary.emptied_days`:
+never archived, not finished, rehydrated, or with late logs).
 
 The decision reads the ledger before MongoDB, and the cold source reads the ledger after
 it, so the planner's order (hot strictly before cold) still holds: a day skipped here was
@@ -20,15 +14,13 @@ whole range is read, as without the archive.
 import logging
 from collections import Counter
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.db import DatabaseError
-from django.db.models import Q
 
-from archive.exporter import day_bounds
-from archive.models import ArchivedDay, ArchivePart
+from archive.boundary import emptied_days, query_days, touched_days
 from retrieval import buckets, sources
-from retrieval.models import LateWrite
+from retrieval.buckets import day_bounds
 from retrieval.query import LogQuery, LogRow, Position
 
 logger = logging.getLogger(__name__)
@@ -48,10 +40,9 @@ class HotSource(sources.HotSource):
         leave MongoDB (and come back, rehydrated) without the counters knowing, so they are counted from
         the logs MongoDB holds. If the ledger does not answer, every day is.
         """
-        first_day, last_day = query.start.date(), (query.end - timedelta(microseconds=1)).date()
+        first_day, last_day = query_days(query)
         try:
-            touched = set(ArchivePart.objects.filter(day__range=(first_day, last_day)).values_list("day", flat=True))
-            touched |= set(ArchivedDay.objects.filter(day__range=(first_day, last_day)).values_list("day", flat=True))
+            touched = touched_days(first_day, last_day)
         except DatabaseError as exc:
             logger.warning("Counting hot logs from MongoDB: the archive ledger did not answer (%s)", exc)
             touched = {first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)}
@@ -65,7 +56,7 @@ def hot_part(query: LogQuery) -> LogQuery | None:
     """
     if query.log_id is not None:
         return query
-    first_day, last_day = query.start.date(), (query.end - timedelta(microseconds=1)).date()
+    first_day, last_day = query_days(query)
     try:
         cold_only = emptied_days(first_day, last_day)
     except DatabaseError as exc:
@@ -79,21 +70,3 @@ def hot_part(query: LogQuery) -> LogQuery | None:
     end = min(query.end, day_bounds(hot_days[-1])[1])
     # Only the ends narrow: an emptied day between two hot ones is read (one range keeps one index scan).
     return query if (start, end) == (query.start, query.end) else replace(query, read_range=(start, end))
-
-
-def emptied_days(first: date, last: date) -> set[date]:
-    """The days in [first, last] that MongoDB holds no log of (as far as the ledger knows)."""
-    archived = dict(ArchivedDay.objects.filter(day__range=(first, last)).values_list("day", "exported_from"))
-    if not archived:
-        return set()  # recent days, not archived: the usual search, one query
-    late = dict(LateWrite.objects.filter(day__in=archived).values_list("day", "last_write"))
-    in_hot = set(
-        ArchivePart.objects.filter(day__in=archived)
-        .filter(Q(purged__isnull=True) | Q(rehydrated_until__isnull=False))
-        .values_list("day", flat=True)
-    )
-    return {
-        day
-        for day, exported_from in archived.items()
-        if day not in in_hot and not (day in late and late[day] >= exported_from)
-    }

@@ -28,7 +28,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from archive import reader
+from archive import reader, storage
 from archive.models import ArchivePart, IdIndexSegment
 
 RECORD = struct.Struct(">12sI")  # id, ordinal of its part among the batch's parts sorted by key
@@ -112,7 +112,7 @@ def locate(ids: Iterable[str]) -> dict[str, set[int]]:
 
     One SQL query for the segments whose range meets the ids', one for their fences, one ranged
     read per (segment, block) holding a wanted id, one query per index object hit for its parts.
-    Raises reader.ColdReadError when an index object cannot be read.
+    Raises storage.StorageError (reader.ColdReadError) when an index object cannot be read.
     """
     wanted = sorted(set(ids))
     if not wanted:
@@ -154,7 +154,7 @@ def _search_block(segment: IdIndexSegment, block: int, ids: list[str]) -> list[t
     """(id, part ordinal) of `ids` found in one block of a segment, read with one ranged GET."""
     first = segment.first_record + block * BLOCK_RECORDS
     records = min(BLOCK_RECORDS, segment.count - block * BLOCK_RECORDS)
-    data = reader.read_range(segment.index.key, first * RECORD.size, (first + records) * RECORD.size)
+    data = storage.read_range(segment.index.key, first * RECORD.size, (first + records) * RECORD.size)
     keys = [data[at : at + ID_BYTES] for at in range(0, len(data), RECORD.size)]
     found = []
     for log_id in ids:

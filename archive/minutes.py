@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 
 from archive.models import ArchivePart
+from retrieval.buckets import EPOCH
 from retrieval.query import BUCKET_ORIGIN, LogQuery
 from retrieval.sources import Volume
 
 MINUTE_US = 60_000_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def minute_of_day(timestamp: str) -> int:

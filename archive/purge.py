@@ -31,8 +31,8 @@ from django.utils import timezone
 from pymongo.collection import Collection
 
 from archive import jsonl
-from archive.exporter import day_bounds
 from archive.models import ArchivePart
+from retrieval.buckets import day_bounds
 from retrieval.models import LogEntry
 
 logger = logging.getLogger(__name__)

@@ -22,32 +22,25 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
-from datetime import UTC, datetime, timedelta
+from contextlib import contextmanager
+from datetime import UTC, timedelta
 from itertools import groupby
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import duckdb
-from botocore.exceptions import BotoCoreError, ClientError
 from bson import ObjectId
 from django.conf import settings
 from django.db.models import Q
-from storages.utils import clean_name
 
-from archive import cache, idindex, jsonl
+from archive import cache, idindex, jsonl, storage
 from archive.models import ArchivePart
-from archive.storage import archive_storage
+from archive.storage import StorageError
+from retrieval.buckets import EPOCH
 from retrieval.compression import TruncatedGzip
 from retrieval.query import BUCKET_ORIGIN, LogQuery, Position
 from retrieval.querysyntax import Term
 from retrieval.sources import Volume
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from storages.backends.s3 import S3Storage
-
-READ_BYTES = 1 << 20
 # Decompressed bytes per block of `read_part` (rehydration).
 BLOCK_BYTES = 16 << 20
 ROW_COLUMNS = {
@@ -61,53 +54,16 @@ ROW_COLUMNS = {
 }
 COUNT_COLUMNS = {name: ROW_COLUMNS[name] for name in ("_id", "timestamp", "level", "message")}
 ONE_MICROSECOND = timedelta(microseconds=1)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class ColdReadError(Exception):
-    """The archive could not be read (storage down, slow, object missing or corrupt)."""
-
-
-def object_opener() -> Callable[[str], IO[bytes]]:
-    """key -> a binary stream of the stored object: for S3, the body of one GET, as a bare client reads it.
-
-    Built on the calling thread (django-storages keeps a connection per thread); boto3
-    clients may then be used from any thread, as the cache's downloads are.
-    """
-    storage = archive_storage()
-    if hasattr(storage, "bucket_name"):
-        s3 = cast("S3Storage", storage)
-        client = s3.connection.meta.client
-        return lambda key: client.get_object(Bucket=s3.bucket_name, Key=s3._normalize_name(clean_name(key)))["Body"]
-    return lambda key: storage.open(key, "rb")
-
-
-def open_object(key: str) -> IO[bytes]:
-    return object_opener()(key)
-
-
-def read_range(key: str, start: int, end: int) -> bytes:
-    """Bytes [start, end) of a stored object: one ranged GET on S3. A failure is a ColdReadError naming the key."""
-    storage = archive_storage()
-    try:
-        if hasattr(storage, "bucket_name"):
-            s3 = cast("S3Storage", storage)
-            name = s3._normalize_name(clean_name(key))
-            answer = s3.connection.meta.client.get_object(
-                Bucket=s3.bucket_name, Key=name, Range=f"bytes={start}-{end - 1}"
-            )
-            return cast(bytes, answer["Body"].read())
-        with storage.open(key, "rb") as stream:
-            stream.seek(start)
-            return cast(bytes, stream.read(end - start))
-    except (BotoCoreError, ClientError, OSError) as exc:
-        raise ColdReadError(f"archive object {key}: {exc}") from exc
+# A cold read's failure is the storage's one error (archive.storage): down, slow, missing or corrupt objects.
+ColdReadError = StorageError
 
 
 def read_part(key: str) -> Iterator[str]:
     """The decompressed text of a part, in blocks of whole lines of about BLOCK_BYTES."""
     try:
-        for block in jsonl.gzip_line_blocks(object_chunks()(key), BLOCK_BYTES):
+        for block in jsonl.gzip_line_blocks(storage.read_chunks(key), BLOCK_BYTES):
             yield block.decode()
     except TruncatedGzip as exc:
         raise ColdReadError(f"archive part {key} is truncated") from exc
@@ -215,25 +171,11 @@ def term_sql(term: Term) -> tuple[str, list[Any]]:
     return sql, [*scalar_params, path, f"{path}[*]", *item_params]
 
 
-def object_chunks() -> cache.Chunks:
-    """key -> the stored object's bytes, in reads of READ_BYTES; a failure is a ColdReadError naming the key."""
-    opener = object_opener()
-
-    def chunks(key: str) -> Iterator[bytes]:
-        try:
-            with closing(opener(key)) as stream:
-                yield from iter(lambda: stream.read(READ_BYTES), b"")
-        except (BotoCoreError, ClientError, OSError) as exc:
-            raise ColdReadError(f"archive part {key}: {exc}") from exc
-
-    return chunks
-
-
 @contextmanager
 def _reading(parts: Sequence[ArchivePart]) -> Iterator[list[str]]:
     """The parts' cached files; any failure to get or read them is a ColdReadError."""
     try:
-        with cache.held(parts, object_chunks) as paths:
+        with cache.held(parts, storage.chunk_reader) as paths:
             try:
                 yield paths
             except duckdb.Error as exc:

@@ -20,10 +20,10 @@ from django.utils import timezone
 from pymongo.collection import Collection
 
 from archive import jsonl, reader
-from archive.exporter import day_bounds
 from archive.models import ArchivePart
 from archive.purge import delete_window
 from retrieval import hotstore
+from retrieval.buckets import day_bounds
 from retrieval.models import LogEntry
 
 FIELD = "rehydrated_until"

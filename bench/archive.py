@@ -3,7 +3,7 @@
     .venv/bin/python bench/archive.py [--sizes 100000,1000000] [--users 300,3000] [--nofile 256]
 
 For each user count and size: inserts that many logs on one UTC day, made by
-`retrieval.traffic.documents` (Zipf-skewed over `--users` user ids, every level,
+`devservices.traffic.documents` (Zipf-skewed over `--users` user ids, every level,
 interleaved; `--users 0` uses the five-user demo generator instead), then in the same run
 - floor: a bare pymongo find of the day -> json lines -> gzip (same level as the
   archiver) -> one S3 put with boto3; nothing verified, recorded or deleted;
@@ -70,7 +70,7 @@ def setup_django(data_root: Path) -> None:
 def insert(collection, count: int, users: int) -> tuple[float, int]:
     """Insert `count` logs on DAY; the seconds taken and the number of (user_id, level) groups."""
     from archive.models import ArchivePart
-    from retrieval import traffic
+    from devservices import traffic
     from retrieval.buckets import stamped
     from retrieval.demo import generate_demo_logs
 
@@ -214,7 +214,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated log counts (one day each)")
     parser.add_argument(
-        "--users", default="300", help="comma-separated user counts for retrieval.traffic (0: the demo's five users)"
+        "--users", default="300", help="comma-separated user counts for devservices.traffic (0: the demo's five users)"
     )
     parser.add_argument("--nofile", type=int, help="run the archiver under this RLIMIT_NOFILE (e.g. 256)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/archived_day.py --logs 100000 --repeat 7
 
-Loads realistic traffic (`retrieval.traffic`, 300 Zipf users) over the 8 UTC days before
+Loads realistic traffic (`devservices.traffic`, 300 Zipf users) over the 8 UTC days before
 today into a throwaway FerretDB, archives every day but the newest one (the local
 folder storage), then times `planner.search` and `planner.histogram` for one archived
 day, parts already in the disk cache:

@@ -182,7 +182,7 @@ def main() -> None:
         from django.conf import settings
         from django.db import close_old_connections
 
-        from archive import cache, reader
+        from archive import cache, reader, storage
         from archive.source import ColdSource
         from retrieval.query import ALL_LEVELS, LogQuery
 
@@ -218,7 +218,7 @@ def main() -> None:
                 assert len(source.fetch(query, None, 100)) == 100
                 close_old_connections()
 
-            with cache.held(parts, reader.object_chunks) as paths:
+            with cache.held(parts, storage.chunk_reader) as paths:
                 sql = (
                     f"SELECT {', '.join(reader.ROW_COLUMNS)} FROM {reader.read_json(reader.ROW_COLUMNS)} "
                     "WHERE timestamp >= ? AND timestamp < ? AND regexp_matches(message, ?) "

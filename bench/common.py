@@ -75,12 +75,13 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 def load_archived_traffic(count: int, first: datetime, end: datetime, archive_before: date) -> tuple[Any, Any]:
-    """Fresh databases, `count` logs of realistic traffic (`retrieval.traffic`, 300 Zipf users) over
+    """Fresh databases, `count` logs of realistic traffic (`devservices.traffic`, 300 Zipf users) over
     [first, end) in MongoDB, and the days before `archive_before` archived: (the log collection, the run)."""
     from django.core.management import call_command
 
     from archive.archiver import archive_logs
-    from retrieval import hotstore, traffic
+    from devservices import traffic
+    from retrieval import hotstore
     from retrieval.models import LogEntry
 
     logs = LogEntry.collection()

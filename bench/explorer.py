@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/explorer.py --logs 50000 --repeat 5
 
-Loads realistic traffic (`retrieval.traffic`, 300 Zipf users, ids carrying the log's time)
+Loads realistic traffic (`devservices.traffic`, 300 Zipf users, ids carrying the log's time)
 over the 8 UTC days before today into a throwaway FerretDB, archives every day but the
 newest, then times, parts already in the disk cache (medians, ms):
 
@@ -47,7 +47,8 @@ def median_ms(call: Callable[[], object], repeat: int) -> float:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from retrieval import planner, traffic
+    from devservices import traffic
+    from retrieval import livetail, planner
     from retrieval.query import ALL_LEVELS, LogQuery
 
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -98,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     )
     now = datetime.now(UTC)
     tail_query = LogQuery((), now - timedelta(days=1), now, ALL_LEVELS)
-    cursor = planner.tail(tail_query, None, now).cursor
-    results.append(("tail poll, nothing new", median_ms(lambda: planner.tail(tail_query, cursor, now), args.repeat)))
+    cursor = livetail.tail(tail_query, None, now).cursor
+    results.append(("tail poll, nothing new", median_ms(lambda: livetail.tail(tail_query, cursor, now), args.repeat)))
 
     print(f"{args.logs:,} logs (300 Zipf users) over 8 days, 7 archived; medians of {args.repeat}, parts cached; ms")
     print()

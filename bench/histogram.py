@@ -35,7 +35,8 @@ def main() -> int:
 def run(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
-    from retrieval import hotstore, traffic
+    from devservices import traffic
+    from retrieval import hotstore
     from retrieval.models import LogEntry
     from retrieval.query import ALL_LEVELS, LogQuery
     from retrieval.sources import HotSource, utc

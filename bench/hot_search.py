@@ -4,7 +4,7 @@
     .venv/bin/python bench/hot_search.py --logs 100000      # a quick run
 
 Starts its own throwaway FerretDB on PostgreSQL (unless MONGODB_URI is set) and loads
-`--logs` logs of real-shape traffic (retrieval.traffic: 300 Zipf users) over the 7 days
+`--logs` logs of real-shape traffic (devservices.traffic: 300 Zipf users) over the 7 days
 before now. Then it times each search shape twice:
   - old: one `find` (HOT_BUCKET_WALK=off) with no GIN index on FerretDB's table (as before);
   - new: the bucket walk (HOT_BUCKET_WALK=on) with the GIN index (built in between, timed).
@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
     from access.scope import EVERY
     from access.tokens import create_token
+    from devservices import traffic
     from logsite.mongodb.ferretdb import ensure_gin_index
-    from retrieval import traffic
     from retrieval.filters import LogFilterSet
     from retrieval.models import LogEntry
     from retrieval.sources import HotSource
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         "user + day + level (< 100)": hot({"user_id": "4", "date": yesterday, "level": "error"}),
         f"heaviest user's day, user {heaviest} (< 300)": hot({"user_id": str(heaviest), "date": yesterday}),
         "keyword NaN, 24 h, every user, first page (< 1500)": hot({"from": "now-24h", "to": "now", "keyword": "NaN"}),
-        # The live tail's poll: oldest first from now - 30 s up to now + 1 day (retrieval.planner.tail).
+        # The live tail's poll: oldest first from now - 30 s up to now + 1 day (retrieval.livetail.tail).
         "tail: rows after now - 30 s (< 100)": hot(
             {"from": "now-30s", "to": "now+1d", "order": "oldest"}, after_now=-timedelta(seconds=30)
         ),

@@ -2,7 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python bench/id_index.py [--logs 100000] [--lookups 200]
 
-Loads `--logs` logs of realistic traffic (300 Zipf users, `retrieval.traffic`) over one day into
+Loads `--logs` logs of realistic traffic (300 Zipf users, `devservices.traffic`) over one day into
 MongoDB, archives the day (the archiver writes the parts and their id index), then reports:
 - the index object's bytes next to the parts' (compressed and raw) and the ledger's bytes for it
   (segments, fences);

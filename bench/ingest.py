@@ -4,7 +4,7 @@
 
 Starts its own throwaway FerretDB (unless MONGODB_URI is set; then the database
 `logretrieval_bench` there, dropped at the end) and serves the app on a local threaded
-WSGI server. Logs are realistic traffic (`retrieval.traffic`: 300 Zipf-skewed users,
+WSGI server. Logs are realistic traffic (`devservices.traffic`: 300 Zipf-skewed users,
 weighted levels, contexts) of the last hour. Each round, for each way in turn, the log
 collection is dropped and re-created with its indexes, then every batch is sent once:
 
@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     from django.db import connections
 
     from access.tokens import create_token
-    from retrieval import hotstore, traffic
+    from devservices import traffic
+    from retrieval import hotstore
     from retrieval.models import LogEntry
 
     logs = LogEntry.collection()

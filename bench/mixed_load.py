@@ -3,7 +3,7 @@
     .venv/bin/python bench/mixed_load.py                       # 20 clients, 30 s per phase
     .venv/bin/python bench/mixed_load.py --logs 100000 --seconds 60
 
-Loads realistic traffic (`retrieval.traffic`, 300 Zipf users) over the 8 UTC days before
+Loads realistic traffic (`devservices.traffic`, 300 Zipf users) over the 8 UTC days before
 today into a throwaway FerretDB (on PostgreSQL, Django's database there too) and archives
 every day but the newest (the local folder storage). Then, twice on the same data and
 machine, runs gunicorn as the image does (gunicorn.conf.py, WEB_CONCURRENCY=2 x

@@ -3,9 +3,9 @@
     .venv/bin/python bench/tail.py --minutes 10 --rate 500
 
 On a throwaway embedded default (FerretDB on PostgreSQL) holding `--history` logs of the week
-before (realistic traffic, `retrieval.traffic`), a writer thread stores `--rate` logs a second
+before (realistic traffic, `devservices.traffic`), a writer thread stores `--rate` logs a second
 (batches every 0.1 s, each log stamped with the time it is stored) for `--minutes`, while a tail
-polls as the search page does: `planner.tail` of `from=now-15m`, every user, pages of 100 rows
+polls as the search page does: `livetail.tail` of `from=now-15m`, every user, pages of 100 rows
 (the search page's), again at once after a full page, else after TAIL_POLL_SECONDS. For each row
 of each answer, lag = the answer's time - the log's timestamp (its arrival). Prints the lag per
 minute and overall (p50, p95, max), the polls' time, and whether every stored log was sent
@@ -50,7 +50,8 @@ class Writer(threading.Thread):
         self.seconds = 0.0
 
     def run(self) -> None:
-        from retrieval import hotstore, traffic
+        from devservices import traffic
+        from retrieval import hotstore
 
         started = time.monotonic()
         last = datetime.now(UTC)
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     from django.http import QueryDict
 
     from access.scope import EVERY
-    from retrieval import hotstore, planner, traffic
+    from devservices import traffic
+    from retrieval import hotstore, livetail
     from retrieval.filters import LogFilterSet
     from retrieval.models import LogEntry
 
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     writer = Writer(args.rate)
     deadline = time.monotonic() + args.minutes * 60
     started = time.monotonic()
-    cursor = planner.tail_cursor([], datetime.now(UTC))
+    cursor = livetail.tail_cursor([], datetime.now(UTC))
     received: dict[str, int] = {}
     lags: list[tuple[float, float]] = []  # (seconds since start, lag)
     polls: list[float] = []
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     while True:
         now = datetime.now(UTC)
         asked = time.monotonic()
-        page = planner.tail(query(now), cursor, now)
+        page = livetail.tail(query(now), cursor, now)
         polls.append(time.monotonic() - asked)
         answered = datetime.now(UTC)
         for row in page.rows:

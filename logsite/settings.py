@@ -67,6 +67,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "access",
     "retrieval",
+    "intake",
+    "explorer",
+    "api",
     "archive",
 ]
 
@@ -100,7 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "retrieval.views.time_preference_context",
+                "explorer.views.time_preference_context",
             ],
         },
     },
@@ -332,7 +335,6 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
 # /api/schema/ and /api/docs/ without a login (true), or only for logged-in users and tokens (false).
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)

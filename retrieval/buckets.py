@@ -1,6 +1,8 @@
 """Time buckets kept in every hot log document: `hour`, `day` and `tick` (whole hours, days and
 TICK_SPANs since 1970-01-01 UTC), and `ahead` on a log stamped later than its arrival.
 
+Also the one place of day arithmetic: the epoch (`EPOCH`) and a UTC day's bounds (`day_bounds`).
+
 Why they exist: FerretDB on PostgreSQL (the embedded default) sends only top-level
 scalar equalities to PostgreSQL; a time range, a sort or a limit is done in FerretDB
 after it has decoded every row the equalities matched. An equality on the bucket of
@@ -20,7 +22,7 @@ are a property of hot storage, not of the log.
 """
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = "hour"
@@ -32,6 +34,12 @@ ONE_HOUR = timedelta(hours=1)
 ONE_DAY = timedelta(days=1)
 TICK_SPAN = timedelta(seconds=1)  # 500 logs at 500/s: FerretDB decodes a tick's logs in tens of ms
 AHEAD_MARGIN = timedelta(seconds=10)  # more than web servers' clocks disagree
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The half-open UTC range [midnight, next midnight) of `day`."""
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + ONE_DAY
 
 
 def _aware(moment: datetime) -> datetime:

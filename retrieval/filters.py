@@ -29,7 +29,6 @@ SEARCH_MAX_SPAN_DAYS. Unknown parameters are errors, so that
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -46,7 +45,6 @@ from retrieval import querysyntax
 from retrieval.models import Level, LogEntry
 from retrieval.query import (
     ALL_LEVELS,
-    BUCKET_ORIGIN,
     DEFAULT_PAGE_SIZE,
     EARLIEST,
     LATEST,
@@ -57,6 +55,7 @@ from retrieval.query import (
     LogQuery,
     decode_cursor,
 )
+from retrieval.timeexpr import TIME_FORMATS, TimeExpression, parse_time_expression
 
 # [0-9], not \d: \d also matches other scripts' digits ("١" is 1 to int()).
 DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -66,58 +65,6 @@ MAX_USER_ID = 2**31 - 1  # user_id is a 32-bit integer field
 # overflows Python's datetime (years 1 to 9999), and strftime writes year 1 as "1", which
 # permalinks and cursors could not parse back; no log is older than the Unix epoch.
 OUT_OF_RANGE = f"Out of range: a search covers {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} (UTC) at most."
-
-
-# now, now-15m, now+1h, now-1d-6h, now/d, now-2d/d: Grafana's relative times (no months or years,
-# whose lengths vary).
-RELATIVE_PATTERN = re.compile(r"now((?:[+-][0-9]{1,6}[smhdw])*)(?:/([smhdw]))?")
-RELATIVE_STEP = re.compile(r"([+-])([0-9]+)([smhdw])")
-UNITS = {"s": timedelta(seconds=1), "m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
-UNITS["w"] = timedelta(weeks=1)
-DAY_WORDS = {"today": 0, "yesterday": 1}
-TIME_FORMATS = (
-    "Use ISO 8601 (2023-08-27T12:30:00Z, 2023-08-27T14:30+02:00, 2023-08-27), "
-    "or a time relative to now: now, now-15m, now-6h, now-2d/d (units s m h d w; /d rounds down to the "
-    "start of the day, UTC), today or yesterday."
-)
-
-
-@dataclass(frozen=True)
-class TimeExpression:
-    """A `from` or `to` as typed: an absolute moment, or one relative to the time of the request."""
-
-    text: str
-    moment: datetime | None = None  # absolute (UTC); None: relative
-    offset: timedelta = timedelta()
-    round_to: str = ""  # a unit of UNITS: round down to its start after the offset
-
-    @property
-    def relative(self) -> bool:
-        return self.moment is None
-
-    def resolve(self, now: datetime) -> datetime:
-        """The moment it names at `now`; OverflowError past year 1 or 9999."""
-        if self.moment is not None:
-            return self.moment
-        at = now.astimezone(UTC) + self.offset
-        if self.round_to:
-            origin = BUCKET_ORIGIN  # a Monday midnight: weeks round down to Mondays
-            width = UNITS[self.round_to]
-            at = origin + ((at - origin) // width) * width
-        return at
-
-
-def parse_time_expression(text: str) -> TimeExpression | None:
-    """A relative time (now-6h, now-2d/d, today, yesterday); None when `text` is not one."""
-    if text in DAY_WORDS:
-        return TimeExpression(text, offset=-DAY_WORDS[text] * UNITS["d"], round_to="d")
-    match = RELATIVE_PATTERN.fullmatch(text)
-    if match is None:
-        return None
-    offset = timedelta()
-    for sign, number, unit in RELATIVE_STEP.findall(match.group(1)):
-        offset += (1 if sign == "+" else -1) * int(number) * UNITS[unit]
-    return TimeExpression(text, offset=offset, round_to=match.group(2) or "")
 
 
 def max_span() -> timedelta:
@@ -392,9 +339,6 @@ class LogFilterSet(django_filters.FilterSet):
     @property
     def cursor_token(self) -> str | None:
         return self.form.cleaned_data.get("cursor") or None
-
-    def filter_queryset(self, queryset: QuerySet[LogEntry]) -> QuerySet[LogEntry]:
-        return queryset.filter(self.log_query().orm_q())
 
 
 # "from" and "to" are Python keywords, so they cannot be declared in the class body.

@@ -17,6 +17,7 @@ from django.core import signing
 from django.db.models import Q
 
 from retrieval import querysyntax, textfold
+from retrieval.buckets import EPOCH
 from retrieval.models import Level
 from retrieval.querysyntax import Term
 
@@ -30,9 +31,9 @@ BUCKET_WIDTHS = tuple(timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 180, 360,
 MAX_BUCKETS = 60
 # Buckets start at multiples of their width from a Monday midnight (UTC): 5-minute bars at
 # :00, :05..., days at midnight, weeks on Mondays.
-BUCKET_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
+BUCKET_ORIGIN = EPOCH + timedelta(days=4)
 # The range a search may cover (retrieval.filters says why).
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST = EPOCH
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 CURSOR_SALT = "retrieval.cursor"
 

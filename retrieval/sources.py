@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pymongo
 from bson import ObjectId
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from pymongo.errors import ConnectionFailure, PyMongoError
 
@@ -47,6 +48,7 @@ class PartialVolume(SourceUnavailable):
         self.counts = counts
 
 
+@runtime_checkable
 class LogSource(Protocol):
     """One storage the planner reads. Each method raises `SourceUnavailable` when its storage cannot answer."""
 
@@ -74,7 +76,13 @@ def log_sources() -> list[LogSource]:
 @cache
 def _instantiate(paths: tuple[str, ...]) -> list[LogSource]:
     # Once per process and setting value: a source may keep what it learnt of its server.
-    return [import_string(path)() for path in paths]
+    sources = [import_string(path)() for path in paths]
+    for path, source in zip(paths, sources, strict=True):
+        if not isinstance(source, LogSource):
+            raise ImproperlyConfigured(
+                f"LOG_SOURCES: {path} lacks what a LogSource has (name, fetch, volume, id_holders)"
+            )
+    return sources
 
 
 @contextmanager

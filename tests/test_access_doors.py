@@ -206,9 +206,12 @@ NO_LOGS = {"api-schema", "api-docs", "save-search", "delete-saved-search", "time
 
 
 def route_names() -> set[str]:
-    from retrieval import urls
+    from api import urls as api_urls
+    from explorer import urls as explorer_urls
+    from intake import urls as intake_urls
 
-    return {pattern.name for pattern in urls.urlpatterns if isinstance(pattern, URLPattern) and pattern.name}
+    patterns = [*explorer_urls.urlpatterns, *api_urls.urlpatterns, *intake_urls.urlpatterns]
+    return {pattern.name for pattern in patterns if isinstance(pattern, URLPattern) and pattern.name}
 
 
 def test_every_route_checks_the_grant(reader_of_1, logs):

@@ -105,7 +105,7 @@ def test_admin_refuses_a_parameter_it_does_not_offer_with_a_message_and_no_query
 
 
 def test_admin_lookup_allowed_only_for_the_sidebar_filters(staff_client, logs_db):
-    from retrieval.admin import LogEntryAdmin
+    from explorer.admin import LogEntryAdmin
     from retrieval.models import LogEntry
 
     model_admin = LogEntryAdmin(LogEntry, admin.site)
@@ -128,8 +128,8 @@ def test_admin_refuses_a_page_number_out_of_range_and_shows_the_first_page(staff
 def test_window_paginator_refuses_a_page_beyond_the_limit_without_querying_it(logs_db, make_log):
     from django.core.paginator import EmptyPage
 
+    from explorer.pagination import MAX_PAGE_NUMBER, WindowPaginator
     from retrieval.models import LogEntry
-    from retrieval.pagination import MAX_PAGE_NUMBER, WindowPaginator
 
     make_log(timestamp=START)
     huge = 10**23

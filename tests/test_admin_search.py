@@ -124,7 +124,7 @@ def test_admin_bad_input_shows_an_error_naming_the_field_not_a_500(staff, logs, 
 
 
 def test_admin_filtered_pages_do_not_count_the_result(staff, logs):
-    from retrieval.pagination import WindowPaginator
+    from explorer.pagination import WindowPaginator
 
     response = staff.get(ADMIN, {"from": "2023-08-26T00:00:00Z", "to": "2023-08-28T00:00:00Z"})
     assert isinstance(response.context["cl"].paginator, WindowPaginator)

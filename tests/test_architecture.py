@@ -1,5 +1,17 @@
-"""Packages depend one way: logsite (project shell) <- access <- retrieval <- archive; devservices is for
-development only.
+"""Packages depend one way (docs/architecture.md):
+
+    logsite (project shell) <- access <- retrieval (search core) <- doors <- explorer
+                                                  ^      ^   ^        ^
+                                                  |      |   intake <-+-- api
+                                                  |      +------------------/
+                                                  archive
+
+- `retrieval`, the search core, imports no door, no intake and no archive;
+- `doors` (the door helper, the DRF base view, throttles, capacity) serves every front door;
+- `explorer` (pages, exports, admin) and `api` (the JSON API) are doors; `api` also sends to `intake`;
+- `intake` (bodies, ingest, OTLP) uses the DRF base view of `doors` and no other door;
+- `archive` plugs into the core (LOG_SOURCES, `retrieval.hooks`) and imports no door or intake;
+- `devservices` is for development only (tests, benches, scripts).
 
 Read from the source (every import statement, also those inside functions), so a
 forbidden import fails here even on a path no other test runs.
@@ -11,13 +23,20 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# package -> the project packages it must not import
-FORBIDDEN = {
-    "logsite": {"access", "retrieval", "archive", "devservices"},
-    "access": {"retrieval", "archive", "devservices"},
-    "retrieval": {"archive", "devservices"},
-    "archive": {"devservices"},
+APPS = {"logsite", "access", "retrieval", "doors", "intake", "explorer", "api", "archive"}
+# package -> the project packages it may import (besides itself)
+ALLOWED = {
+    "logsite": set(),
+    "access": {"logsite"},
+    "retrieval": {"logsite", "access"},
+    "doors": {"logsite", "access", "retrieval"},
+    "intake": {"logsite", "access", "retrieval", "doors"},
+    "explorer": {"logsite", "access", "retrieval", "doors"},
+    "api": {"logsite", "access", "retrieval", "doors", "intake"},
+    "archive": {"logsite", "access", "retrieval"},
 }
+# package -> the project packages it must not import
+FORBIDDEN = {package: (APPS | {"devservices"}) - allowed - {package} for package, allowed in ALLOWED.items()}
 
 
 def imported_packages(path: Path) -> set[tuple[int, str]]:
@@ -49,3 +68,32 @@ def test_the_check_sees_imports_inside_functions(tmp_path):
     module = tmp_path / "module.py"
     module.write_text("def ready():\n    from archive import metrics\n    import retrieval.models\n")
     assert imported_packages(module) == {(2, "archive"), (3, "retrieval")}
+
+
+def test_every_runtime_package_is_in_the_graph():
+    """A new top-level package states what it may import here (tests, benches and devservices are not runtime)."""
+    packages = {path.parent.name for path in BASE_DIR.glob("*/__init__.py")}
+    assert packages - {"tests", "bench", "devservices"} == APPS == set(ALLOWED)
+
+
+def test_every_log_source_satisfies_the_protocol(settings):
+    """Each class of LOG_SOURCES has what the planner asks of a source (`retrieval.sources.LogSource`)."""
+    from django.utils.module_loading import import_string
+
+    from retrieval.sources import LogSource, _instantiate
+
+    for path in settings.LOG_SOURCES:
+        source = import_string(path)()
+        assert isinstance(source, LogSource), path
+        assert callable(source.fetch) and callable(source.volume) and callable(source.id_holders), path
+        assert isinstance(source.name, str) and source.name, path
+    assert [source.name for source in _instantiate(tuple(settings.LOG_SOURCES))] == ["hot", "cold"]
+
+
+def test_a_class_that_is_not_a_log_source_is_refused(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from retrieval.sources import _instantiate
+
+    with pytest.raises(ImproperlyConfigured, match="logsite.routers.LogsRouter"):
+        _instantiate(("retrieval.sources.HotSource", "logsite.routers.LogsRouter"))

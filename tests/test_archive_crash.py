@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from archive import archiver, purge
+from archive import archiver, layout, purge
 from archive.archiver import archive_logs
 from archive.models import ArchivePart, ArchiveRun, DayLock, PendingUpload
-from retrieval import hotstore, traffic
+from devservices import traffic
+from retrieval import hotstore
 from tests.archive_support import (
     BEFORE,
     DAYS,
@@ -51,7 +52,7 @@ STEPS = {
     "upload": (archiver, "upload", 3),
     "verify": (archiver, "verify", 3),
     "ledger": (archiver, "record", 1),
-    "manifest": (archiver, "write_manifest", 1),
+    "manifest": (layout, "write_manifest", 1),
     "middle of the delete": (purge, "delete_window_of_ids", 2),
 }
 

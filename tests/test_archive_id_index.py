@@ -17,7 +17,8 @@ from archive.archiver import archive_logs
 from archive.idindex import locate
 from archive.locks import acquire, release
 from archive.models import ArchivePart, IdIndex, IdIndexSegment
-from retrieval import hotstore, planner, traffic
+from devservices import traffic
+from retrieval import hotstore, planner
 from retrieval.filters import LogFilterSet
 from retrieval.query import LogQuery
 from tests.access_support import token_of, user_granted

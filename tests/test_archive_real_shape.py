@@ -12,7 +12,8 @@ import pytest
 from archive import hot
 from archive.archiver import archive_logs
 from archive.models import ArchivePart, ArchiveRun
-from retrieval import hotstore, planner, traffic
+from devservices import traffic
+from retrieval import hotstore, planner
 from retrieval.query import ALL_LEVELS, LogQuery
 from tests.archive_support import archived_lines, assert_each_log_once
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIRequest
 from django.test import RequestFactory
 
-from retrieval.bodies import BodyError, read_body
+from intake.bodies import BodyError, read_body
 
 BODY = b'{"logs": []}\n' * 1000
 

@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.test import override_settings
 
 from archive import cache, reader
+from archive import storage as object_storage
 from archive.metrics import COLD_CACHE_LOOKUPS
 from archive.models import ArchivePart
 from archive.storage import archive_storage
@@ -22,6 +23,11 @@ from retrieval.query import ALL_LEVELS, LogQuery
 from tests.cold_archive import GetCounter, line, log, s3_storages, silent_server, write_parts
 
 DAY = datetime(2023, 8, 27, tzinfo=UTC)
+
+
+def stored_bytes() -> int:
+    """Bytes of the parts in the cold cache's folder."""
+    return sum(path.stat().st_size for path in cache.directory().glob(f"*{cache.SUFFIX}"))
 
 
 def Query(**fields: object) -> LogQuery:  # named as the class it stood in for
@@ -196,7 +202,7 @@ def test_cache_size_bound_is_respected_least_recently_used_first():
     with override_settings(COLD_CACHE_MAX_BYTES=int(size * 2.5)):
         found = reader.fetch(Query(), after=None, limit=10_000)  # all six parts, held at once, then evicted to fit
         assert len(found) == 6 * 300
-        assert len(cached_users()) == 2 and cache.stored_bytes() <= size * 2.5
+        assert len(cached_users()) == 2 and stored_bytes() <= size * 2.5
         cache.clear()
         for user_id in (1, 2, 1, 3):  # 1 was used after 2: 2 goes first
             reader.fetch(Query(user_ids=(user_id,)), after=None, limit=1)
@@ -210,20 +216,20 @@ def test_a_part_in_use_is_never_evicted():
     first, second = ArchivePart.objects.order_by("user_id")
 
     with override_settings(COLD_CACHE_MAX_BYTES=0):
-        with cache.held([first], reader.object_chunks) as (path,):
+        with cache.held([first], object_storage.chunk_reader) as (path,):
             assert len(reader.fetch(Query(user_ids=(2,)), after=None, limit=100)) == 50  # evicts, but not `first`
             assert [p.name for p in cache.directory().glob("*.jsonl.gz")] == [f"{first.sha256}.jsonl.gz"]
             with open(path, "rb") as file:
                 assert gzip.decompress(file.read()).count(b"\n") == 50
         cache.make_room(cache.directory())
 
-    assert cache.stored_bytes() == 0
+    assert stored_bytes() == 0
 
 
 def test_concurrent_readers_of_a_missing_part_download_it_once():
     # flock locks belong to an open file, not to a process: threads stand for processes here.
     part = write_parts([log(DAY + timedelta(seconds=s)) for s in range(20)])[0]
-    chunks, pulls = reader.object_chunks(), []
+    chunks, pulls = object_storage.chunk_reader(), []
 
     def slow_chunks(key):
         pulls.append(key)
@@ -258,7 +264,7 @@ def test_a_part_larger_than_the_cache_is_pulled_every_time():
 
     assert len(first) == len(second) == 500
     assert len(gets) == 2
-    assert cache.stored_bytes() == 0
+    assert stored_bytes() == 0
 
 
 def test_several_gzip_members_in_one_part_are_read():

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.http import QueryDict
 
-from retrieval.charts import round_step, stacked_bars
-from retrieval.forms import search_query_string
-from retrieval.links import query_url, refined, search_url, with_levels, with_term, zoomed
+from explorer.charts import round_step, stacked_bars
+from explorer.forms import search_query_string
+from explorer.links import query_url, refined, search_url, with_levels, with_term, zoomed
 from retrieval.planner import Histogram
 
 START = datetime(2023, 8, 27, tzinfo=UTC)

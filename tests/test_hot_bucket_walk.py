@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
-from retrieval import hotstore, sources, traffic
+from devservices import traffic
+from retrieval import hotstore, sources
 from retrieval.query import ALL_LEVELS, LogQuery, LogRow
 from retrieval.sources import HotSource
 

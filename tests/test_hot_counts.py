@@ -18,8 +18,9 @@ from access.scope import EVERY
 from archive import rehydrate
 from archive.archiver import archive_logs
 from archive.models import ArchivePart
-from retrieval import buckets, hotstore, planner, traffic
-from retrieval.ingest import IngestUnavailable, store, with_ids
+from devservices import traffic
+from intake.ingest import IngestUnavailable, store, with_ids
+from retrieval import buckets, hotstore, planner
 from retrieval.query import ALL_LEVELS, LogQuery
 from retrieval.sources import Volume
 

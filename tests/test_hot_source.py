@@ -14,8 +14,8 @@ from archive import archiver, hot
 from archive.archiver import archive_logs
 from archive.models import ArchivedDay, ArchivePart
 from archive.rehydrate import rehydrate
+from intake.ingest import IngestUnavailable, ingest_logs
 from retrieval import planner
-from retrieval.ingest import IngestUnavailable, ingest_logs
 from retrieval.models import LateWrite
 from retrieval.query import ALL_LEVELS, LogQuery
 from tests.archive_support import BEFORE, DAYS, insert_demo_logs

@@ -5,8 +5,9 @@ import pytest
 from bson import ObjectId
 
 from access.scope import EVERY
-from retrieval import ingest
-from retrieval.ingest import MAX_CONTEXT_LIST_ITEMS, MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
+from intake import ingest
+from intake.ingest import MAX_RECORDS, IngestError, IngestUnavailable, ingest_logs
+from intake.values import MAX_CONTEXT_LIST_ITEMS
 from retrieval.models import LogEntry
 from tests.faults import hung_mongodb, logs_database_at
 
@@ -326,7 +327,8 @@ def nested(depth: int, leaf: object) -> object:
 
 @pytest.mark.parametrize("leaf", ["ascii", "naïve", 7, 1.5, True, None])
 def test_context_nesting_is_allowed_up_to_the_limit_whatever_the_leaf(leaf):
-    from retrieval.ingest import MAX_CONTEXT_DEPTH, validate_record
+    from intake.ingest import validate_record
+    from intake.values import MAX_CONTEXT_DEPTH
 
     _, errors = validate_record(record(context=nested(MAX_CONTEXT_DEPTH, leaf)))
     assert errors == {}
@@ -340,7 +342,7 @@ def test_context_nesting_is_allowed_up_to_the_limit_whatever_the_leaf(leaf):
     [("\ud800", "lone surrogate"), (2**63, "64 bits"), (float("inf"), "finite"), (object(), "JSON values")],
 )
 def test_a_bad_leaf_in_a_context_is_named_however_deep(leaf, says):
-    from retrieval.ingest import validate_record
+    from intake.ingest import validate_record
 
     for depth in (1, 3):
         _, errors = validate_record(record(context=nested(depth, leaf)))

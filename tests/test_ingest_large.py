@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.errors import AutoReconnect
 
-from retrieval import hotstore, planner, traffic
-from retrieval.bodies import MAX_BODY_BYTES
-from retrieval.ingest import MAX_RECORDS
+from devservices import traffic
+from intake.bodies import MAX_BODY_BYTES
+from intake.ingest import MAX_RECORDS
+from retrieval import hotstore, planner
 from retrieval.query import ALL_LEVELS, LogQuery
 
 END = datetime.now(UTC).replace(second=0, microsecond=0)

@@ -23,7 +23,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from rest_framework.test import APIClient
 
-from retrieval import otlp
+from intake import otlp
 from tests.access_support import token_of, user_granted
 from tests.faults import closed_port_uri, logs_database_at
 

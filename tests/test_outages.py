@@ -107,7 +107,7 @@ def test_a_token_request_is_503_with_retry_after_while_postgresql_is_stopped_und
 
 @pytest.mark.django_db(databases=["default", "logs"], transaction=True)
 def test_a_search_is_served_uncounted_in_time_while_redis_is_paused_then_stopped(app_server, tmp_path):
-    # Throttles fail open by design (retrieval/throttles.py): a cache outage must not stop every search. Before,
+    # Throttles fail open by design (doors/throttles.py): a cache outage must not stop every search. Before,
     # a paused Redis held the request forever (no socket timeout on the cache).
     token = token_of(user_granted("redis-outage"))
     redis = start_redis(tmp_path / "redis")

@@ -11,7 +11,7 @@ from django.http import QueryDict
 from django.utils.http import urlencode
 
 from access.scope import EVERY
-from retrieval import hotstore, planner
+from retrieval import hotstore, livetail, planner
 from retrieval.filters import LogFilterSet
 from retrieval.query import LogQuery
 from tests.cold_archive import log, write_parts
@@ -165,9 +165,9 @@ def test_the_tail_sends_only_new_logs_oldest_first_and_never_an_id_twice(logs_db
         make_log(timestamp=now - timedelta(minutes=10 - n), message=f"old {n}", user_id=1)
     make_log(timestamp=now, message="someone else", user_id=2)
     q = query({"user_id": "1", "page_size": "3"}, now=now)
-    first = planner.tail(q, None, now)
+    first = livetail.tail(q, None, now)
     assert [row.message for row in first.rows] == ["old 2", "old 3", "old 4"] and first.full
-    nothing_new = planner.tail(q, first.cursor, now)
+    nothing_new = livetail.tail(q, first.cursor, now)
     assert nothing_new.rows == [] and not nothing_new.full
     sent = {row.id for row in first.rows}
     # New logs, and one late (stamped before the newest sent, within the overlap).
@@ -176,7 +176,7 @@ def test_the_tail_sends_only_new_logs_oldest_first_and_never_an_id_twice(logs_db
     make_log(timestamp=now - timedelta(minutes=6, seconds=10), message="late", user_id=1)
     polls, cursor = [], first.cursor
     for _ in range(3):
-        page = planner.tail(q, cursor, now)
+        page = livetail.tail(q, cursor, now)
         polls.append([row.message for row in page.rows])
         # A full page says more may be waiting: clients poll again at once.
         assert page.full == (len(page.rows) == 3)
@@ -214,11 +214,11 @@ def test_a_tail_of_a_range_that_ended_is_refused_naming_its_parameter_and_a_late
     make_log(timestamp=noon - timedelta(hours=1), message="this morning", user_id=4)
     make_log(timestamp=noon + timedelta(hours=13), message="stamped tomorrow", user_id=4)
     day = query({"date": "2023-08-28", "user_id": "4"}, now=noon)
-    assert [row.message for row in planner.tail(day, None, noon).rows] == ["this morning"]
+    assert [row.message for row in livetail.tail(day, None, noon).rows] == ["this morning"]
     running = query({"from": "now-2h", "user_id": "4"}, now=noon)
-    assert [row.message for row in planner.tail(running, None, noon).rows] == ["this morning", "stamped tomorrow"]
-    with pytest.raises(planner.TailRangeEnded):
-        planner.tail(day, None, noon + timedelta(days=1))
+    assert [row.message for row in livetail.tail(running, None, noon).rows] == ["this morning", "stamped tomorrow"]
+    with pytest.raises(livetail.TailRangeEnded):
+        livetail.tail(day, None, noon + timedelta(days=1))
 
 
 def test_histogram_buckets_start_on_round_times_and_count_only_the_range(logs_db, make_log):

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
-from retrieval import bucket_backfill, traffic
+from devservices import traffic
+from retrieval import bucket_backfill
 from retrieval.buckets import hour_of, stamped
 from retrieval.query import ALL_LEVELS, LogQuery
 from retrieval.sources import HotSource

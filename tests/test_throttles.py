@@ -9,8 +9,8 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from rest_framework.test import APIClient
 
-from retrieval import capacity
-from retrieval.capacity import search_capacity
+from doors import capacity
+from doors.capacity import search_capacity
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 

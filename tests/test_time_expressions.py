@@ -7,7 +7,8 @@ from django.http import QueryDict
 from django.utils.http import urlencode
 
 from access.scope import EVERY
-from retrieval.filters import TIME_FORMATS, LogFilterSet, parse_time_expression
+from retrieval.filters import LogFilterSet
+from retrieval.timeexpr import TIME_FORMATS, parse_time_expression
 
 # A Wednesday afternoon.
 NOW = datetime(2023, 8, 30, 15, 42, 17, 250000, tzinfo=UTC)

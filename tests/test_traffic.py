@@ -1,4 +1,4 @@
-"""The traffic generator (retrieval/traffic.py) looks like a real deployment's logs."""
+"""The traffic generator (devservices/traffic.py) looks like a real deployment's logs."""
 
 import itertools
 import re
@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from retrieval import traffic
-from retrieval.ingest import validate_batch
+from devservices import traffic
+from intake.ingest import validate_batch
 from retrieval.models import Level
 
 START = datetime(2023, 8, 27, tzinfo=UTC)

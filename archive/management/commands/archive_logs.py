@@ -9,8 +9,8 @@ from tqdm import tqdm
 from access import audit
 from access.models import AuditEvent
 from archive.archiver import ArchiveStorageError, archive_logs, due_before
-from archive.exporter import day_bounds
 from archive.locks import LockLost
+from retrieval.buckets import day_bounds
 from retrieval.models import LogEntry
 
 

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Any, NamedTuple, Optional
 
-# The server's limits (retrieval/ingest.py): one record past them would fail its whole batch.
+# The server's limits (intake/ingest.py): one record past them would fail its whole batch.
 MAX_MESSAGE_LENGTH = 32_768
 MAX_LOGGER_LENGTH = 200
 # The server refuses bodies over 16 MB; batches stay well below.

@@ -7,7 +7,7 @@ from django import template
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from retrieval.links import Params, query_url, refined, search_url, with_levels, with_term
+from explorer.links import Params, query_url, refined, search_url, with_levels, with_term
 from retrieval.query import isoformat
 
 register = template.Library()

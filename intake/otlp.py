@@ -1,6 +1,6 @@
 """OpenTelemetry logs (OTLP/HTTP) as ingest records: decode a request in either encoding, map each log record
 to the record the JSON API takes, and encode the answers. No I/O: the receiver (`retrieval/otlp_api.py`) reads
-the body and hands the records to `retrieval.ingest`.
+the body and hands the records to `intake.ingest`.
 
 The mapping is a pure function of the OTLP record (no time of arrival, no counter), so an exporter's retry maps
 to the same records and ingest derives the same content ids: nothing is stored twice.
@@ -19,7 +19,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from retrieval.ingest import EPOCH, validate_record
+from intake.ingest import validate_record
+from retrieval.buckets import EPOCH
 from retrieval.models import Level
 
 PROTOBUF = "application/x-protobuf"

@@ -1,7 +1,7 @@
 """POST /v1/logs: the OpenTelemetry OTLP/HTTP logs receiver (protobuf or JSON), a front door to ingest.
 
-The same authentication as the JSON API (its LogsAPIView), and the same write path
-(`retrieval.ingest.store`, which `ingest_logs` ends in); decoding and mapping are `retrieval.otlp`'s.
+The same authentication as the JSON API (`doors.apiview.LogsAPIView`), and the same write path
+(`intake.ingest.store`, which `ingest_logs` ends in); decoding and mapping are `intake.otlp`'s.
 """
 
 from django.conf import settings
@@ -12,10 +12,10 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
 from access.scope import write_scope
-from retrieval import ingest, otlp
-from retrieval.api import LogsAPIView
-from retrieval.bodies import MAX_BODY_BYTES, BodyError, read_body
-from retrieval.ingest import IngestError, IngestForbidden, IngestUnavailable, TooManyRecords
+from doors.apiview import LogsAPIView
+from intake import ingest, otlp
+from intake.bodies import MAX_BODY_BYTES, BodyError, read_body
+from intake.ingest import IngestError, IngestForbidden, IngestUnavailable, TooManyRecords
 
 # OTLP exporters retry a 503 (as 429, 502, 504), after Retry-After when given.
 RETRY_AFTER_SECONDS = 5

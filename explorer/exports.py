@@ -7,9 +7,9 @@ from itertools import chain
 
 from django.http import StreamingHttpResponse
 
+from doors.door import row_record
 from retrieval.planner import iter_all
 from retrieval.query import LogQuery, LogRow
-from retrieval.serializers import row_record
 
 CSV_FIELDS = ("timestamp", "user_id", "level", "message", "logger", "source", "id", "context")
 # Spreadsheets run cells that start with these as formulas (CSV injection).

@@ -9,7 +9,6 @@ timeout stores nothing twice: ids already stored are reported as duplicates, not
 import hashlib
 import json
 import logging
-import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,17 +18,15 @@ from functools import partial
 import pymongo
 from bson import ObjectId
 from bson.errors import InvalidId
-from django.conf import settings
 from django.db import DatabaseError
-from django.db.models.functions import Now
-from django.utils import timezone
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from access.scope import Scope
-from retrieval import hotstore, planner
+from intake.holders import foreign_ids, hot_id_holders
+from intake.values import check_context, check_unicode, printable
+from retrieval import hooks, hotstore, planner
 from retrieval.buckets import EPOCH
 from retrieval.metrics import INGESTED_LOGS
-from retrieval.models import LateWrite, LogEntry
 from retrieval.query import ALL_LEVELS
 from retrieval.sources import SourceUnavailable
 
@@ -38,17 +35,12 @@ MAX_RECORDS = 10_000
 LEVELS = frozenset(ALL_LEVELS)
 MAX_MESSAGE_LENGTH = 32_768
 MAX_LOGGER_LENGTH = 200
-MAX_CONTEXT_DEPTH = 5
-MAX_CONTEXT_KEYS = 200
-# Items of one list in a context (a list of lists counts each); a per-step metric history belongs in logs.
-MAX_CONTEXT_LIST_ITEMS = 1000
 # Clocks drift; a log from further in the future than this is a sender's bug.
 MAX_CLOCK_SKEW = timedelta(days=1)
 OLDEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 logger = logging.getLogger(__name__)
 
 FIELDS = {"id", "timestamp", "user_id", "level", "message", "logger", "context"}
-BSON_INT64 = range(-(2**63), 2**63)
 # The logs client's socket timeout (logsite/settings.py) is a 300 s backstop, since the
 # archiver's deletes may rightly take long: far too long for a sender to wait on a hung
 # server. Each chunk of a batch gets its own deadline (pymongo.timeout: server selection,
@@ -115,64 +107,6 @@ def parse_timestamp(value: object) -> datetime:
         raise ValueError("Out of range: before 2000 or more than a day in the future.")
     # BSON dates hold milliseconds; truncate now so what is stored is what is returned.
     return stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
-
-
-def check_unicode(text: str) -> None:
-    """Text every hot store takes: BSON stores UTF-8, so a lone surrogate ("\\ud800" in JSON) cannot be encoded,
-    and FerretDB on PostgreSQL refuses NUL in any string (jsonb, SQLSTATE 22P05); either would fail the insert."""
-    if "\x00" in text:
-        raise ValueError("May not contain NUL characters (\\u0000).")
-    if text.isascii():
-        return
-    try:
-        text.encode()
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"Not valid Unicode: a lone surrogate at character {exc.start}.") from None
-
-
-def printable(name: str) -> str:
-    """A field name fit for the error answer (which is UTF-8): lone surrogates escaped."""
-    return name.encode(errors="backslashreplace").decode()[:50]
-
-
-def check_context(value: object, depth: int = 0) -> None:
-    """A context is a JSON object whose keys are plain names (no `$operator`, no dotted path),
-    holding only what BSON stores as it is: UTF-8 strings, 64-bit integers, finite numbers."""
-    if depth > MAX_CONTEXT_DEPTH:
-        raise ValueError(f"Nested deeper than {MAX_CONTEXT_DEPTH} levels.")
-    if isinstance(value, dict):
-        if len(value) > MAX_CONTEXT_KEYS:
-            raise ValueError(f"More than {MAX_CONTEXT_KEYS} keys.")
-        for key, item in value.items():
-            if not key or key.startswith("$") or "." in key or "\x00" in key:
-                raise ValueError(
-                    f"Key {key[:50]!r} is not allowed: keys may not be empty, start with $ or contain dots or NUL."
-                )
-            check_unicode(key)
-            # Most values are plain leaves: tell them apart without a call per value (a third of a record's check).
-            kind = type(item)
-            if depth == MAX_CONTEXT_DEPTH or not (
-                (kind is str and item.isascii() and "\x00" not in item)
-                or kind is bool
-                or item is None
-                or (kind is int and item in BSON_INT64)
-                or (kind is float and math.isfinite(item))
-            ):
-                check_context(item, depth + 1)
-    elif isinstance(value, list):
-        if len(value) > MAX_CONTEXT_LIST_ITEMS:
-            raise ValueError(f"A list of more than {MAX_CONTEXT_LIST_ITEMS} items.")
-        for item in value:
-            check_context(item, depth + 1)
-    elif isinstance(value, str):
-        check_unicode(value)
-    elif isinstance(value, int) and value not in BSON_INT64:
-        raise ValueError(f"The integer {str(value)[:30]} does not fit in 64 bits.")
-    elif isinstance(value, float) and not math.isfinite(value):
-        # JSON has no NaN or Infinity (1e999 parses as inf); searches could not answer them.
-        raise ValueError("Numbers must be finite.")
-    elif not (value is None or isinstance(value, str | int | float | bool)):
-        raise ValueError("Only JSON values are allowed.")
 
 
 def validate_record(record: object) -> tuple[dict, dict[str, str]]:
@@ -331,20 +265,6 @@ def ingest_logs(records: object, *, scope: Scope) -> IngestResult:
     return store(validate_batch(records), scope=scope)
 
 
-def note_late_writes(documents: list[dict]) -> None:
-    """Record, for each day of `documents` that the archiver may have emptied already, that MongoDB holds
-    logs of it again: searches then read that day in MongoDB too (archive.hot).
-
-    The archiver takes days older than HOT_RETENTION_DAYS; one day more covers clocks that disagree.
-    Late logs are rare, so this is usually no write at all. The time is the SQL server's, as the
-    archiver's `ArchivedDay.exported_from` is: one clock, nothing to skew.
-    """
-    newest_archivable = timezone.now().date() - timedelta(days=settings.HOT_RETENTION_DAYS)
-    days = {document["timestamp"].date() for document in documents}
-    for day in sorted(day for day in days if day <= newest_archivable):
-        LateWrite.objects.update_or_create(day=day, defaults={"last_write": Now()})
-
-
 def check_write_scope(documents: list[dict], scope: Scope) -> None:
     """IngestForbidden naming each document (by its index) whose user_id `scope` does not cover."""
     if scope.everything:
@@ -356,20 +276,6 @@ def check_write_scope(documents: list[dict], scope: Scope) -> None:
     }
     if errors:
         raise IngestForbidden(errors)
-
-
-def foreign_ids(holders: dict[ObjectId, set[int]], scope: Scope) -> set[ObjectId]:
-    """The held ids no log of which is of a user_id `scope` covers: to their sender, unknown ids."""
-    if scope.everything:
-        return set()
-    return {log_id for log_id, user_ids in holders.items() if not any(map(scope.allows, user_ids))}
-
-
-def hot_id_holders(documents: list[dict]) -> dict[ObjectId, set[int]]:
-    """The ids of `documents` MongoDB holds under another user_id than the document's -> that user_id."""
-    claimed = {document["_id"]: document["user_id"] for document in documents}
-    stored = LogEntry.collection().find({"_id": {"$in": list(claimed)}}, {"user_id": 1})
-    return {log["_id"]: {log["user_id"]} for log in stored if log["user_id"] != claimed[log["_id"]]}
 
 
 def chunks(documents: list[dict]) -> Iterator[list[dict]]:
@@ -430,8 +336,9 @@ def store(documents: list[dict], *, scope: Scope) -> IngestResult:
         inserted += stored
         INGESTED_LOGS.inc(amount=stored)
         try:
-            # After each chunk: what is stored must be searchable even if a later chunk fails.
-            note_late_writes(chunk)
+            # After each chunk: what is stored must be searchable even if a later chunk fails (the archive
+            # notes late logs of days it may have emptied: archive.boundary).
+            hooks.stored(chunk)
         except DatabaseError as exc:
             # Stored, but searches could skip the day in MongoDB: not acknowledged, so the sender re-sends.
             raise IngestUnavailable(f"The SQL database did not confirm the write; {RETRY_ADVICE}") from exc

@@ -83,7 +83,7 @@ NDJSON = {"application/x-ndjson", "application/jsonl"}
 
 
 def read_records(request: HttpRequest, limit: int) -> object:
-    """The log records of an ingest body, for `retrieval.ingest` to check.
+    """The log records of an ingest body, for `intake.ingest` to check.
 
     `application/json`: `{"logs": [...]}` (or a bare list); NDJSON: one record a line,
     blank lines skipped. BodyError for another media type (415), a body past `limit`

@@ -1,16 +1,15 @@
 """The log explorer's pages (search, one log, logs around it, saved searches) and exports.
 
-Thin: parsing is `LogFilterSet`, searching is `planner`, links are `retrieval.links`.
+Thin: parsing (in the caller's scope), audit and an unavailable source are `doors.door`'s, searching is
+`planner`'s, links are `explorer.links`'.
 """
 
-from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,25 +18,21 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
-from access import audit
 from access.models import AuditEvent
 from access.scope import read_scope
-from logsite.disclosure import is_staff, shown, shown_error
-from retrieval import planner
-from retrieval.admin import changelist_params
-from retrieval.capacity import search_capacity, search_capacity_page
-from retrieval.charts import stacked_bars
-from retrieval.exports import FORMATS, export_response
-from retrieval.filters import LogFilterSet
-from retrieval.forms import SavedSearchForm, add_input_hints, search_query_string
-from retrieval.links import query_url, refined, search_url, zoomed
+from doors import door
+from doors.capacity import search_capacity, search_capacity_page
+from doors.throttles import throttled
+from explorer.admin import changelist_params
+from explorer.charts import stacked_bars
+from explorer.exports import FORMATS, export_response
+from explorer.forms import SavedSearchForm, add_input_hints, search_query_string
+from explorer.links import query_url, refined, search_url, zoomed
+from retrieval import livetail, planner
 from retrieval.models import SavedSearch, UserPreference
-from retrieval.query import ALL_LEVELS, InvalidCursor, LogQuery, LogRow
+from retrieval.query import ALL_LEVELS, InvalidCursor, LogQuery
 from retrieval.sources import SourceUnavailable
-from retrieval.throttles import throttled
 
-# Logs shown before and after one on its "logs around" page.
-AROUND = 50
 # Rows a live tail keeps in the table (at least a page): the oldest go as new ones come.
 TAIL_TABLE_ROWS = 500
 # The time picker's relative presets: (label, `from` value); `to` is now.
@@ -64,10 +59,10 @@ def render_search(
 
     The histogram is not computed here: the page loads it from `histogram_page` (rows first).
     """
-    scope = read_scope(request)
+    scope = read_scope(request)  # also the saved-search form's
     # One clock for the range and the live tail's rule (a range that runs to now ends exactly at `now`).
     now = timezone.now()
-    filterset = LogFilterSet(data, scope=scope, now=now)
+    filterset = door.filterset(data, request, now=now)
     query_string = search_query_string(data)
     context = {
         "filterset": filterset,
@@ -85,10 +80,10 @@ def render_search(
         context["preset_links"] = [
             (label, search_url(refined(params, date=None, to=None, **{"from": value}))) for label, value in TIME_PRESETS
         ]
-        audit.record(AuditEvent.Action.SEARCH, request, {"door": "page", **params})
+        door.audit_search(request, query, door="page")
         page = planner.search(query, filterset.cursor_token)
         # The partial-results notice prints these: no internal hosts for non-staff.
-        page.sources = shown(page.sources, is_staff(request.user), "search")
+        page.sources = door.sources(request, page.sources)
         tail_off = tail_refusal(query, filterset.cursor_token, now)
         context.update(
             query=query,
@@ -107,7 +102,7 @@ def render_search(
             tail_off=tail_off,
             tail_url=None if tail_off else f"{reverse('tail-rows')}?{urlencode(params)}",
             # The tail goes on from this page's newest rows: its first poll does not read the range again.
-            tail_after=None if tail_off else planner.tail_cursor(page.rows, now),
+            tail_after=None if tail_off else livetail.tail_cursor(page.rows, now),
             tail_max_rows=max(TAIL_TABLE_ROWS, query.limit),
         )
     else:
@@ -118,7 +113,7 @@ def render_search(
 
 def tail_refusal(query: LogQuery, cursor: str | None, now: datetime) -> str:
     """Why the page offers no live tail of this search ("" when it does): the toggle, disabled, says it."""
-    if planner.tail_range_ended(query, now):
+    if livetail.tail_range_ended(query, now):
         return "Live tail needs a time range that runs to now (a “Last” preset, or no To)."
     if not query.newest_first:
         return "Live tail shows the newest logs first: choose newest first."
@@ -138,7 +133,7 @@ def page_position(offset: int, rows: int) -> str:
 @search_capacity_page
 def histogram_page(request: HttpRequest) -> HttpResponse:
     """The search's histogram, alone: the search page loads it after its rows (or frames it, without JavaScript)."""
-    filterset = LogFilterSet(request.GET, scope=read_scope(request))
+    filterset = door.filterset(request.GET, request)
     if not filterset.is_valid():
         return JsonResponse(filterset.form.errors, status=400)
     query = filterset.log_query()
@@ -152,9 +147,7 @@ def histogram_page(request: HttpRequest) -> HttpResponse:
         "levels": ALL_LEVELS,
         "chart": chart,
         # A keyword over a long range may be counted only in part within the search's deadline.
-        "histogram_partial": shown(histogram.sources, is_staff(request.user), "histogram")
-        if histogram.partial
-        else None,
+        "histogram_partial": door.sources(request, histogram.sources, "histogram") if histogram.partial else None,
     }
     return render(request, "retrieval/histogram.html", context)
 
@@ -166,80 +159,24 @@ def histogram_page(request: HttpRequest) -> HttpResponse:
 def tail_rows(request: HttpRequest) -> HttpResponse:
     """The page's live tail: the rows that arrived since `after`, newest first, in the search page's row markup.
 
-    The same rule and reading as GET /api/v1/logs/tail (`planner.tail`); the cursor and whether
+    The same rule and reading as GET /api/v1/logs/tail (`livetail.tail`); the cursor and whether
     the page was full are attributes of the returned <tbody>.
     """
     data = request.GET.copy()
     after = data.pop("after", [""])[-1]
     now = timezone.now()
-    filterset = LogFilterSet(data, scope=read_scope(request), now=now)
+    filterset = door.filterset(data, request, now=now)
     if not filterset.is_valid():
         return JsonResponse(filterset.form.errors, status=400)
     query = filterset.log_query()
     try:
-        page = planner.tail(query, after or None, now)
+        page = livetail.tail(query, after or None, now)
     except InvalidCursor as exc:
         return JsonResponse({"after": [str(exc)]}, status=400)
-    except planner.TailRangeEnded as exc:
+    except livetail.TailRangeEnded as exc:
         return JsonResponse({exc.parameter: [str(exc)]}, status=400)
     context = {"tail": page, "rows": page.rows[::-1], "params": query.to_params(), "query": query}
     return render(request, "retrieval/tail_rows.html", context)
-
-
-class LogUnavailable(Exception):
-    """The log was not found and a storage could not answer: it may be there (a 503, not a 404)."""
-
-
-def log_view(view: Callable[[HttpRequest, str], HttpResponse]) -> Callable[[HttpRequest, str], HttpResponse]:
-    @wraps(view)
-    def wrapped(request: HttpRequest, log_id: str) -> HttpResponse:
-        try:
-            return view(request, log_id)
-        except LogUnavailable as exc:
-            return render(request, "retrieval/log.html", {"unavailable": str(exc)}, status=503)
-
-    return wrapped
-
-
-@require_GET
-@login_required
-@log_view
-def log_page(request: HttpRequest, log_id: str) -> HttpResponse:
-    """One log, found hot or cold, with links to the logs around it and to its user's day."""
-    row = find_readable_log(request, log_id)
-    day = f"{row.timestamp:%Y-%m-%d}"
-    context = {"row": row, "user_day_url": search_url({"date": day, "user_id": str(row.user_id)})}
-    return render(request, "retrieval/log.html", context)
-
-
-@require_GET
-@login_required
-@log_view
-def log_around(request: HttpRequest, log_id: str) -> HttpResponse:
-    """The AROUND logs before and after one log from its user, at every level, hot and cold; the log marked."""
-    row = find_readable_log(request, log_id)
-    found = planner.around(row, reader_query(request), AROUND, AROUND)
-    # The log itself between its neighbours (whether or not `around` counted it among them).
-    rows = [*(r for r in found.before if r.id != row.id), row, *(r for r in found.after if r.id != row.id)]
-    context = {"row": row, "rows": rows, "before": AROUND, "after": AROUND, "found": found}
-    return render(request, "retrieval/around.html", context)
-
-
-def reader_query(request: HttpRequest) -> LogQuery:
-    """A search of everything the user may read (its scope), for looking up logs by id."""
-    filterset = LogFilterSet(QueryDict(), scope=read_scope(request))
-    filterset.is_valid()
-    return filterset.log_query()
-
-
-def find_readable_log(request: HttpRequest, log_id: str) -> LogRow:
-    try:
-        row = planner.find_log(log_id, reader_query(request))
-    except SourceUnavailable as exc:
-        raise LogUnavailable(shown_error(str(exc), is_staff(request.user), "search")) from exc
-    if row is None:
-        raise Http404("No log with this id, or not one you may read.")
-    return row
 
 
 def owner_id(request: HttpRequest) -> int:
@@ -278,15 +215,15 @@ def delete_saved_search(request: HttpRequest, pk: int) -> HttpResponse:
 def export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
     if fmt not in FORMATS:
         return JsonResponse({"format": ["Use csv or jsonl."]}, status=404)
-    filterset = LogFilterSet(request.GET, scope=read_scope(request))
+    filterset = door.filterset(request.GET, request)
     if not filterset.is_valid():
         return JsonResponse(filterset.form.errors, status=400)
     query = filterset.log_query()
-    audit.record(AuditEvent.Action.EXPORT, request, {"format": fmt, **query.to_params()})
+    door.audit_search(request, query, AuditEvent.Action.EXPORT, format=fmt)
     try:
         return export_response(query, fmt)
     except SourceUnavailable as exc:
-        return JsonResponse({"sources": [shown_error(str(exc), is_staff(request.user), "export")]}, status=503)
+        return JsonResponse({"sources": [door.unavailable(request, exc, "export")]}, status=503)
 
 
 @require_POST

@@ -1,8 +1,8 @@
-"""The JSON shape of a log row: one definition for the API, JSON Lines exports and the seed route.
+"""The JSON API's bodies and query parameters, as the OpenAPI schema declares them (`api.schema` uses them).
 
-The serializers here only declare the OpenAPI schema (drf-spectacular): rows are written by
-`row_record` / `seed_record`, and what a sent log may hold is checked by `retrieval.ingest`,
-whose limits they import.
+The serializers of answers only declare the schema (drf-spectacular): rows are written by
+`doors.door.row_record` / `seed_record`, and what a sent log may hold is checked by `intake.ingest`,
+whose limits they import. `OnlyParameters` and `ContextParameters` also check a request's parameters.
 """
 
 from typing import Any, ClassVar
@@ -10,45 +10,22 @@ from typing import Any, ClassVar
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 
+from doors.door import row_record
+from intake.ingest import MAX_LOGGER_LENGTH, MAX_MESSAGE_LENGTH, MAX_RECORDS
+from intake.values import MAX_CONTEXT_DEPTH, MAX_CONTEXT_KEYS, MAX_CONTEXT_LIST_ITEMS
 from retrieval.filters import MAX_USER_ID
-from retrieval.ingest import (
-    MAX_CONTEXT_DEPTH,
-    MAX_CONTEXT_KEYS,
-    MAX_CONTEXT_LIST_ITEMS,
-    MAX_LOGGER_LENGTH,
-    MAX_MESSAGE_LENGTH,
-    MAX_RECORDS,
-)
 from retrieval.models import Level
-from retrieval.query import LogRow, isoformat
+from retrieval.query import LogRow
 
 # Text the API refuses: NUL characters (MongoDB and the search form reject them).
 NO_NUL_PATTERN = r"^[^\u0000]*$"
 STORED_ID_PATTERN = r"^[0-9a-f]{24}$"  # str(ObjectId)
-
-
-def row_record(row: LogRow) -> dict:
-    return {
-        "id": row.id,
-        "timestamp": isoformat(row.timestamp),
-        "user_id": row.user_id,
-        "level": row.level,
-        "message": row.message,
-        "logger": row.logger,
-        "context": row.context,
-        "source": row.source,
-    }
-
-
-def seed_record(row: LogRow) -> dict:
-    """The Flask seed app's field names, for its existing clients."""
-    return {
-        "date": isoformat(row.timestamp),
-        "log_level": row.level,
-        "user_id": row.user_id,
-        "log_message": row.message,
-    }
+# DRF's own parameter, allowed beside the filters.
+API_PARAMETERS = ("format",)
+# The most logs GET /api/v1/logs/<id>/context gives on either side.
+MAX_AROUND = 200
 
 
 class SchemaSerializer(serializers.Serializer):
@@ -126,7 +103,7 @@ class SeedLogSerializer(serializers.Serializer):
 
 
 class LogRecordSerializer(SchemaSerializer):
-    """One log sent to POST /api/v1/logs (checked by `retrieval.ingest.validate_record`)."""
+    """One log sent to POST /api/v1/logs (checked by `intake.ingest.validate_record`)."""
 
     id = serializers.RegexField(
         r"^[0-9a-fA-F]{24}$",
@@ -186,3 +163,18 @@ ERRORS_SCHEMA = {
     "minProperties": 1,
     "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]},
 }
+
+
+class OnlyParameters(serializers.Serializer):
+    """Query parameters of an endpoint that takes no filters: unknown ones are a 400 naming them."""
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = set(self.initial_data) - set(self.fields) - set(API_PARAMETERS)
+        if unknown:
+            raise ValidationError({name[:50]: ["Unknown parameter."] for name in sorted(unknown)})
+        return attrs
+
+
+class ContextParameters(OnlyParameters):
+    before = serializers.IntegerField(min_value=0, max_value=MAX_AROUND, default=50)
+    after = serializers.IntegerField(min_value=0, max_value=MAX_AROUND, default=50)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -19,11 +19,11 @@ from django.utils.safestring import SafeString
 from pymongo.errors import PyMongoError
 
 from access.scope import OutsideScope, read_scope
+from doors import door
+from explorer.pagination import WindowPaginator, parse_page_number
 from logsite.admin import ReadOnlyAdminMixin, utc_time
-from retrieval.filters import LogFilterSet
+from retrieval.hooks import archived_days
 from retrieval.models import LogEntry
-from retrieval.pagination import WindowPaginator, parse_page_number
-from retrieval.query import LogQuery
 from retrieval.sources import SourceUnavailable, answered_in_time
 
 # The search parameters the admin sidebar takes; the keyword is the admin's search box ("q").
@@ -33,20 +33,6 @@ TIME_PARAMETERS = {"date", "from", "to"}
 # Django's "e" (its redirect after a bad lookup). Any other parameter would reach the ORM as a
 # raw lookup (message__regex=... went to MongoDB unescaped, context__has_key=x was a 500).
 CHANGELIST_PARAMETERS = frozenset({*SIDEBAR_PARAMETERS, SEARCH_VAR, PAGE_VAR, ORDER_VAR, ERROR_FLAG})
-
-# The list reads MongoDB only. An app that moves logs out of it registers here which days of a
-# query it moved (the archive: archive/admin.py), and the list says where those logs are instead
-# of being silently empty; retrieval imports no app.
-ArchivedDays = Callable[[LogQuery], Iterable[date]]
-archived_days_finders: list[ArchivedDays] = []
-
-
-def register_archived_days(finder: ArchivedDays) -> None:
-    archived_days_finders.append(finder)
-
-
-def archived_days(query: LogQuery) -> list[date]:
-    return sorted({day for finder in archived_days_finders for day in finder(query)})
 
 
 def day_list(days: list[date]) -> str:
@@ -115,8 +101,8 @@ class LogChangeList(ChangeList):
                         raise exc.__cause__ from exc
                     raise
         except SourceUnavailable as exc:
-            self.unanswered = str(exc)
-            messages.error(request, f"No logs shown: {exc}.")
+            self.unanswered = door.unavailable(request, exc)
+            messages.error(request, f"No logs shown: {self.unanswered}.")
             return
         self.result_list = list(self.page.object_list)
         self.result_count = paginator.count
@@ -144,7 +130,7 @@ class SearchFilter(admin.ListFilter):
         for name in SIDEBAR_PARAMETERS:
             if name in params:
                 self.used_parameters[name] = params.pop(name)
-        self.filterset = LogFilterSet(search_data(request), scope=read_scope(request))
+        self.filterset = door.filterset(search_data(request), request)
 
     def has_output(self) -> bool:
         return True
