@@ -21,6 +21,7 @@ when CMD ends (or on Ctrl-C).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -47,6 +48,9 @@ FERRETDB_DATABASE = "ferretdb"
 # PostgreSQL refuses to run as root; as root the cluster belongs to the system user
 # Debian's package creates.
 POSTGRES_SYSTEM_USER = "postgres"
+# Where root keeps PostgreSQL's clusters, one folder per checkout (or test run): a folder the
+# `postgres` user can traverse whatever folder the checkout is in (see _cluster_dir).
+POSTGRESQL_DATA_BASE = Path(os.environ.get("POSTGRESQL_DATA_BASE") or "/var/tmp/logretrieval-postgresql")
 # moto accepts any credentials; set them so boto3 never looks elsewhere.
 MOTO_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -210,6 +214,86 @@ def _server_user_prefix() -> list[str]:
     return ["setpriv", f"--reuid={POSTGRES_SYSTEM_USER}", f"--regid={POSTGRES_SYSTEM_USER}", "--init-groups", "--"]
 
 
+def _postgres_can_write(prefix: list[str], path: Path) -> bool:
+    return subprocess.run([*prefix, "test", "-w", str(path)], capture_output=True).returncode == 0
+
+
+def _outside_data_dir(service_dir: Path) -> Path:
+    """The cluster's folder outside the checkout, for root: one per `service_dir`, keyed by a hash of its path.
+
+    Under POSTGRESQL_DATA_BASE (world-traversable, root's, mode 711); the folder itself is
+    the `postgres` user's, mode 700. Two checkouts, or two test runs of one checkout, have
+    different `service_dir`s and so never share a cluster.
+    """
+    base = POSTGRESQL_DATA_BASE
+    base.mkdir(mode=0o711, parents=True, exist_ok=True)
+    info = base.lstat()
+    if base.is_symlink() or info.st_uid != 0 or info.st_mode & 0o022:
+        raise RuntimeError(f"{base} must be a folder of root's that no one else can write (found: not so)")
+    key = hashlib.sha256(str(service_dir.resolve()).encode()).hexdigest()[:16]
+    return base / key
+
+
+def _delete_orphan_clusters() -> None:
+    """Delete the clusters under POSTGRESQL_DATA_BASE whose checkout's link is gone (its `var/` deleted).
+
+    Each cluster `<hash>` has a note `<hash>.checkout` naming the link that points at it.
+    """
+    for note in POSTGRESQL_DATA_BASE.glob("*.checkout"):
+        cluster = note.with_suffix("")
+        link = Path(note.read_text())
+        if not (link.is_symlink() and Path(os.readlink(link)) == cluster):
+            shutil.rmtree(cluster, ignore_errors=True)
+            note.unlink(missing_ok=True)
+
+
+def delete_service_data(data_root: Path) -> None:
+    """Delete `data_root` and a PostgreSQL cluster kept outside it (as root; see _cluster_dir)."""
+    link = data_root / "postgresql" / "data"
+    if link.is_symlink():
+        outside = Path(os.readlink(link))
+        if outside.parent == POSTGRESQL_DATA_BASE:
+            shutil.rmtree(outside, ignore_errors=True)
+            outside.with_name(outside.name + ".checkout").unlink(missing_ok=True)
+    shutil.rmtree(data_root, ignore_errors=True)
+
+
+def _cluster_dir(service_dir: Path) -> Path:
+    """Where the cluster lives.
+
+    Not root: `<service_dir>/data`. As root PostgreSQL runs as the `postgres` system user,
+    which cannot reach a checkout in a private folder (`/root/...`, mode 700): the cluster
+    lives in `_outside_data_dir(service_dir)`, and `<service_dir>/data` is a symbolic link
+    to it. A cluster already kept in `<service_dir>/data` (a real folder the user reaches)
+    stays there. With the link gone (`var/` deleted) an old cluster outside is deleted too:
+    deleting `var/` starts afresh, as before.
+    """
+    link = service_dir / "data"
+    prefix = _server_user_prefix()
+    if not prefix:
+        return link
+    if not link.is_symlink() and (link / "PG_VERSION").exists():
+        if not _postgres_can_write(prefix, link):
+            raise RuntimeError(
+                f"{link} holds a PostgreSQL cluster that the {POSTGRES_SYSTEM_USER} system user cannot reach "
+                f"(a parent folder is private): delete {link} (its SQL data and FerretDB's logs go with it) and "
+                f"the next start keeps a new cluster under {POSTGRESQL_DATA_BASE}"
+            )
+        return link
+    outside = _outside_data_dir(service_dir)
+    if not (link.is_symlink() and Path(os.readlink(link)) == outside):
+        shutil.rmtree(outside, ignore_errors=True)  # not this folder's any more (its link was deleted), or never was
+        if link.is_symlink() or link.is_file():
+            link.unlink()
+        else:
+            shutil.rmtree(link, ignore_errors=True)  # a half-made cluster (no PG_VERSION)
+        link.symlink_to(outside, target_is_directory=True)
+        # After the link, so that another checkout's sweep never takes a cluster for an orphan.
+        outside.with_name(outside.name + ".checkout").write_text(str(link))
+    _delete_orphan_clusters()
+    return outside
+
+
 def _init_cluster(bin_dir: Path, pgdata: Path) -> None:
     """initdb into `pgdata` unless a cluster of this major version is there already (kept between runs)."""
     major = bin_dir.parent.name if bin_dir.parent.name.isdigit() else None
@@ -219,7 +303,7 @@ def _init_cluster(bin_dir: Path, pgdata: Path) -> None:
         if major and found != major:
             raise RuntimeError(
                 f"{pgdata} holds a PostgreSQL {found} cluster but PostgreSQL {major} is installed: "
-                f"delete {pgdata.parent} to start afresh (its SQL data and FerretDB's logs go with it)"
+                f"delete {pgdata} to start afresh (its SQL data and FerretDB's logs go with it)"
             )
         return
     shutil.rmtree(pgdata, ignore_errors=True)  # a half-made cluster from an interrupted initdb
@@ -227,11 +311,10 @@ def _init_cluster(bin_dir: Path, pgdata: Path) -> None:
     prefix = _server_user_prefix()
     if prefix:
         shutil.chown(pgdata, POSTGRES_SYSTEM_USER, POSTGRES_SYSTEM_USER)
-        reachable = subprocess.run([*prefix, "test", "-w", str(pgdata)], capture_output=True)
-        if reachable.returncode != 0:
+        if not _postgres_can_write(prefix, pgdata):
             raise RuntimeError(
                 f"the {POSTGRES_SYSTEM_USER} system user cannot reach {pgdata} (a parent folder is private); "
-                "keep the services' data under a folder it can traverse (VAR_DIR)"
+                f"POSTGRESQL_DATA_BASE ({POSTGRESQL_DATA_BASE}) must be a folder it can traverse"
             )
     result = subprocess.run(
         [
@@ -273,7 +356,7 @@ def start_postgresql(data_root: Path, durable: bool = True) -> LocalService:
     bin_dir = postgresql_bin_dir()
     service_dir = data_root / "postgresql"
     service_dir.mkdir(parents=True, exist_ok=True)
-    pgdata = service_dir / "data"
+    pgdata = _cluster_dir(service_dir)
     _init_cluster(bin_dir, pgdata)
     port = free_port()
     # Clients here use TCP; the socket (for psql -h <data dir>) only where its path fits in
@@ -438,7 +521,7 @@ class LocalServices:
         while self.started:
             self.started.pop().stop()
         if self.ephemeral:
-            shutil.rmtree(self.data_root, ignore_errors=True)
+            delete_service_data(self.data_root)
 
     def __enter__(self) -> LocalServices:
         self.start()

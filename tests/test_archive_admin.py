@@ -78,7 +78,8 @@ def test_start_now_with_the_broker_down_says_so_and_starts_nothing(admin_client,
     assert response.redirect_chain == [("/admin/archive/archiverun/", 302)]
     [message] = [str(m) for m in response.context["messages"]]
     assert message.startswith("The Celery broker is unreachable, so no archive run was started")
-    assert elapsed < 10
+    # Generous for a busy machine; a refused connection answers at once, a retrying send would take minutes.
+    assert elapsed < 20, f"the admin's start waited {elapsed:.1f} s for a broker that refuses connections"
     assert not ArchiveRun.objects.exists()
     assert logs_db.count_documents({}) == 30
 

@@ -20,5 +20,7 @@ def test_archive_logs_with_mongodb_down_raises_a_one_line_command_error_naming_m
     message = str(caught.value)
     assert message.startswith("MongoDB is unreachable or failed, nothing unverified was deleted: ")
     assert "\n" not in message and len(message) < 400
-    assert time.monotonic() - started < 5
+    elapsed = time.monotonic() - started
+    # 300 ms of server selection, generous for a busy machine, and well short of pymongo's default 30 s.
+    assert elapsed < 15, f"the command took {elapsed:.1f} s to give up on MongoDB (server selection: 300 ms)"
     assert not ArchiveRun.objects.exists()

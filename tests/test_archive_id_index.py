@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from access.models import WRITE
 from access.scope import EVERY
 from archive.archiver import archive_logs
-from archive.idindex import locate
+from archive.idindex import BLOCK_RECORDS, locate
 from archive.locks import acquire, release
 from archive.models import ArchivePart, IdIndex, IdIndexSegment
 from devservices import traffic
@@ -33,6 +33,7 @@ DAY = date(2023, 8, 27)
 START = datetime(2023, 8, 27, tzinfo=UTC)
 # The demo seeds a week of logs in one go: every id carries the seeding time, days after the logs.
 SEEDED = START + timedelta(days=6, hours=5)
+USERS = 40
 
 
 def seeded_ids(documents: list[dict], at: datetime) -> list[dict]:
@@ -49,21 +50,27 @@ def every() -> LogQuery:
 
 @pytest.fixture
 def two_runs_of_a_day(logs_db) -> tuple[list[dict], list[dict]]:
-    """1,500 logs of DAY from 300 users with ids of the seeding time, archived; then 300 late logs of DAY
-    whose senders made their ids nine days later, archived by a second run into later parts."""
-    first = seeded_ids(list(traffic.documents(1500, START, START + timedelta(days=1), users=300, seed=5)), SEEDED)
+    """1,500 logs of DAY (more than one index block, BLOCK_RECORDS) from 40 users with ids of the seeding time,
+    archived; then 300 late logs of DAY whose senders made their ids nine days later, archived by a second run
+    into later parts. 40 users, not hundreds: each (user, level) is a part to upload, and the id index does not
+    depend on how many there are."""
+    first = seeded_ids(list(traffic.documents(1500, START, START + timedelta(days=1), users=USERS, seed=5)), SEEDED)
+    assert len(first) > BLOCK_RECORDS
     hotstore.insert([dict(d) for d in first])
     archive_logs(before=DAY + timedelta(days=1))
-    late = seeded_ids(traffic.late_documents(300, DAY, users=300, seed=5), START + timedelta(days=9))
+    late = seeded_ids(traffic.late_documents(300, DAY, users=USERS, seed=5), START + timedelta(days=9))
     hotstore.insert([dict(d) for d in late])
     archive_logs(before=DAY + timedelta(days=1))
     assert logs_db.count_documents({}) == 0
     return first, late
 
 
-def test_archived_logs_whose_ids_carry_another_day_are_found_by_id_on_the_page_the_api_and_find_log(
-    two_runs_of_a_day, api, client
+def test_archived_logs_whose_ids_carry_another_day_are_found_by_id_and_an_archived_id_sent_again_is_a_duplicate(
+    two_runs_of_a_day, api, client, logs_db
 ):
+    """One test of three checks on one archive (archiving two runs of a day takes a while): found by id on
+    the page, the API and find_log; through one block of one index segment; and a duplicate when sent again
+    with another time, user and level."""
     first, late = two_runs_of_a_day
     assert IdIndex.objects.count() == 2 and not ArchivePart.objects.filter(id_index__isnull=True).exists()
     assert ArchivePart.objects.values("run").distinct().count() == 2  # the late logs went into later parts
@@ -84,9 +91,7 @@ def test_archived_logs_whose_ids_carry_another_day_are_found_by_id_on_the_page_t
     assert planner.find_log(str(missing), every()) is None
     assert api.get(f"/api/v1/logs/{missing}").status_code == 404
 
-
-def test_finding_an_id_reads_one_block_of_one_index_segment(two_runs_of_a_day):
-    first, late = two_runs_of_a_day
+    # Finding an id reads one block of one index segment.
     for document in (first[17], late[17]):
         log_id = str(document["_id"])
         holding = IdIndexSegment.objects.filter(min_id__lte=log_id, max_id__gte=log_id)
@@ -94,13 +99,11 @@ def test_finding_an_id_reads_one_block_of_one_index_segment(two_runs_of_a_day):
         part = ArchivePart.objects.get(pk__in=locate([log_id])[log_id])
         assert (part.user_id, part.level) == (document["user_id"], document["level"])
 
-
-def test_an_archived_id_sent_again_with_another_time_user_and_level_is_a_duplicate(two_runs_of_a_day, api, logs_db):
-    first, _ = two_runs_of_a_day
+    # An archived id sent again with another time, user and level is a duplicate.
     record = {
         "id": str(first[42]["_id"]),
         "timestamp": "2023-09-30T10:00:00Z",  # another day, not archived
-        "user_id": (first[42]["user_id"] + 1) % 300,
+        "user_id": (first[42]["user_id"] + 1) % USERS,
         "level": "critical" if first[42]["level"] != "critical" else "info",
         "message": "an attempt to replace an archived log",
     }
@@ -119,8 +122,10 @@ def test_an_archived_id_sent_again_with_another_time_user_and_level_is_a_duplica
 
 
 def test_parts_recorded_before_the_index_are_found_near_the_id_time_then_anywhere_once_indexed(api):
-    near = list(traffic.documents(200, START, START + timedelta(days=1), users=300, seed=6, sender_ids=True))
-    far = seeded_ids(list(traffic.documents(200, START + timedelta(days=1), START + timedelta(days=2), seed=7)), SEEDED)
+    near = list(traffic.documents(200, START, START + timedelta(days=1), users=USERS, seed=6, sender_ids=True))
+    far = seeded_ids(
+        list(traffic.documents(200, START + timedelta(days=1), START + timedelta(days=2), users=USERS, seed=7)), SEEDED
+    )
     write_parts(near + far, purged=True)  # as an archiver without the index wrote them
     assert planner.find_log(str(near[5]["_id"]), every()).source == "cold"  # the id's time is the log's
     assert planner.find_log(str(far[5]["_id"]), every()) is None

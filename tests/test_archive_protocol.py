@@ -212,8 +212,9 @@ def test_both_export_sorts_write_one_part_per_user_and_level_and_purge_exactly_t
     groups = {(d["timestamp"].date(), d["user_id"], d["level"]) for d in originals if d["timestamp"].day < 27}
     parts = list(ArchivePart.objects.all())
     assert sorted((p.day, p.user_id, p.level) for p in parts) == sorted(groups)
+    stored = archive_objects()  # once: it lists and fetches every object
     for part in parts:  # each part in (timestamp, _id) order, bounds recorded
-        rows = [json.loads(line) for line in gzip.decompress(archive_objects()[part.key]).splitlines()]
+        rows = [json.loads(line) for line in gzip.decompress(stored[part.key]).splitlines()]
         keys = [(row["timestamp"], row["_id"]) for row in rows]
         assert keys == sorted(keys) and len(rows) == part.count
         assert jsonl.format_timestamp(part.first_timestamp) == keys[0][0]

@@ -144,7 +144,8 @@ def test_a_search_mongodb_does_not_answer_in_time_comes_back_partial_saying_so(l
         histogram = planner.histogram(query)
         elapsed = time.monotonic() - started
 
-    assert elapsed < 5, f"two 1 s deadlines took {elapsed:.1f} s"
+    # Generous for a busy machine, and short of the two default 10 s deadlines (SEARCH_TIMEOUT_SECONDS).
+    assert elapsed < 15, f"the page and the histogram with 1 s deadlines took {elapsed:.1f} s against a hung MongoDB"
     assert page.partial and page.next_cursor is None and page.rows == []
     assert page.sources["hot"].startswith("unavailable: MongoDB did not answer within 1 s; narrow the search")
     assert histogram.partial and "within 1 s" in histogram.sources["hot"]

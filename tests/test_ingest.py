@@ -291,7 +291,8 @@ def test_a_write_hot_storage_does_not_confirm_fails_fast_and_the_resend_stores_n
             ingest_logs(batch, scope=EVERY)
         elapsed = time.monotonic() - started
 
-    assert elapsed < 3, f"the sender waited {elapsed:.1f} s for a 1 s deadline"
+    # As generous as it can be while telling the 1 s deadline from the default (INSERT_TIMEOUT_SECONDS, 5 s).
+    assert elapsed < 4.5, f"the sender waited {elapsed:.1f} s for a 1 s deadline against a hung MongoDB"
     assert "records already stored are answered as duplicates" in str(caught.value)
     logs = LogEntry.collection()  # the test server again (logs_db's client was closed with the swap)
     # Whatever of the unconfirmed write landed (its counter marks, maybe its logs), the resend stores the rest.

@@ -1,4 +1,9 @@
+import os
+import pwd
 import shutil
+import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,7 +13,10 @@ import pytest
 
 from devservices import pytest_plugin
 from devservices.localservices import (
+    BASE_DIR,
+    POSTGRESQL_DATA_BASE,
     LocalServices,
+    delete_service_data,
     mongodb_answers,
     postgresql_answers,
     postgresql_bin_dir,
@@ -24,6 +32,8 @@ def tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     yield path
+    for data_root in path.iterdir():  # and root's clusters kept outside them
+        delete_service_data(data_root)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -158,3 +168,87 @@ def test_local_s3_server_comes_with_the_archive_bucket(tmp_path):
         assert "log-archive" in [bucket["Name"] for bucket in client.list_buckets()["Buckets"]]
     finally:
         services.stop()
+
+
+@pytest.fixture
+def private_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder only its owner can enter (mode 700), as root's home is: not pytest's shared tmp base."""
+    path = tmp_path_factory.mktemp("private")
+    path.chmod(0o700)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def data_directory(database_url: str) -> Path:
+    with psycopg.connect(database_url) as connection:
+        return Path(connection.execute("SHOW data_directory").fetchone()[0])
+
+
+SERVICE_URLS = ("DATABASE_URL", "MONGODB_URI", "FERRETDB_POSTGRESQL_URL", "REDIS_URL", "CELERY_BROKER_URL", "VAR_DIR")
+
+
+def test_the_run_commands_postgresql_starts_from_a_clone_in_a_private_folder(private_folder: Path) -> None:
+    """`make run` as root from a checkout in /root (mode 700): PostgreSQL runs as `postgres`, which cannot enter it."""
+    clone = private_folder / "home" / "logretrieval"
+    clone.parent.mkdir(mode=0o700)
+    # The checkout's service starter as it is in this working tree (a git clone would take the last commit's).
+    shutil.copytree(BASE_DIR / "devservices", clone / "devservices", ignore=shutil.ignore_patterns("__pycache__"))
+    probe = (
+        "import os, psycopg; "
+        "connection = psycopg.connect(os.environ['DATABASE_URL']); "
+        "print(connection.execute('SHOW data_directory').fetchone()[0]); "
+        "print(connection.execute('SELECT current_database()').fetchone()[0])"
+    )
+    environ = {name: value for name, value in os.environ.items() if name not in SERVICE_URLS}
+    result = subprocess.run(
+        [sys.executable, "-m", "devservices.localservices", "exec", "--services", "postgresql", "--",
+         sys.executable, "-c", probe],
+        cwd=clone, env=environ, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    served_from, database = result.stdout.split()
+    assert database == "logretrieval"
+    link = clone / "var" / "services" / "run" / "postgresql" / "data"
+    try:
+        assert link.resolve() == Path(served_from).resolve()
+        assert (link / "PG_VERSION").exists() and not (link / "postmaster.pid").exists()  # kept, stopped cleanly
+        if os.geteuid() == 0:
+            outside = Path(served_from)
+            assert link.is_symlink() and not outside.is_relative_to(private_folder)
+            assert outside.parent == POSTGRESQL_DATA_BASE
+            info = outside.stat()
+            assert (pwd.getpwuid(info.st_uid).pw_name, stat.S_IMODE(info.st_mode)) == ("postgres", 0o700)
+            # Deleting the checkout's var/ starts afresh: the next start of any checkout deletes the orphan.
+            shutil.rmtree(clone / "var")
+            other = LocalServices(names=("postgresql",), data_root=private_folder / "other", ephemeral=True)
+            other.start(environ={})
+            other.stop()
+            assert not outside.exists()
+    finally:
+        delete_service_data(clone / "var" / "services" / "run")
+
+
+def test_two_checkouts_never_share_a_cluster_or_a_port(private_folder: Path) -> None:
+    first = LocalServices(
+        names=("postgresql",), data_root=private_folder / "a" / "var" / "services" / "run", ephemeral=True
+    )
+    second = LocalServices(
+        names=("postgresql",), data_root=private_folder / "b" / "var" / "services" / "run", ephemeral=True
+    )
+    first_env = first.start(environ={})
+    try:
+        second_env = second.start(environ={})
+        try:
+            assert first_env["DATABASE_URL"] != second_env["DATABASE_URL"]  # other ports
+            directories = data_directory(first_env["DATABASE_URL"]), data_directory(second_env["DATABASE_URL"])
+            assert directories[0] != directories[1]
+            with psycopg.connect(first_env["DATABASE_URL"], autocommit=True) as connection:
+                connection.execute("CREATE TABLE only_in_first (n int)")
+            with psycopg.connect(second_env["DATABASE_URL"]) as connection:
+                found = connection.execute("SELECT to_regclass('only_in_first')").fetchone()[0]
+                assert found is None
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    assert not any(directory.exists() for directory in directories)  # throw-away clusters go, outside ones too

@@ -15,8 +15,9 @@ from devservices.localservices import free_port, start_redis
 from tests.access_support import token_of, user_granted
 from tests.faults import paused, session_service
 
-# /healthz and /readyz must answer within 2 s (the spec); asserted as 5 s for a loaded machine.
-PROBE_DEADLINE = 5
+# /healthz and /readyz must answer within 2 s (the spec); asserted as 10 s for a loaded machine (a
+# paused service without the checks' own deadline holds the probe until the client's 60 s).
+PROBE_DEADLINE = 10
 
 
 def timed(call, *args, **kwargs):

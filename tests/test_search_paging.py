@@ -89,8 +89,16 @@ PAGINGS = [
 ]
 
 
-def test_paging_the_api_returns_every_log_once_in_order_and_stops_only_after_the_last(api, shaped):
-    for who, order, page_size in PAGINGS:  # one test: building the shaped archive takes a while
+def test_paging_at_real_shape_returns_every_log_once_in_order_also_across_archive_outages_and_in_exports(api, shaped):
+    """One test of three checks on one shaped archive (building it takes a while): the API's pages,
+    pages the archive was down for, and the export."""
+    paging_the_api_returns_every_log_once_in_order_and_stops_only_after_the_last(api, shaped)
+    a_page_without_the_archive_has_no_next_cursor_and_paging_on_once_it_is_back_skips_nothing(api, shaped)
+    an_export_has_every_log_once_in_order_or_fails_without_the_archive(shaped)
+
+
+def paging_the_api_returns_every_log_once_in_order_and_stops_only_after_the_last(api, shaped):
+    for who, order, page_size in PAGINGS:
         user_id = shaped["busiest"] if who == "busiest" else None
         want = expected(shaped["logs"], user_id, order == "newest")
         assert len(want) > 4 * page_size  # several pages, crossing hot, cold and both
@@ -117,7 +125,7 @@ def test_paging_the_api_returns_every_log_once_in_order_and_stops_only_after_the
         assert {sources[log_id] for log_id in in_both} == {"hot"}  # the hot copy wins
 
 
-def test_an_export_has_every_log_once_in_order_or_fails_without_the_archive(shaped):
+def an_export_has_every_log_once_in_order_or_fails_without_the_archive(shaped):
     q = LogQuery((), START, END, ALL_LEVELS, newest_first=False)
     assert [row.id for row in planner.iter_all(q)] == expected(shaped["logs"], None, newest_first=False)
 
@@ -126,7 +134,7 @@ def test_an_export_has_every_log_once_in_order_or_fails_without_the_archive(shap
         list(planner.iter_all(q))
 
 
-def test_a_page_without_the_archive_has_no_next_cursor_and_paging_on_once_it_is_back_skips_nothing(api, shaped):
+def a_page_without_the_archive_has_no_next_cursor_and_paging_on_once_it_is_back_skips_nothing(api, shaped):
     busiest = shaped["busiest"]
     want = expected(shaped["logs"], busiest, newest_first=True)
     params = api_params(busiest, "newest", 40)
