@@ -199,6 +199,8 @@ ROUTE_PROBES = {
     "log-around": ("/logs/{other}/around", 404),
     "api-log": ("/api/v1/logs/{other}", 404),
     "api-log-context": ("/api/v1/logs/{other}/context", 404),
+    "api-metrics": ("/api/v1/metrics?name=Recall&user_id=2", 403),
+    "api-metric-names": ("/api/v1/metrics/names?user_id=2", 403),
 }
 WRITE_ROUTES = {"otlp-logs"}
 # Saving a search stores its query string; running it is the search page, which checks the grant.
@@ -206,9 +208,15 @@ NO_LOGS = {"api-schema", "api-docs", "save-search", "delete-saved-search", "time
 
 
 def route_names() -> set[str]:
+    from metrics import urls as metrics_urls
     from retrieval import urls
 
-    return {pattern.name for pattern in urls.urlpatterns if isinstance(pattern, URLPattern) and pattern.name}
+    return {
+        pattern.name
+        for module in (urls, metrics_urls)
+        for pattern in module.urlpatterns
+        if isinstance(pattern, URLPattern) and pattern.name
+    }
 
 
 def test_every_route_checks_the_grant(reader_of_1, logs):
