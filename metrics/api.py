@@ -76,7 +76,7 @@ class MetricsForm(forms.Form):
         self.fields["from"] = TimeExpressionField(required=False)
         self.fields["to"] = TimeExpressionField(required=False)
         if with_name:
-            self.fields["name"] = forms.CharField(max_length=100)
+            self.fields["name"] = forms.CharField(max_length=100, strip=False)
             self.fields["model"] = ModelList(required=False)
             self.fields["agg"] = forms.ChoiceField(choices=[(a, a) for a in AGGREGATES], required=False)
         unknown = sorted(set(data) - set(self.fields) - set(API_PARAMETERS))
