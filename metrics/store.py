@@ -37,7 +37,7 @@ from retrieval.query import BUCKET_ORIGIN
 HEAL_AFTER = timedelta(minutes=10)
 # Writers have deadlines of seconds: one that started longer ago and has not finished lost its write.
 STALLED_AFTER = timedelta(minutes=1)
-ROWS_PER_STATEMENT = 1000
+ROWS_PER_STATEMENT = 5000
 REHYDRATED = "rehydrated_until"  # archive.rehydrate's mark: those logs are counted already
 COLD_COLUMNS = {
     "_id": "VARCHAR",
@@ -105,29 +105,45 @@ def aggregate(documents: Iterable[dict], known: dict[str, str]) -> dict[Key, Sta
     return stats
 
 
-def _functions() -> tuple[str, str]:
-    return ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+COLUMNS = ("name", "user_id", "start", "model", "width", "count", "total", "minimum", "maximum", "last", "last_at")
+# PostgreSQL: one array per column, so a statement has 11 parameters whatever its rows (binding thousands of
+# scalars costs more than the upsert itself).
+POSTGRESQL_ROWS = (
+    "SELECT * FROM unnest(%s::varchar[], %s::integer[], %s::timestamptz[], %s::varchar[], %s::integer[], "
+    "%s::bigint[], %s::double precision[], %s::double precision[], %s::double precision[], "
+    "%s::double precision[], %s::timestamptz[])"
+)
 
 
 def merge(stats: dict[Key, Stats]) -> None:
-    """Add `stats` to the stored rows (one upsert per ROWS_PER_STATEMENT keys); call inside a transaction."""
+    """Add `stats` to the stored rows (an upsert per ROWS_PER_STATEMENT keys on PostgreSQL); call inside a transaction."""
     table = MetricBucket._meta.db_table
-    least, greatest = _functions()
+    postgresql = connection.vendor == "postgresql"
+    least, greatest = ("LEAST", "GREATEST") if postgresql else ("MIN", "MAX")
     items = list(stats.items())
-    for first in range(0, len(items), ROWS_PER_STATEMENT):
-        chunk = items[first : first + ROWS_PER_STATEMENT]
-        params: list = []
-        for (name, user_id, start, model, width), s in chunk:
-            params += [name, user_id, start, model, width, s.count, s.total, s.minimum, s.maximum, s.last[1], s.last[0]]
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+    # SQLite takes at most 32,766 parameters a statement.
+    size = ROWS_PER_STATEMENT if postgresql else 32_766 // len(COLUMNS)
+    for first in range(0, len(items), size):
+        chunk = items[first : first + size]
+        rows = [
+            (name, user_id, start, model, width, s.count, s.total, s.minimum, s.maximum, s.last[1], s.last[0])
+            for (name, user_id, start, model, width), s in chunk
+        ]
+        if postgresql:
+            source, params = POSTGRESQL_ROWS, [list(column) for column in zip(*rows, strict=True)]
+        else:
+            # SQLite: a VALUES row each ("WHERE true" lets ON CONFLICT follow a SELECT without ambiguity).
+            source = "SELECT * FROM (VALUES " + ", ".join(["(" + ", ".join(["%s"] * len(COLUMNS)) + ")"] * len(rows))
+            source += ") WHERE true"
+            params = [value for row in rows for value in row]
         # The latest log's value is `last`; of two at the same time, the larger: the same whatever the order.
         sql = (
-            f"INSERT INTO {table} AS t (name, user_id, start, model, width, count, total, minimum, maximum, last, "
-            f"last_at) VALUES {values} ON CONFLICT (name, user_id, start, model, width) DO UPDATE SET "
+            f"INSERT INTO {table} AS t ({', '.join(COLUMNS)}) {source} "
+            "ON CONFLICT (name, user_id, start, model, width) DO UPDATE SET "
             "count = t.count + excluded.count, total = t.total + excluded.total, "
             f"minimum = {least}(t.minimum, excluded.minimum), maximum = {greatest}(t.maximum, excluded.maximum), "
-            "last = CASE WHEN (excluded.last_at, excluded.last) > (t.last_at, t.last) THEN excluded.last ELSE t.last END, "
-            f"last_at = {greatest}(t.last_at, excluded.last_at)"
+            "last = CASE WHEN (excluded.last_at, excluded.last) > (t.last_at, t.last) THEN excluded.last "
+            f"ELSE t.last END, last_at = {greatest}(t.last_at, excluded.last_at)"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
