@@ -4,6 +4,7 @@ rehydrated days. Every aggregate equals what the raw logs give, computed here in
 answer of GET /api/v1/metrics."""
 
 import gzip
+import importlib
 import json
 import math
 from collections import defaultdict
@@ -20,7 +21,7 @@ from archive.archiver import archive_logs
 from archive.models import ArchivePart
 from archive.storage import archive_storage
 from metrics import extract, store
-from metrics.models import DAY, HOUR, MetricBucket, MetricDay
+from metrics.models import DAY, HOUR, MetricBucket, MetricDay, MetricName
 from retrieval import hotstore, traffic
 from retrieval.ingest import store as ingest_store
 from retrieval.ingest import with_ids
@@ -38,9 +39,22 @@ HOT_DAY = date(2023, 8, 27)
 RANGE = {"from": "2023-08-25T00:00:00Z", "to": "2023-08-28T00:00:00Z"}
 
 
+@pytest.fixture(autouse=True)
+def default_names():
+    """The migration's names (a transactional test's flush empties every table, so each test brings them)."""
+    for name in importlib.import_module("metrics.migrations.0002_default_names_and_schedules").NAMES:
+        MetricName.objects.get_or_create(name=name)
+    extract.names.forget()
+    yield
+    extract.names.forget()
+
+
 def send(documents: list[dict]) -> int:
-    """Through ingest's store, as a sender's batch (copies: the caller's documents stay as generated)."""
-    return ingest_store(with_ids([dict(d) for d in documents]), scope=EVERY).inserted
+    """Through ingest's store, as a sender's batches of 500 (copies: the caller's documents stay as generated)."""
+    return sum(
+        ingest_store(with_ids([dict(d) for d in batch]), scope=EVERY).inserted
+        for batch in traffic.batches(documents, 500)
+    )
 
 
 def real_shape(count: int = 6_000, seed: int = 21) -> list[dict]:
@@ -95,6 +109,7 @@ def assert_same(got: dict, expected: dict) -> None:
 def test_aggregates_equal_the_raw_logs_hot_archived_late_resent_and_rehydrated():
     documents = real_shape()
     send_late_and_twice(documents)
+    assert {"Recall", "Loss", "Accuracy"} <= {name for name, *_ in stored()}
     assert_same(stored(), from_logs(documents))
 
     assert archive_logs(before=HOT_DAY, trigger="test").status == "succeeded"
@@ -162,6 +177,7 @@ def test_the_api_answers_what_the_raw_logs_give_hot_and_archived(api):
     for agg in ("avg", "min", "max", "last", "count"):
         body = chart(api, name="Recall", user_id=heavy, step="1h", agg=agg)
         assert (body["name"], body["step"], body["agg"], body["partial"]) == ("Recall", "1h", agg, False)
+        assert len(body["series"]) > 10  # several models of each user
         assert_chart(answered(body), expected_chart(documents, "Recall", set(heavy), agg, HOUR))
     # A 3-day range without a step gets 6-hour steps: each the sum of its hours.
     assert chart(api, name="Recall", user_id=heavy)["step"] == "6h"
