@@ -199,7 +199,7 @@ def test_rolled_up_days_answer_as_their_hours_did():
 
 def test_a_write_lost_between_insert_and_aggregates_is_partial_until_the_rebuild_heals_it(api, monkeypatch):
     documents = real_shape(2_000, seed=24)
-    first, second = documents[:1_000], documents[1_000:]
+    first, second = documents[:1_500], documents[1_500:]  # the second: one batch
     send(first)
 
     def died(*args):
