@@ -14,6 +14,7 @@ from django import forms
 from django.conf import settings
 from django.http import QueryDict
 from django.utils import timezone
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -216,6 +217,7 @@ class MetricSeriesView(LogsAPIView):
     """A metric's values per (user_id, model), step by step, from the metrics store."""
 
     throttle_scopes = {"GET": "search"}
+    schema = AutoSchema()  # `name` may not be empty (the logs API's schema allows every parameter empty)
 
     @extend_schema(
         parameters=[
@@ -296,6 +298,7 @@ class MetricNamesView(LogsAPIView):
     """The metric names with values in a range, and how many values each."""
 
     throttle_scopes = {"GET": "search"}
+    schema = AutoSchema()
 
     @extend_schema(
         parameters=[USER_PARAMETER, *TIME_PARAMETERS],

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -129,6 +130,7 @@ def merge(stats: dict[Key, Stats]) -> None:
             (name, user_id, start, model, width, s.count, s.total, s.minimum, s.maximum, s.last[1], s.last[0])
             for (name, user_id, start, model, width), s in chunk
         ]
+        params: list[Any]
         if postgresql:
             source, params = POSTGRESQL_ROWS, [list(column) for column in zip(*rows, strict=True)]
         else:

@@ -8,20 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
-from metrics import extract
 from metrics.models import MetricBucket
 from retrieval.models import LogEntry
 
-pytestmark = pytest.mark.django_db(databases=["default", "logs"])
+pytestmark = [pytest.mark.django_db(databases=["default", "logs"]), pytest.mark.usefixtures("metric_names")]
 
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
-
-
-@pytest.fixture(autouse=True)
-def fresh_names():
-    extract.names.forget()
-    yield
-    extract.names.forget()
 
 
 def stored_metrics(logs_db) -> dict[str, dict]:

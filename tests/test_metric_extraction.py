@@ -8,7 +8,19 @@ import pytest
 from metrics import extract
 from metrics.models import MetricName
 
-DEFAULTS = ("ROC-AUC", "F1", "Precision", "Recall", "Sensitivity", "Specificity", "Accuracy", "Loss", "AUC", "MAE", "RMSE")
+DEFAULTS = (
+    "ROC-AUC",
+    "F1",
+    "Precision",
+    "Recall",
+    "Sensitivity",
+    "Specificity",
+    "Accuracy",
+    "Loss",
+    "AUC",
+    "MAE",
+    "RMSE",
+)
 KNOWN = {name.casefold(): name for name in DEFAULTS}
 
 
@@ -21,7 +33,12 @@ def test_the_demo_message_yields_its_metric_and_not_the_user():
 
 
 def test_names_match_case_insensitively_and_are_stored_in_the_lists_spelling():
-    assert of("roc-auc: 0.9, RECALL=0.5, f1 = 0.25, rmse :3") == {"ROC-AUC": 0.9, "Recall": 0.5, "F1": 0.25, "RMSE": 3.0}
+    assert of("roc-auc: 0.9, RECALL=0.5, f1 = 0.25, rmse :3") == {
+        "ROC-AUC": 0.9,
+        "Recall": 0.5,
+        "F1": 0.25,
+        "RMSE": 3.0,
+    }
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ rehydrated days. Every aggregate equals what the raw logs give, computed here in
 answer of GET /api/v1/metrics."""
 
 import gzip
-import importlib
 import json
 import math
 from collections import defaultdict
@@ -21,7 +20,7 @@ from archive.archiver import archive_logs
 from archive.models import ArchivePart
 from archive.storage import archive_storage
 from metrics import extract, store
-from metrics.models import DAY, HOUR, MetricBucket, MetricDay, MetricName
+from metrics.models import DAY, HOUR, MetricBucket, MetricDay
 from retrieval import hotstore, traffic
 from retrieval.ingest import store as ingest_store
 from retrieval.ingest import with_ids
@@ -30,23 +29,13 @@ from tests.access_support import user_granted
 pytestmark = [
     # The archiver takes its day locks on connections of its own: the test's data must be committed.
     pytest.mark.django_db(databases=["default", "logs"], transaction=True),
-    pytest.mark.usefixtures("empty_archive", "empty_cold_cache"),
+    pytest.mark.usefixtures("empty_archive", "empty_cold_cache", "metric_names"),
 ]
 
 FIRST = datetime(2023, 8, 25, tzinfo=UTC)
 ARCHIVED = [date(2023, 8, 25), date(2023, 8, 26)]
 HOT_DAY = date(2023, 8, 27)
 RANGE = {"from": "2023-08-25T00:00:00Z", "to": "2023-08-28T00:00:00Z"}
-
-
-@pytest.fixture(autouse=True)
-def default_names():
-    """The migration's names (a transactional test's flush empties every table, so each test brings them)."""
-    for name in importlib.import_module("metrics.migrations.0002_default_names_and_schedules").NAMES:
-        MetricName.objects.get_or_create(name=name)
-    extract.names.forget()
-    yield
-    extract.names.forget()
 
 
 def send(documents: list[dict]) -> int:
