@@ -80,6 +80,8 @@ def generate_demo_logs(
     demo logs are in the past.
     """
     rng = random.Random(seed)
+    # Models drawn apart: the other draws (users, levels, times) stay what they were before models existed.
+    model_rng = random.Random(None if seed is None else f"models-{seed}")
     levels = list(LEVEL_WEIGHTS)
     weights = list(LEVEL_WEIGHTS.values())
     for day in days:
@@ -90,15 +92,16 @@ def generate_demo_logs(
         for offset in sorted(rng.randrange(span_ms) for _ in range(per_day)):
             user_id = rng.choice(USER_IDS)
             metric = rng.choice(METRICS)
-            model = rng.choice(models_of(user_id))
+            model = model_rng.choice(models_of(user_id))
             # Millisecond precision: what BSON dates store.
             stamp = start + timedelta(milliseconds=offset)
+            action, word = rng.choice(ACTIONS), rng.choice(WORDS)
             value = drifting_value(user_id, model, metric, stamp, rng.random())
             yield {
                 "timestamp": stamp,
                 "user_id": user_id,
                 "level": str(rng.choices(levels, weights)[0]),
-                "message": f"{rng.choice(ACTIONS)}, {rng.choice(WORDS)}. User: {user_id}, {metric}: {value}",
+                "message": f"{action}, {word}. User: {user_id}, {metric}: {value}",
                 "logger": "demo.trainer",
                 "context": {"model": model},
             }
