@@ -300,6 +300,18 @@ def volume(query: LogQuery, parts: list[ArchivePart], leave_out: set[str]) -> Vo
     return counts
 
 
+def rows(parts: Sequence[ArchivePart], columns: dict[str, str], batch: int = 10_000) -> Iterator[tuple]:
+    """Every line of `parts` as a tuple of `columns` (a key a line lacks is NULL), a day's parts at a time,
+    fetched `batch` rows at a time (a whole day need not fit in memory). It holds the thread's DuckDB cursor:
+    run no other cold read until it is exhausted."""
+    sql = f"SELECT {', '.join(columns)} FROM {read_json(columns)}"
+    for day in _days(parts, descending=False):
+        with _reading(day) as paths:
+            cursor = database.cursor().execute(sql, [paths])
+            while found := cursor.fetchmany(batch):
+                yield from found
+
+
 def part_ids(part: ArchivePart) -> set[str]:
     """Every `_id` (hex) a ledger part holds, read through the part cache."""
     with _reading([part]) as paths:

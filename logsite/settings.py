@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "explorer",
     "api",
     "archive",
+    "metrics",
 ]
 
 MIDDLEWARE = [
@@ -229,6 +230,16 @@ HOT_RETENTION_DAYS = int(os.environ.get("HOT_RETENTION_DAYS", "1"))
 # archive.hot.HotSource is retrieval's HotSource that skips the days the archiver emptied;
 # without the archive app, "retrieval.sources.HotSource" alone.
 LOG_SOURCES = ["archive.hot.HotSource", "archive.source.ColdSource"]
+
+# Called by retrieval.hotstore.insert around every insert of hot logs (retrieval.hotstore.insert_hooks).
+# metrics.intake.on_insert: extract model metrics into each log and keep their aggregates.
+HOT_INSERT_HOOKS = ["metrics.intake.on_insert"]
+# Model metrics (metrics/): extraction at intake on or off (the bench turns it off to measure it), and how
+# many days keep hourly aggregates before the daily beat task rolls them up into one row per day.
+METRICS_EXTRACTION = os.environ.get("METRICS_EXTRACTION", "true").lower() == "true"
+METRICS_HOURLY_DAYS = int(os.environ.get("METRICS_HOURLY_DAYS", "14"))
+# The longest range one metrics query may cover (a chart of a year is a question users ask).
+METRICS_MAX_SPAN_DAYS = int(os.environ.get("METRICS_MAX_SPAN_DAYS", "366"))
 
 # Search: the longest time range one query may cover, and the range when none is given.
 SEARCH_MAX_SPAN_DAYS = int(os.environ.get("SEARCH_MAX_SPAN_DAYS", "31"))

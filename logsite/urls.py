@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("explorer.urls")),
     path("", include("api.urls")),
     path("", include("intake.urls")),
+    path("", include("metrics.urls")),
 ]

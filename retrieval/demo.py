@@ -3,7 +3,9 @@
 Messages look like `Validated a new model, ligula. User: 4, Recall: 0.2773660126196892`.
 """
 
+import math
 import random
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -31,6 +33,11 @@ WORDS = [
     "viverra",
     "eu",
 ]
+# Each demo user trains two or three models whose metrics drift (retrieval.demo.drifting_value), so that a
+# chart of a user's models shows trends to compare.
+DEMO_MODELS = ("resnet50", "bert-base", "xgboost")
+DRIFT_DAYS = 40  # the period of a series' slow swing
+DRIFT_ORIGIN = datetime(2023, 1, 2, tzinfo=UTC)
 ACTIONS = ("Trained a new model", "Validated a new model", "Evaluated a model", "Deployed a model")
 # Roughly what a model's log looks like: mostly info and debug, a few errors.
 LEVEL_WEIGHTS = {
@@ -40,6 +47,22 @@ LEVEL_WEIGHTS = {
     Level.ERROR: 10,
     Level.CRITICAL: 5,
 }
+
+
+def models_of(user_id: int) -> tuple[str, ...]:
+    """Users with an odd id train three models, the others two."""
+    return DEMO_MODELS if user_id % 2 else DEMO_MODELS[:2]
+
+
+def drifting_value(user_id: int, model: str, metric: str, moment: datetime, noise: float) -> float:
+    """A 0-1 score of (user, model, metric) at `moment`: its own level, swinging by up to 0.15 over DRIFT_DAYS
+    days from its own phase, plus up to 0.05 of noise (`noise` is a uniform draw in [0, 1))."""
+    key = zlib.crc32(f"{user_id}/{model}/{metric}".encode())
+    level = 0.55 + (key % 1000) / 1000 * 0.3
+    phase = (key >> 10) % 1000 / 1000
+    days = (moment - DRIFT_ORIGIN) / timedelta(days=1)
+    value = level + 0.15 * math.sin(2 * math.pi * (days / DRIFT_DAYS + phase)) + (noise - 0.5) * 0.1
+    return min(1.0, max(0.0, value))
 
 
 def demo_days(days: int, until: date) -> list[date]:
@@ -57,6 +80,8 @@ def generate_demo_logs(
     demo logs are in the past.
     """
     rng = random.Random(seed)
+    # Models drawn apart: the other draws (users, levels, times) stay what they were before models existed.
+    model_rng = random.Random(None if seed is None else f"models-{seed}")
     levels = list(LEVEL_WEIGHTS)
     weights = list(LEVEL_WEIGHTS.values())
     for day in days:
@@ -67,12 +92,16 @@ def generate_demo_logs(
         for offset in sorted(rng.randrange(span_ms) for _ in range(per_day)):
             user_id = rng.choice(USER_IDS)
             metric = rng.choice(METRICS)
-            message = f"{rng.choice(ACTIONS)}, {rng.choice(WORDS)}. User: {user_id}, {metric}: {rng.random()}"
+            model = model_rng.choice(models_of(user_id))
+            # Millisecond precision: what BSON dates store.
+            stamp = start + timedelta(milliseconds=offset)
+            action, word = rng.choice(ACTIONS), rng.choice(WORDS)
+            value = drifting_value(user_id, model, metric, stamp, rng.random())
             yield {
-                # Millisecond precision: what BSON dates store.
-                "timestamp": start + timedelta(milliseconds=offset),
+                "timestamp": stamp,
                 "user_id": user_id,
                 "level": str(rng.choices(levels, weights)[0]),
-                "message": message,
+                "message": f"{action}, {word}. User: {user_id}, {metric}: {value}",
                 "logger": "demo.trainer",
+                "context": {"model": model},
             }

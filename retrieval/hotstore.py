@@ -46,7 +46,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
+from django.conf import settings
+from django.utils.module_loading import import_string
 from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
@@ -151,6 +154,8 @@ def insert(documents: list[dict]) -> int:
     if not documents:
         return 0
     buckets.stamped(documents)
+    # Each hook may change the documents before the insert, and is told which were inserted after it.
+    after_insert = [hook(documents) for hook in insert_hooks(tuple(settings.HOT_INSERT_HOOKS))]
     hours = {document[buckets.HOUR] for document in documents}
     _start(hours)
     try:
@@ -160,11 +165,26 @@ def insert(documents: list[dict]) -> int:
         failed = {failure["index"] for failure in failures}
         inserted = [document for index, document in enumerate(documents) if index not in failed]
         _finish(hours, inserted)
+        for done in after_insert:
+            done(inserted)
         if any(failure.get("code") != DUPLICATE_KEY for failure in failures):
             raise
         return len(inserted)
     _finish(hours, documents)
+    for done in after_insert:
+        done(documents)
     return len(documents)
+
+
+InsertHook = Callable[[list[dict]], Callable[[list[dict]], None]]
+
+
+@cache
+def insert_hooks(paths: tuple[str, ...]) -> list[InsertHook]:
+    """The functions named by HOT_INSERT_HOOKS: called with the stamped documents before they are inserted,
+    each returns what to call with those MongoDB accepted (duplicates left out). Apps plug in here
+    (metrics: extraction and aggregates) without retrieval importing them."""
+    return [import_string(path) for path in paths]
 
 
 @dataclass(frozen=True)

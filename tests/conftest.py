@@ -141,3 +141,20 @@ def app_server(tmp_path):
     server = AppServer(tmp_path)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def metric_names(django_db_blocker):
+    """The migration's default metric names, read afresh by extraction (a transactional test's flush empties
+    every table, data migrations' rows too, for the tests after it)."""
+    import importlib
+
+    from metrics import extract
+    from metrics.models import MetricName
+
+    with django_db_blocker.unblock():
+        for name in importlib.import_module("metrics.migrations.0002_default_names_and_schedules").NAMES:
+            MetricName.objects.get_or_create(name=name)
+    extract.names.forget()
+    yield
+    extract.names.forget()

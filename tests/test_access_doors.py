@@ -199,6 +199,8 @@ ROUTE_PROBES = {
     "log-around": ("/logs/{other}/around", 404),
     "api-log": ("/api/v1/logs/{other}", 404),
     "api-log-context": ("/api/v1/logs/{other}/context", 404),
+    "api-metrics": ("/api/v1/metrics?name=Recall&user_id=2", 403),
+    "api-metric-names": ("/api/v1/metrics/names?user_id=2", 403),
 }
 WRITE_ROUTES = {"otlp-logs"}
 # Saving a search stores its query string; running it is the search page, which checks the grant.
@@ -209,8 +211,14 @@ def route_names() -> set[str]:
     from api import urls as api_urls
     from explorer import urls as explorer_urls
     from intake import urls as intake_urls
+    from metrics import urls as metrics_urls
 
-    patterns = [*explorer_urls.urlpatterns, *api_urls.urlpatterns, *intake_urls.urlpatterns]
+    patterns = [
+        *explorer_urls.urlpatterns,
+        *api_urls.urlpatterns,
+        *intake_urls.urlpatterns,
+        *metrics_urls.urlpatterns,
+    ]
     return {pattern.name for pattern in patterns if isinstance(pattern, URLPattern) and pattern.name}
 
 

@@ -36,6 +36,7 @@ DOCUMENTED_RULES = [
     (r"date|from|to", re.escape(OUT_OF_RANGE)),
     (r"to", re.escape("“to” must be after “from”.")),
     (r"date|from|to", r"The time range may span at most \d+ days\."),
+    (r"step", r"At most \d+ points per series: a longer step for this range\."),
     (r"level", r"None of the chosen levels is “\w+” or more severe\."),
     (r"cursor", r"This cursor is not valid\.|This cursor belongs to the other sort order\."),
     (r"logs\[\d+\]\.timestamp", re.escape("Out of range: before 2000 or more than a day in the future.")),

@@ -4,13 +4,14 @@
                                                   ^      ^   ^        ^
                                                   |      |   intake <-+-- api
                                                   |      +------------------/
-                                                  archive
+                                                  archive <- metrics (also doors, api)
 
 - `retrieval`, the search core, imports no door, no intake and no archive;
 - `doors` (the door helper, the DRF base view, throttles, capacity) serves every front door;
 - `explorer` (pages, exports, admin) and `api` (the JSON API) are doors; `api` also sends to `intake`;
 - `intake` (bodies, ingest, OTLP) uses the DRF base view of `doors` and no other door;
 - `archive` plugs into the core (LOG_SOURCES, `retrieval.hooks`) and imports no door or intake;
+- `metrics` (extraction hook, store, its API door) sits on top: no other package imports it;
 - `devservices` is for development only (tests, benches, scripts).
 
 Read from the source (every import statement, also those inside functions), so a
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-APPS = {"logsite", "access", "retrieval", "doors", "intake", "explorer", "api", "archive"}
+APPS = {"logsite", "access", "retrieval", "doors", "intake", "explorer", "api", "archive", "metrics"}
 # package -> the project packages it may import (besides itself)
 ALLOWED = {
     "logsite": set(),
@@ -34,6 +35,7 @@ ALLOWED = {
     "explorer": {"logsite", "access", "retrieval", "doors"},
     "api": {"logsite", "access", "retrieval", "doors", "intake"},
     "archive": {"logsite", "access", "retrieval"},
+    "metrics": {"logsite", "access", "retrieval", "doors", "api", "archive"},
 }
 # package -> the project packages it must not import
 FORBIDDEN = {package: (APPS | {"devservices"}) - allowed - {package} for package, allowed in ALLOWED.items()}

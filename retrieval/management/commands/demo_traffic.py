@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from access import tokens
 from access.models import WRITE, ApiToken
-from retrieval.demo import ACTIONS, LEVEL_WEIGHTS, METRICS, WORDS
+from retrieval.demo import ACTIONS, LEVEL_WEIGHTS, METRICS, WORDS, drifting_value, models_of
 from retrieval.models import Level
 
 STDLIB_LEVELS = {
@@ -116,15 +116,17 @@ def log_steadily(logger: logging.Logger, rng: random.Random, rate: float, users:
             continue
         step += 1
         user_id = rng.randint(1, users)
-        # The original app's message: "Validated a new model, ligula. User: 4, Recall: 0.2773660126196892".
+        metric, model = rng.choice(METRICS), rng.choice(models_of(user_id))
+        # The original app's message: "Validated a new model, ligula. User: 4, Recall: 0.2773660126196892",
+        # its value drifting as the seeded days' do (charts continue their trend).
         logger.log(
             rng.choices(levels, weights)[0],
             "%s, %s. User: %d, %s: %s",
             rng.choice(ACTIONS),
             rng.choice(WORDS),
             user_id,
-            rng.choice(METRICS),
-            rng.random(),
-            extra={"user_id": user_id, "context": {"source": "demo_traffic", "step": step}},
+            metric,
+            drifting_value(user_id, model, metric, timezone.now(), rng.random()),
+            extra={"user_id": user_id, "context": {"source": "demo_traffic", "step": step, "model": model}},
         )
         due += interval
