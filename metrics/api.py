@@ -48,9 +48,10 @@ class ModelList(forms.Field):
     widget = forms.MultipleHiddenInput
 
     def to_python(self, value: list[str] | None) -> tuple[str, ...]:
-        models = tuple(sorted({item for item in value or [] if item}))
-        if len(models) > MAX_MODELS:
+        # Counted as sent (empty and repeated ones too): the schema's maxItems is about the parameter.
+        if len(value or []) > MAX_MODELS:
             raise forms.ValidationError(f"At most {MAX_MODELS} models.")
+        models = tuple(sorted({item for item in value or [] if item}))
         if any(len(item) > 200 or "\x00" in item for item in models):
             raise forms.ValidationError("A model name has at most 200 characters and no NUL.")
         return models

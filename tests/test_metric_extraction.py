@@ -131,7 +131,7 @@ def test_every_value_is_finite():
 
 
 @pytest.mark.django_db
-def test_the_default_names_are_the_issues_list_and_the_cache_sees_a_new_one_once_told():
+def test_the_default_names_are_the_issues_list_and_the_cache_sees_a_new_one_once_told(metric_names):
     assert set(MetricName.objects.values_list("name", flat=True)) == set(DEFAULTS)
     extract.names.forget()
     assert extract.names.get() == KNOWN
