@@ -123,11 +123,14 @@ def paused(service: LocalService) -> Iterator[None]:
     """`service`'s processes stopped, then continued: the whole tree, not the process group, because
     PostgreSQL makes each backend a group leader of its own (an open connection would go on answering)."""
     tree = process_tree(service.process.pid)
-    for pid in tree:
-        os.kill(pid, signal.SIGSTOP)
     try:
+        for pid in tree:
+            # A backend may end between the listing and its signal (a connection closing): not an error.
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
         yield
     finally:
+        # Whatever happened, nothing stays stopped: a stopped postmaster would fail every test after this one.
         for pid in reversed(tree):
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
