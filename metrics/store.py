@@ -107,12 +107,13 @@ def aggregate(documents: Iterable[dict], known: dict[str, str]) -> dict[Key, Sta
 
 
 COLUMNS = ("name", "user_id", "start", "model", "width", "count", "total", "minimum", "maximum", "last", "last_at")
-# PostgreSQL: one array per column, so a statement has 11 parameters whatever its rows (binding thousands of
-# scalars costs more than the upsert itself).
+# PostgreSQL: the rows as one JSON parameter. Binding thousands of scalars costs more than the upsert itself,
+# and so does psycopg's client-side quoting of one array per column (~60 ms a batch of 2,000 logs); one string
+# is quoted in C.
 POSTGRESQL_ROWS = (
-    "SELECT * FROM unnest(%s::varchar[], %s::integer[], %s::timestamptz[], %s::varchar[], %s::integer[], "
-    "%s::bigint[], %s::double precision[], %s::double precision[], %s::double precision[], "
-    "%s::double precision[], %s::timestamptz[])"
+    "SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(name varchar, user_id integer, start timestamptz, "
+    "model varchar, width integer, count bigint, total double precision, minimum double precision, "
+    "maximum double precision, last double precision, last_at timestamptz)"
 )
 
 
@@ -132,7 +133,8 @@ def merge(stats: dict[Key, Stats]) -> None:
         ]
         params: list[Any]
         if postgresql:
-            source, params = POSTGRESQL_ROWS, [list(column) for column in zip(*rows, strict=True)]
+            records = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+            source, params = POSTGRESQL_ROWS, [json.dumps(records, default=datetime.isoformat)]
         else:
             # SQLite: a VALUES row each ("WHERE true" lets ON CONFLICT follow a SELECT without ambiguity).
             source = "SELECT * FROM (VALUES " + ", ".join(["(" + ", ".join(["%s"] * len(COLUMNS)) + ")"] * len(rows))
