@@ -55,6 +55,11 @@ QUERY_SYNTAX = (
     "key, dots for nested keys, keys of letters, digits, `_` and `-`; equal as text, and as a number when the "
     'value is one: `context.epoch:3` finds 3, 3.0 and "3"; a list matches when an item does); `-` before any '
     'term leaves its logs out (`-word`, `-"a phrase"`, `-user_id:4`; a missing field counts as not equal). '
+    "`Recall<0.5`: the log's metric compares so with the number (`<`, `<=`, `>`, `>=`, `=`, `!=`; a finite "
+    "decimal such as `0.5`, `-2`, `1e-3`; `=` is exact); a log without the metric never matches, so "
+    "`-Recall<0.5` keeps it. A name in the admin's metric list matches in any case (`recall<0.5`), another "
+    "as stored; names are letters, digits, `_`, `-` and `/`. An unquoted word with `<`, `>` or `=` that is "
+    "not such a comparison is refused. "
     "Bad syntax is a 400 naming `q` and the 1-based character position."
 )
 TIME_RANGE_RULES = (

@@ -53,6 +53,8 @@ ROW_COLUMNS = {
     "context": "JSON",
 }
 COUNT_COLUMNS = {name: ROW_COLUMNS[name] for name in ("_id", "timestamp", "level", "message")}
+# What the query syntax's terms may name: every row column, and the metrics intake extracted.
+TERM_COLUMNS = {**ROW_COLUMNS, "metrics": "JSON"}
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -137,9 +139,11 @@ def _filters(query: LogQuery) -> tuple[str, list[Any]]:
     return sql, params
 
 
-# A JSON value {e} equal to the text (a JSON string) or, when given, to the number (any JSON number).
+# A JSON value {e} equal to the text (a JSON string) or, when given, comparing {op} with the number (any JSON number).
 JSON_TEXT = "(json_type({e}) = 'VARCHAR' AND json_extract_string({e}, '$') = ?)"
-JSON_NUMBER = "(json_type({e}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND TRY_CAST({e} AS DOUBLE) = ?)"
+JSON_NUMBER = "(json_type({e}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND TRY_CAST({e} AS DOUBLE) {op} ?)"
+# The query syntax's comparisons (querysyntax.COMPARISONS) in SQL: only these reach the statement.
+SQL_COMPARISONS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "<>"}
 
 
 def term_sql(term: Term) -> tuple[str, list[Any]]:
@@ -150,6 +154,11 @@ def term_sql(term: Term) -> tuple[str, list[Any]]:
     """
     if term.field == "message":
         return "regexp_matches(message, ?)", [keyword_pattern(term.value)]
+    if term.op:
+        # The name's characters are checked by the parser (no quote); a line without the metric is NULL: false.
+        path = f'$."{term.metric}"'
+        sql = JSON_NUMBER.format(e="json_extract(metrics, ?)", op=SQL_COMPARISONS[term.op])
+        return sql, [path, path, term.threshold]
     if not term.context_keys:  # logger, level, user_id: plain columns
         return f"{term.field} = ?", term.typed_values()
     path = "$" + "".join(f'."{key}"' for key in term.context_keys)
@@ -159,7 +168,8 @@ def term_sql(term: Term) -> tuple[str, list[Any]]:
         # Each template names its value {e} twice, then takes the value compared.
         sql, params = JSON_TEXT.format(e=e), [*e_params, *e_params, term.value]
         if number is not None:
-            sql, params = f"({sql} OR {JSON_NUMBER.format(e=e)})", [*params, *e_params, *e_params, float(number)]
+            as_number = JSON_NUMBER.format(e=e, op="=")
+            sql, params = f"({sql} OR {as_number})", [*params, *e_params, *e_params, float(number)]
         return sql, params
 
     scalar, scalar_params = equal("json_extract(context, ?)", [path])
@@ -247,7 +257,8 @@ def _select(paths: list[str], query: LogQuery, after: Position | None, limit: in
     while True:
         # LIMIT as a literal: with a parameter DuckDB sorts every match instead of keeping the top rows.
         sql = (
-            f"SELECT {', '.join(ROW_COLUMNS)} FROM {read_json(ROW_COLUMNS)} WHERE {where} "
+            f"SELECT {', '.join(ROW_COLUMNS)} FROM {read_json(TERM_COLUMNS if query.terms else ROW_COLUMNS)} "
+            f"WHERE {where} "
             f"ORDER BY timestamp {order}, _id {order} LIMIT {int(wanted)}"
         )
         rows = database.cursor().execute(sql, [paths, *params]).fetchall()
@@ -289,8 +300,7 @@ def volume(query: LogQuery, parts: list[ArchivePart], leave_out: set[str]) -> Vo
     start_us, width_us = (BUCKET_ORIGIN - EPOCH) // ONE_MICROSECOND, query.bucket_width // ONE_MICROSECOND
     sql = (
         f"SELECT (epoch_us(timestamp::TIMESTAMP) - ?) // ? AS bucket, level, count(*) "
-        # Terms may name any column.
-        f"FROM {read_json(ROW_COLUMNS if query.terms else COUNT_COLUMNS)} WHERE {where} GROUP BY ALL"
+        f"FROM {read_json(TERM_COLUMNS if query.terms else COUNT_COLUMNS)} WHERE {where} GROUP BY ALL"
     )
     counts: Volume = Counter()
     for day in _days(parts, descending=False):

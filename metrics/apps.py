@@ -5,3 +5,10 @@ class MetricsConfig(AppConfig):
     name = "metrics"
     verbose_name = "Model metrics"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from metrics import extract
+        from retrieval import hooks
+
+        # The query syntax compares a metric under the spelling intake stores it with (recall<0.5 -> Recall).
+        hooks.register_metric_names(extract.names.get)

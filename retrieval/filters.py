@@ -16,7 +16,7 @@ naming `user_id`), and a query without user_id covers only the scope's user_ids.
     min_level  that level and the more severe ones (with level: those of its levels)
     keyword    case-insensitive literal substring of the message
     q          query syntax (retrieval.querysyntax): words, "phrases", -exclusions, logger:,
-               level:, user_id:, context.<key>:
+               level:, user_id:, context.<key>:, metric comparisons (Recall<0.5)
     order      newest (default) or oldest
     page_size  1 to 1000 (default 100)
     cursor     the next_cursor or prev_cursor of a page of the same search

@@ -36,6 +36,7 @@ BUCKET_ORIGIN = EPOCH + timedelta(days=4)
 EARLIEST = EPOCH
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 CURSOR_SALT = "retrieval.cursor"
+MONGO_COMPARISONS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "=": "$eq"}
 
 Position = tuple[datetime, str]  # (timestamp, ObjectId hex): a row's place in the order
 
@@ -63,7 +64,7 @@ class LogQuery:
 
     @property
     def terms(self) -> tuple[Term, ...]:
-        return querysyntax.parse_cached(self.q)
+        return querysyntax.terms_of(self.q)
 
     @property
     def matches_nothing(self) -> bool:
@@ -207,11 +208,23 @@ def term_filter(term: Term) -> dict:
     """One query-syntax term as a MongoDB filter (docs/ferretdb.md, "Query syntax")."""
     if term.field == "message":
         clause: dict = {"message": text_filter(term.value)}
+    elif term.op:
+        clause = metric_filter(term)
     else:
         # Equality operands only; the field is logger, level, user_id or a checked context.<key> path.
         clause = {term.field: one_or_any(term.typed_values())}
     # $nor, not $ne / $not: one shape for every term, true where the field is missing.
     return {"$nor": [clause]} if term.negated else clause
+
+
+def metric_filter(term: Term) -> dict:
+    """A comparison on a metric (`metrics.<checked name>`): our operator, a float operand. MongoDB compares a
+    number with numbers only, so a missing metric never matches."""
+    path, number = term.field, term.threshold
+    if term.op == "!=":
+        # Less or greater, not $ne: $ne also holds where the metric is missing.
+        return {"$or": [{path: {"$lt": number}}, {path: {"$gt": number}}]}
+    return {path: {MONGO_COMPARISONS[term.op]: number}}
 
 
 def one_or_any(values: Sequence[object]) -> object:

@@ -7,7 +7,15 @@
     user_id:4       the user id is 4
     context.k:v     the context's key `k` (dots go deeper: context.run.id:7) equals `v`, compared
                     as text, and also as a number when `v` is one (7 finds 7, 7.0 and "7")
-    -term           any of the above negated: -word, -"a phrase", -logger:x, -context.k:v
+    Recall<0.5      the log's metric (its `metrics` field, extracted at intake) compares so with the
+                    number: operators <, <=, >, >=, = and != (the metric is there and differs); the
+                    number is a finite decimal, signed or scientific (-2, .5, 1e-3); a log without
+                    the metric never matches. The name is letters, digits, _, - and / (val/loss);
+                    a name in the admin's list (metrics.extract) matches whatever its case
+                    (recall<0.5 is Recall<0.5), any other as stored. Equality is exact on the
+                    stored double: Recall=0.27 finds 0.27 and 0.270, not 0.2701.
+    -term           any of the above negated: -word, -"a phrase", -logger:x, -context.k:v,
+                    -Recall<0.5 (a log without Recall, or with Recall >= 0.5)
 
 Terms are separated by spaces and all must hold; `AND` between two terms says so explicitly
 (`level:error AND user_id:3`). Field names are case-sensitive. What other search syntaxes
@@ -17,20 +25,30 @@ word or value (`Recal*`: words are already found inside longer words); quoted, t
 A bad query raises `QuerySyntaxError` with the 1-based character position of the fault:
 an unclosed quote, an empty value or phrase, an operator above, an unknown field, a context key with
 characters outside [A-Za-z0-9_-] or an empty key segment, an unknown level, a user id
-that is not a whole number, or more than MAX_QUERY_LENGTH characters / MAX_TERMS terms.
+that is not a whole number, or more than MAX_QUERY_LENGTH characters / MAX_TERMS terms; an
+unquoted word holding <, > or = that is not a comparison (a metric name with other characters,
+no name, no number, a number that is not one or not finite: `a.b<1`, `<br>`, `F1>high`, `x=1e999`).
 
 Nothing typed here becomes a regex (text is escaped by each source), an operator (values
-are plain equality operands) or a field path outside `context.` (the key is checked).
+are plain equality operands; a comparison's operator is one of ours, its number a float)
+or a field path outside `context.` and `metrics.` (the key and the name are checked).
 Translations: `retrieval.query.LogQuery.mongo_filter` (hot), `archive.reader` (DuckDB SQL,
 cold) and `matches` here (Python), kept together by tests/test_query_syntax.py.
+
+`parse` gives the terms as typed (what the filterset checks); `terms_of` gives them as sources use
+them, a metric named by its canonical spelling. The spelling comes from whatever the metrics app
+registered with `retrieval.hooks.register_metric_names` (the search core imports no app), asked
+for every time, so a name added in the admin applies to remembered queries too.
 """
 
+import math
+import operator
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from retrieval import textfold
+from retrieval import hooks, textfold
 from retrieval.models import Level
 
 MAX_QUERY_LENGTH = 1000
@@ -41,6 +59,21 @@ KEY_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 # A value compared as a number too: plain decimal notation only (float() would also take "nan", "1_0", "inf").
 NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 MAX_INT64 = 2**63 - 1
+METRICS_PREFIX = "metrics."
+# Longest first: "<=" is one operator, not "<" before "=0.5".
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "=": operator.eq,
+}
+# Names as extraction stores them (nested context keys joined by "/"); no dot, so never a deeper path.
+METRIC_NAME_CHAR = re.compile(r"[A-Za-z0-9_/-]")
+MAX_METRIC_NAME_LENGTH = 100  # metrics.extract.MAX_NAME_LENGTH
+# A comparison's number: what extraction reads as one (signed, .5, 1e-3); finiteness is checked apart.
+METRIC_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 # Operators of other search syntaxes that would otherwise be searched for as words, finding nothing.
 UNSUPPORTED = {
@@ -58,11 +91,23 @@ class QuerySyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Term:
-    """One condition. `field` is "message" for text, else "logger", "level", "user_id" or "context.<key>"."""
+    """One condition. `field` is "message" for text, else "logger", "level", "user_id", "context.<key>", or
+    "metrics.<name>" for a comparison (`op` one of COMPARISONS, `value` the number as typed)."""
 
     field: str
     value: str
     negated: bool = False
+    op: str = ""
+
+    @property
+    def metric(self) -> str:
+        """The metric a comparison is about ("metrics.Recall" -> "Recall"); "" for other terms."""
+        return self.field[len(METRICS_PREFIX) :] if self.op else ""
+
+    @property
+    def threshold(self) -> float:
+        """A comparison's number (checked finite by the parser)."""
+        return float(self.value)
 
     @property
     def context_keys(self) -> tuple[str, ...]:
@@ -87,10 +132,17 @@ class Term:
         return [self.value] if number is None else [self.value, number]
 
 
-@lru_cache(maxsize=256)
-def parse_cached(text: str) -> tuple[Term, ...]:
-    """`parse`, remembered: a query's terms are asked for by every source of every page."""
-    return parse(text)
+def terms_of(text: str) -> tuple[Term, ...]:
+    """The terms of a checked query as sources use them: `parse`'s (remembered: every source of every page
+    asks), a metric under its canonical name when the registered names know it, else as typed."""
+    parsed = _parse_cached(text)
+    if not any(term.op for term in parsed):
+        return parsed
+    known = hooks.metric_names()
+    return tuple(
+        replace(term, field=METRICS_PREFIX + known.get(term.metric.casefold(), term.metric)) if term.op else term
+        for term in parsed
+    )
 
 
 def parse(text: str) -> tuple[Term, ...]:
@@ -122,6 +174,9 @@ def parse(text: str) -> tuple[Term, ...]:
         joined_at = None
 
 
+_parse_cached = lru_cache(maxsize=256)(parse)
+
+
 def _unquoted(word: str, at: int) -> str:
     """An unquoted word or field value, refused when it is meant as grouping or a wildcard rather than text."""
     if word.startswith("(") and ")" not in word or word.endswith(")") and "(" not in word:
@@ -151,6 +206,8 @@ def _term(text: str, at: int) -> tuple[Term, int]:
         return Term("message", phrase, negated), at
     name_end = at
     while name_end < len(text) and not text[name_end].isspace() and text[name_end] != ":":
+        if op := _comparison_operator(text, name_end):
+            return _comparison(text, at, name_end, op, negated)
         name_end += 1
     if name_end == len(text) or text[name_end] != ":":
         word_end = _word_end(text, at)
@@ -168,6 +225,39 @@ def _term(text: str, at: int) -> tuple[Term, int]:
     term = Term(name, value, negated)
     _check_value(term, value_at)
     return term, end
+
+
+def _comparison_operator(text: str, at: int) -> str | None:
+    return next((op for op in COMPARISONS if text.startswith(op, at)), None)
+
+
+def _comparison(text: str, at: int, name_end: int, op: str, negated: bool) -> tuple[Term, int]:
+    """The comparison `name<op>number` whose name spans [at, name_end), and the position after it."""
+    name = text[at:name_end]
+    hint = f"put text holding {op} in quotes"
+    if not name:
+        raise QuerySyntaxError(f"A metric name is missing before “{op}” (as in Recall{op}0.5); {hint}", at + 1)
+    bad = next((i for i, char in enumerate(name) if not METRIC_NAME_CHAR.fullmatch(char)), None)
+    if bad is not None:
+        raise QuerySyntaxError(
+            f"A metric name is letters, digits, _, - and / (comparisons are on metrics: Recall{op}0.5); {hint}",
+            at + bad + 1,
+        )
+    if len(name) > MAX_METRIC_NAME_LENGTH:
+        raise QuerySyntaxError(f"A metric name has at most {MAX_METRIC_NAME_LENGTH} characters", at + 1)
+    value_at = name_end + len(op)
+    end = _word_end(text, value_at)
+    value = text[value_at:end]
+    if not value:
+        raise QuerySyntaxError(f"No number after “{name[:50]}{op}”", value_at + 1)
+    if not METRIC_NUMBER.fullmatch(value):
+        raise QuerySyntaxError(
+            f"“{value[:50]}” is not a number: a comparison takes a decimal number such as 0.5, -2 or 1e-3; {hint}",
+            value_at + 1,
+        )
+    if not math.isfinite(float(value)):
+        raise QuerySyntaxError(f"“{value[:50]}” is too large a number", value_at + 1)
+    return Term(METRICS_PREFIX + name, value, negated, op), end
 
 
 def _word_end(text: str, at: int) -> int:
@@ -237,6 +327,15 @@ def matches(terms: tuple[Term, ...], document: Mapping) -> bool:
 def _holds(term: Term, document: Mapping) -> bool:
     if term.field == "message":
         return textfold.contains(document["message"], term.value)
+    if term.op:
+        metrics = document.get("metrics")
+        number = metrics.get(term.metric) if isinstance(metrics, Mapping) else None
+        # A number only (MongoDB compares numbers with numbers); bool is an int in Python, not in MongoDB.
+        return (
+            isinstance(number, int | float)
+            and not isinstance(number, bool)
+            and COMPARISONS[term.op](number, term.threshold)
+        )
     if term.context_keys:
         value: object = document.get("context")
         for key in term.context_keys:

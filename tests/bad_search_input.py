@@ -22,4 +22,8 @@ BAD_SEARCH_INPUT = [
     ({"date": "9999-12-31"}, "date"),
     ({"date": "0001-01-01"}, "date"),
     ({"from": "9998-12-31T00:00:00Z", "to": "9999-01-01T00:00:01Z"}, "to"),
+    # A metric comparison: the name never a path or an operator, the number finite.
+    ({"q": "Recall$gt<1"}, "q"),
+    ({"q": "metrics.Recall>0"}, "q"),
+    ({"q": "Recall<1e999"}, "q"),
 ]

@@ -9,10 +9,11 @@ from django.utils.http import urlencode
 
 from access.scope import EVERY
 from archive.source import ColdSource
+from metrics import extract
 from retrieval import hotstore
 from retrieval.filters import LogFilterSet
 from retrieval.query import LogQuery
-from retrieval.querysyntax import QuerySyntaxError, Term, parse
+from retrieval.querysyntax import QuerySyntaxError, Term, parse, terms_of
 from retrieval.sources import HotSource
 from tests.cold_archive import log, write_parts
 
@@ -34,6 +35,9 @@ CONTEXTS = [
     {"run": 7.0, "nested": {"epoch": 3, "tag-name": "a b"}},
     {"run": 8, "tags": ["x", 7], "score": 0.5},
     {"model": "m", "flag": True},
+    # Metrics a sender puts in the context (any case; nested keys joined by "/"), winning over the message's.
+    {"metrics": {"recall": 0.25, "F1": -1.5e-3, "val": {"loss": 2}, "ok": True}},
+    {"metrics": {"Recall": 0.75, "f1": 1e-3}, "run": 7},
 ]
 
 
@@ -61,8 +65,13 @@ def documents() -> list[dict]:
 
 
 @pytest.fixture
-def hot_and_cold(logs_db, empty_archive, empty_cold_cache, documents):
-    """The same logs in MongoDB and in purged archive parts: each source alone holds all of them."""
+def hot_and_cold(logs_db, empty_archive, empty_cold_cache, metric_names, documents):
+    """The same logs in MongoDB and in purged archive parts: each source alone holds all of them, with the
+    metrics intake extracts (the hot insert extracts them itself; the archiver keeps them in the lines)."""
+    known = extract.names.get()
+    for document in documents:
+        if metrics := extract.extract(document, known):
+            document["metrics"] = metrics
     hotstore.insert([dict(d) for d in documents])
     write_parts(documents, purged=True)
     return documents
@@ -101,30 +110,87 @@ QUERIES = [
     "level:error AND user_id:18",
     'model AND -level:critical AND "(v2)"',
     '"Recall*" -"OR"',  # quoted, operators and wildcards are text
+    "Recall<0.5",
+    "-Recall<0.5",  # no Recall, or Recall >= 0.5
+    # Each comparison at a value logs have (context.metrics' "recall", stored as the admin list's "Recall").
+    "Recall<0.25",
+    "RECALL<=0.25",
+    "Recall=0.25",
+    "recall>=0.25",
+    "Recall>0.25",
+    "Recall!=0.25",
+    "-recall!=0.25",
+    "F1=-1.5e-3",
+    "f1>-.0001",
+    "F1<+1E-2",
+    "val/loss>1.5",
+    "Recall>0.1 level:error -context.run:7",
+    "Precision>0",  # a listed metric no log has
+    "ok>0",  # a boolean is not a number
 ]
+NOTHING = ("context.flag:true", "context.missing:1", '"Recall*" -"OR"', "Precision>0", "ok>0")
 
 
 # The histogram counts too, for a few (each query costs a read of every part).
-COUNTED = ("-recall", "-logger:demo.eval", "context.run:7", 'checkpoint -level:critical context.model:m logger:"a b"')
+COUNTED = (
+    "-recall",
+    "-logger:demo.eval",
+    "context.run:7",
+    'checkpoint -level:critical context.model:m logger:"a b"',
+    "-Recall<0.5",
+)
 
 
 @pytest.mark.django_db(databases=["default", "logs"], transaction=True)
 def test_each_syntax_element_finds_the_same_logs_hot_cold_and_in_python(hot_and_cold):
     hot, cold = HotSource(), ColdSource()
     everything = {str(d["_id"]) for d in hot_and_cold}
+    found = {}
     for q in QUERIES:
         search = query(q)
-        expected = {str(d["_id"]) for d in hot_and_cold if search.matches(d)}
+        expected = found[q] = {str(d["_id"]) for d in hot_and_cold if search.matches(d)}
         hot_ids = {row.id for row in hot.fetch(search, None, 5000)}
         cold_ids = {row.id for row in cold.fetch(search, None, 5000)}
         assert hot_ids == expected, q
         assert cold_ids == expected, q
-        if q not in ("context.flag:true", "context.missing:1", '"Recall*" -"OR"'):  # no log has these
+        if q not in NOTHING:  # no log has these
             assert expected and expected != everything, q
         else:
             assert not expected, q
         if q in COUNTED:
             assert sum(hot.volume(search).values()) == sum(cold.volume(search).values()) == len(expected), q
+    # The boundaries, and what "no such metric" means for each side of a negation.
+    below, equal, above = found["Recall<0.25"], found["Recall=0.25"], found["Recall>0.25"]
+    with_recall = {str(d["_id"]) for d in hot_and_cold if "Recall" in d.get("metrics", {})}
+    assert below | equal | above == with_recall != everything and not below & equal
+    assert found["RECALL<=0.25"] == below | equal and found["recall>=0.25"] == above | equal
+    assert found["Recall!=0.25"] == below | above and found["-recall!=0.25"] == everything - below - above
+    assert found["-Recall<0.5"] == everything - found["Recall<0.5"]
+    assert len(equal) == sum(1 for d in hot_and_cold if d.get("context", {}).get("metrics", {}).get("recall") == 0.25)
+
+
+@pytest.mark.django_db
+def test_metric_names_compare_under_the_admin_lists_spelling_and_others_as_typed(metric_names):
+    assert parse("recall<0.5 -F1>=1e-3 myScore!=2") == (
+        Term("metrics.recall", "0.5", op="<"),
+        Term("metrics.F1", "1e-3", negated=True, op=">="),
+        Term("metrics.myScore", "2", op="!="),
+    )
+    assert terms_of("recall<0.5 -f1>=1e-3 myScore!=2 roc-auc=.5 recall") == (
+        Term("metrics.Recall", "0.5", op="<"),
+        Term("metrics.F1", "1e-3", negated=True, op=">="),
+        Term("metrics.myScore", "2", op="!="),
+        Term("metrics.ROC-AUC", ".5", op="="),
+        Term("message", "recall"),
+    )
+    assert [term.threshold for term in terms_of("a<-2 b<=+2.5e2 c>.5 d>=7. e=-0")] == [-2.0, 250.0, 0.5, 7.0, -0.0]
+    assert query("RECALL<0.5").mongo_filter()["$and"] == [{"metrics.Recall": {"$lt": 0.5}}]
+    assert query("-Recall>=1e-3 val/loss!=2").mongo_filter()["$and"] == [
+        {"$nor": [{"metrics.Recall": {"$gte": 0.001}}]},
+        {"$or": [{"metrics.val/loss": {"$lt": 2.0}}, {"metrics.val/loss": {"$gt": 2.0}}]},
+    ]
+    # Words with other punctuation stay words.
+    assert parse("done! a-b x/y") == (Term("message", "done!"), Term("message", "a-b"), Term("message", "x/y"))
 
 
 def test_context_values_compare_as_text_and_as_numbers():
@@ -179,6 +245,23 @@ def test_terms_are_parsed_in_order_with_negation_and_quotes():
         ("AND level:error", 1, "“AND” needs a term before it"),
         ("level:error AND", 13, "“AND” needs a term after it"),
         ("level:error AND AND user_id:3", 17, "“AND” needs a term before it"),
+        ("Recall<", 8, "No number after “Recall<”"),
+        ("-Recall>=", 10, "No number after “Recall>=”"),
+        ("F1>high", 4, "“high” is not a number"),
+        ("Recall==0.5", 8, "“=0.5” is not a number"),
+        ("Recall<0.5.1", 8, "“0.5.1” is not a number"),
+        ("Recall<nan", 8, "“nan” is not a number"),
+        ("Recall<inf", 8, "“inf” is not a number"),
+        ("Recall<1_0", 8, "“1_0” is not a number"),
+        ("Recall<0,5", 8, "“0,5” is not a number"),
+        ("Recall>1e999", 8, "too large"),
+        ("level:error <br>", 13, "A metric name is missing before “<”"),
+        ("-=1", 2, "A metric name is missing"),
+        ("context.run>3", 8, "A metric name is letters, digits"),
+        ("Recall$gt<1", 7, "A metric name is letters, digits"),
+        ("Récall<1", 2, "A metric name is letters, digits"),
+        ("x" * 101 + "<1", 1, "at most 100 characters"),
+        ('Recall<"0.5"', 8, "quote inside a word"),
     ],
 )
 def test_bad_syntax_names_the_position(q, position, words):
