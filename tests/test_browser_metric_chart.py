@@ -72,7 +72,15 @@ def tabs(session_cookie, chromium, live_server):
     return each
 
 
-def test_the_chart_has_no_serious_accessibility_violation_and_fits_a_phone(tabs):
+def violations(axe, page) -> list:
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_the_chart_and_the_rows_chips_have_no_serious_accessibility_violation_and_fit_a_phone(tabs):
     from axe_playwright_python.sync_playwright import Axe
 
     axe = Axe()
@@ -85,16 +93,20 @@ def test_the_chart_has_no_serious_accessibility_violation_and_fits_a_phone(tabs)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
         for scheme in ("light", "dark"):
             page.emulate_media(color_scheme=scheme)
-            found[name, scheme] = [
-                (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                for v in axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]
-                if v["impact"] in ("serious", "critical")
-            ]
-        # A point opens the logs of its step in the explorer.
+            found[name, scheme] = violations(axe, page)
+        # A point opens the logs of its step in the explorer, where each log's metric is a chip back to its chart.
         page.emulate_media(color_scheme="light")
         href = page.locator("#points tbody a").first.get_attribute("href")
         page.goto(page.base + href)
         expect(page.locator("#results tbody tr")).to_have_count(4)  # user 1's bert: two logs an hour
+        expect(page.locator("#results ul.metric-chips a")).to_have_count(4)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            found[name, "rows", scheme] = violations(axe, page)
+        page.emulate_media(color_scheme="light")
+        page.locator("#results ul.metric-chips a").first.click()
+        expect(page.locator("#chart svg polyline")).to_have_count(1)  # user 1's bert, a day either side
     assert found == {key: [] for key in found}
 
 
