@@ -11,13 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from metrics.store import Point, Series
+from metrics.store import Point, Series, align
 
 WIDTH, HEIGHT = 900, 260
 TOP = BOTTOM = 10  # room for the top and bottom ticks' labels
 TICKS = 4  # about this many y-axis steps
 COLOURS = 8  # .series-0 to .series-7 in charts.css, each >= 3:1 against the panel in both schemes
 DASHES = ("", "8 4", "2 3", "10 3 2 3", "4 4")  # screen pixels (non-scaling strokes)
+# Time-axis steps, the first that gives at most X_TICKS labels (whole hours, days, weeks from a Monday).
+X_STEPS = tuple(timedelta(hours=h) for h in (1, 2, 3, 6, 12, 24, 48, 168, 336, 672, 2016, 4032))
+X_TICKS = 6
+LAST_LABEL = 0.92
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,28 @@ class Tick:
     text: str
     y: float  # in the SVG's units
     percent: float  # how far down the plot, for its HTML label
+
+
+@dataclass(frozen=True)
+class TimeTick:
+    text: str
+    x: float  # in the SVG's units
+    percent: float  # how far across the plot, for its HTML label
+
+
+def time_ticks(start: datetime, end: datetime) -> list[TimeTick]:
+    """Round times within [start, end): every 6 h, every day, every Monday..., at most about X_TICKS."""
+    step = next((s for s in X_STEPS if (end - start) / s <= X_TICKS), X_STEPS[-1])
+    moment = align(start, step)
+    moment += step if moment < start else timedelta(0)
+    ticks = []
+    # A label past LAST_LABEL would stick out of the figure (it is centred on its line).
+    while moment < start + (end - start) * LAST_LABEL:
+        x = WIDTH * (moment - start) / (end - start)
+        text = f"{moment:%Y-%m-%d}" if step >= timedelta(days=1) else f"{moment:%m-%d %H:%M}"
+        ticks.append(TimeTick(text, round(x, 2), round(100 * x / WIDTH, 2)))
+        moment += step
+    return ticks
 
 
 def nice_step(span: float) -> float:
@@ -125,7 +151,14 @@ def line_chart(
     for n in range(round((top - bottom) / tick) + 1):
         at = y(bottom + n * tick)
         ticks.append(Tick(tick_text(bottom + n * tick, tick), at, round(100 * at / HEIGHT, 2)))
-    return {"lines": lines, "ticks": ticks, "width": WIDTH, "height": HEIGHT, "points": len(values)}
+    return {
+        "lines": lines,
+        "ticks": ticks,
+        "time_ticks": time_ticks(start, end),
+        "width": WIDTH,
+        "height": HEIGHT,
+        "points": len(values),
+    }
 
 
 def series_label(one: Series) -> str:

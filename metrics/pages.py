@@ -19,20 +19,21 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from access.scope import read_scope
 from doors.capacity import search_capacity, search_capacity_page
 from doors.throttles import throttled
 from explorer.forms import add_input_hints
 from explorer.links import search_url, with_term
 from explorer.views import TIME_PRESETS
 from metrics import chart, store
-from metrics.api import AGGREGATES, DEFAULT_SPAN, MetricsAsk, MetricsForm, audit_series, granted_users, scoped, value_of
+from metrics.api import AGGREGATES, DEFAULT_SPAN, MetricsAsk, MetricsForm, audit_series, scoped, value_of
 from retrieval.query import isoformat
 
 CSV_COLUMNS = ("user_id", "model", "from", "to", "agg", "value", "count", "min", "max")
 # A log's chips link to its metric's chart over this much time either side of it (hourly points).
 AROUND_LOG = timedelta(days=1)
 LABELS = {"user_id": "Users", "from": "From (UTC)", "to": "To (UTC)", "step": "Step", "agg": "Value per step"}
+# Series on one chart (and in its table): more are left out, and the page says how to narrow them.
+MAX_SERIES = 20
 AGG_LABELS = {"avg": "average", "min": "minimum", "max": "maximum", "last": "last value", "count": "count"}
 
 
@@ -100,13 +101,12 @@ def chart_form(data: QueryDict, now: datetime) -> MetricsForm:
     return add_input_hints(form)
 
 
-def read_series(request: HttpRequest, asked: MetricsAsk, door: str) -> tuple[str, list[store.Series], list[PointRow]]:
-    """The asked metric's series and their points (audited as `door`)."""
+def read_series(request: HttpRequest, asked: MetricsAsk, door: str) -> tuple[str, list[store.Series]]:
+    """The asked metric's aggregate and series (audited as `door`)."""
     data = asked.data
     agg = data["agg"] or "avg"
     audit_series(request, asked, agg, door)
-    found = store.series(data["name"], asked.users, data["model"], data["start"], data["end"], data["width"])
-    return agg, found, point_rows(found, agg, data["width"])
+    return agg, store.series(data["name"], asked.users, data["model"], data["start"], data["end"], data["width"])
 
 
 def preset_links(data: QueryDict) -> list[tuple[str, str]]:
@@ -130,8 +130,8 @@ def chart_page(request: HttpRequest) -> HttpResponse:
     valid = bool(request.GET) and form.is_valid()
     data: dict[str, Any] = form.cleaned_data if request.GET else {}
     # A user_id outside the grant is a 403 (templates/403.html names it), as on the search page.
-    asked = scoped(request, {**data, "user_id": data.get("user_id") or ()})
-    users = granted_users(read_scope(request), data.get("user_id") or ())
+    asked = scoped(request, data)
+    users = asked.users
     start, end = data.get("start") or now - DEFAULT_SPAN, data.get("end") or now
     names = store.names(users, start, end)
     name = data.get("name") or ""
@@ -148,17 +148,20 @@ def chart_page(request: HttpRequest) -> HttpResponse:
     }
     if not valid:
         return render(request, "metrics/chart.html", context, status=400 if request.GET else 200)
-    agg, found, rows = read_series(request, asked, "metrics-page")
+    agg, found = read_series(request, asked, "metrics-page")
     width = data["width"]
+    # A page people read: the first MAX_SERIES series (by user_id, model); the CSV has them all.
+    shown = found[:MAX_SERIES]
     context.update(
+        series_left_out=len(found) - len(shown),
         agg=agg,
         agg_label=AGG_LABELS[agg],
         start=data["start"],
         end=data["end"],
         step=data["step"],
-        rows=rows,
+        rows=point_rows(shown, agg, width),
         chart=chart.line_chart(
-            found,
+            shown,
             lambda point: value_of(point.stats, agg),
             data["start"],
             data["end"],
@@ -194,14 +197,14 @@ def chart_csv(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return JsonResponse(form.errors, status=400)
     asked = scoped(request, form.cleaned_data)
-    agg, _, rows = read_series(request, asked, "metrics-csv")
+    agg, found = read_series(request, asked, "metrics-csv")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     # The name is the user's text: only these characters reach the header.
     filename = re.sub(r"[^A-Za-z0-9_.-]", "_", asked.data["name"])[:50]
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     writer = csv.writer(response)
     writer.writerow(CSV_COLUMNS)
-    for row in rows:
+    for row in point_rows(found, agg, asked.data["width"]):
         writer.writerow(
             [
                 row.user_id,

@@ -287,3 +287,33 @@ def test_the_y_axis_has_round_ticks_covering_every_value(low, high, expected, te
     assert (bottom, step) == pytest.approx(expected[::2]) and top >= high and bottom <= low
     ticks = [chart.tick_text(bottom + n * step, step) for n in range(round((top - bottom) / step) + 1)]
     assert ticks == texts
+
+
+def test_a_chart_of_many_series_shows_the_first_ones_and_says_so_while_the_csv_has_them_all(
+    everyone, recalls, monkeypatch
+):
+    from metrics import pages
+
+    monkeypatch.setattr(pages, "MAX_SERIES", 2)
+    response = chart(everyone)
+
+    assert [line.label for line in response.context["chart"]["lines"]] == ["user 1, bert", "user 1, resnet"]
+    assert {(r.user_id, r.model) for r in response.context["rows"]} == {(1, "bert"), (1, "resnet")}
+    assert "1 more left out" in response.content.decode()
+    assert len(csv_rows(everyone.get("/charts.csv", {"name": "Recall", **RANGE}))) == 8
+    assert 'id="series-left-out"' not in chart(everyone, user_id="2").content.decode()
+
+
+def test_the_time_axis_is_labelled_at_round_times_inside_the_plot():
+    from metrics import chart
+
+    two_days = chart.time_ticks(datetime(2023, 8, 26, tzinfo=UTC), datetime(2023, 8, 28, tzinfo=UTC))
+    assert [(t.text, t.percent) for t in two_days] == [
+        ("08-26 00:00", 0),
+        ("08-26 12:00", 25),
+        ("08-27 00:00", 50),
+        ("08-27 12:00", 75),
+    ]
+    # A week from a Wednesday: days, none past the plot's last 8 % (its label would stick out).
+    week = chart.time_ticks(datetime(2023, 8, 23, 5, tzinfo=UTC), datetime(2023, 8, 30, 5, tzinfo=UTC))
+    assert [t.text for t in week] == ["2023-08-25", "2023-08-27", "2023-08-29"]
