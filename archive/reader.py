@@ -51,6 +51,7 @@ ROW_COLUMNS = {
     "message": "VARCHAR",
     "logger": "VARCHAR",
     "context": "JSON",
+    "metrics": "JSON",
 }
 COUNT_COLUMNS = {name: ROW_COLUMNS[name] for name in ("_id", "timestamp", "level", "message")}
 # What the query syntax's terms may name: every row column, and the metrics intake extracted.
@@ -276,7 +277,7 @@ def _best(rows: list[tuple], limit: int, descending: bool) -> list[tuple]:
 
 def _document(row: tuple) -> dict:
     """A selected row -> a log document as MongoDB stores it (ObjectId `_id`, aware UTC `timestamp`)."""
-    log_id, stamp, user_id, level, message, logger, context = row
+    log_id, stamp, user_id, level, message, logger, context, values = row
     document = {
         "_id": ObjectId(log_id),
         "timestamp": jsonl.parse_timestamp(stamp),
@@ -288,6 +289,8 @@ def _document(row: tuple) -> dict:
         document["logger"] = logger
     if context is not None:
         document["context"] = json.loads(context)
+    if values is not None:
+        document["metrics"] = json.loads(values)
     return document
 
 

@@ -1,5 +1,7 @@
 """The saved-search form: a name and the search's query string (its link)."""
 
+from typing import TypeVar
+
 from django import forms
 from django.http import QueryDict
 
@@ -20,6 +22,9 @@ INPUT_HINTS = {
 }
 
 
+AnyForm = TypeVar("AnyForm", bound=forms.Form)
+
+
 def search_query_string(data: QueryDict) -> str:
     """The search's parameters that have a value, without the cursor: the same search from its first page."""
     kept = QueryDict(mutable=True)
@@ -29,9 +34,12 @@ def search_query_string(data: QueryDict) -> str:
     return kept.urlencode()
 
 
-def add_input_hints(form: forms.Form) -> forms.Form:
-    """The search form with placeholders, help text and the relative-time suggestions on its inputs."""
+def add_input_hints(form: AnyForm) -> AnyForm:
+    """The search form (or another with some of its fields: the metrics chart's) with placeholders, help text and
+    the relative-time suggestions on its inputs."""
     for name, hints in INPUT_HINTS.items():
+        if name not in form.fields:
+            continue
         field = form.fields[name]
         field.help_text = hints["help"]
         field.widget.attrs.update(placeholder=hints["placeholder"], autocomplete="off")

@@ -26,6 +26,7 @@ from access.models import AuditEvent
 from access.scope import OutsideScope, Scope, read_scope
 from api.schema import ERRORS, FORBIDDEN, THROTTLED, TIME_EXPRESSION, TIME_EXPRESSIONS, UNAUTHORIZED, USER_ID
 from api.serializers import NO_NUL_PATTERN
+from doors import door
 from doors.apiview import LogsAPIView
 from metrics import store
 from retrieval.filters import MAX_USER_IDS, OUT_OF_RANGE, IntegerListField, TimeExpressionField
@@ -124,12 +125,41 @@ def parse(request: Request, with_name: bool) -> MetricsAsk:
         if "__all__" in errors:
             errors["parameters"] = errors.pop("__all__")
         raise ValidationError(errors)
+    return scoped(request, form.cleaned_data)
+
+
+def scoped(request: door.Request, data: dict[str, Any]) -> MetricsAsk:
+    """A valid form's parameters within the caller's read grant: OutsideScope (a 403) naming user_ids outside it;
+    no user_id asked is every granted one."""
     scope: Scope = read_scope(request)
-    asked = form.cleaned_data["user_id"]
+    asked = data.get("user_id") or ()
     if outside := scope.outside(asked):
         raise OutsideScope(outside)
-    users = asked or (None if scope.everything else tuple(sorted(scope.user_ids or ())))
-    return MetricsAsk(users, form.cleaned_data)
+    return MetricsAsk(granted_users(scope, asked), data)
+
+
+def granted_users(scope: Scope, asked: tuple[int, ...] = ()) -> tuple[int, ...] | None:
+    """`asked`, or, when none is, every user_id of `scope` (None: every user_id)."""
+    return asked or (None if scope.everything else tuple(sorted(scope.user_ids or ())))
+
+
+def audit_series(request: door.Request, asked: MetricsAsk, agg: str, door: str) -> None:
+    """Record that this caller read a metric's series (the API's and the chart page's one audit shape)."""
+    data = asked.data
+    audit.record(
+        AuditEvent.Action.SEARCH,
+        request,
+        {
+            "door": door,
+            "name": data["name"],
+            "user_ids": list(asked.users or []),
+            "models": list(data["model"]),
+            "from": data["start"].isoformat(),
+            "to": data["end"].isoformat(),
+            "step": data["step"],
+            "agg": agg,
+        },
+    )
 
 
 def value_of(stats: store.Stats, agg: str) -> float:
@@ -247,20 +277,7 @@ class MetricSeriesView(LogsAPIView):
         asked = parse(request, with_name=True)
         data = asked.data
         agg = data["agg"] or "avg"
-        audit.record(
-            AuditEvent.Action.SEARCH,
-            request,
-            {
-                "door": "metrics-api",
-                "name": data["name"],
-                "user_ids": list(asked.users or []),
-                "models": list(data["model"]),
-                "from": data["start"].isoformat(),
-                "to": data["end"].isoformat(),
-                "step": data["step"],
-                "agg": agg,
-            },
-        )
+        audit_series(request, asked, agg, "metrics-api")
         found = store.series(data["name"], asked.users, data["model"], data["start"], data["end"], data["width"])
         return Response(
             {

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from archive import jsonl, reader
@@ -340,9 +340,18 @@ def lost_writes(start: datetime, end: datetime, now: datetime | None = None) -> 
     )
 
 
+def _in_range(user_ids: Sequence[int] | None, start: datetime, end: datetime) -> QuerySet[MetricBucket]:
+    rows = MetricBucket.objects.filter(start__gte=start, start__lt=end)
+    return rows if user_ids is None else rows.filter(user_id__in=user_ids)
+
+
 def names(user_ids: Sequence[int] | None, start: datetime, end: datetime) -> list[tuple[str, int]]:
     """The metric names with values in [start, end) and how many values each has, by name."""
-    rows = MetricBucket.objects.filter(start__gte=start, start__lt=end)
-    if user_ids is not None:
-        rows = rows.filter(user_id__in=user_ids)
+    rows = _in_range(user_ids, start, end)
     return list(rows.values("name").annotate(n=Sum("count")).order_by("name").values_list("name", "n"))
+
+
+def models(name: str, user_ids: Sequence[int] | None, start: datetime, end: datetime) -> list[str]:
+    """The models with values of `name` in [start, end), sorted."""
+    rows = _in_range(user_ids, start, end).filter(name=name)
+    return list(rows.order_by("model").values_list("model", flat=True).distinct())

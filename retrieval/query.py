@@ -197,6 +197,7 @@ class LogRow:
     logger: str = ""
     context: dict | None = None
     source: str = "hot"  # "hot" | "cold"
+    metrics: dict | None = None  # name -> value, as intake extracted them (metrics.intake)
 
 
 def text_filter(text: str) -> dict:

@@ -30,7 +30,7 @@ from retrieval.query import LogQuery, LogRow, Position
 # Log counts of a histogram: (bucket start, level) -> logs.
 Volume = Counter[tuple[datetime, str]]
 
-ROW_FIELDS = {"timestamp": 1, "user_id": 1, "level": 1, "message": 1, "logger": 1, "context": 1}
+ROW_FIELDS = {"timestamp": 1, "user_id": 1, "level": 1, "message": 1, "logger": 1, "context": 1, "metrics": 1}
 MILLISECOND = timedelta(milliseconds=1)
 ONE_MINUTE = timedelta(minutes=1)
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -123,6 +123,7 @@ def hot_row(document: dict[str, Any]) -> LogRow:
         logger=document.get("logger") or "",
         context=document.get("context"),
         source="hot",
+        metrics=document.get("metrics"),
     )
 
 

@@ -201,6 +201,8 @@ ROUTE_PROBES = {
     "api-log-context": ("/api/v1/logs/{other}/context", 404),
     "api-metrics": ("/api/v1/metrics?name=Recall&user_id=2", 403),
     "api-metric-names": ("/api/v1/metrics/names?user_id=2", 403),
+    "metric-chart": ("/charts?name=Recall&user_id=2", 403),
+    "metric-chart-csv": ("/charts.csv?name=Recall&user_id=2", 403),
 }
 WRITE_ROUTES = {"otlp-logs"}
 # Saving a search stores its query string; running it is the search page, which checks the grant.
