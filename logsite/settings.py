@@ -231,9 +231,6 @@ HOT_RETENTION_DAYS = int(os.environ.get("HOT_RETENTION_DAYS", "1"))
 # without the archive app, "retrieval.sources.HotSource" alone.
 LOG_SOURCES = ["archive.hot.HotSource", "archive.source.ColdSource"]
 
-# Called by retrieval.hotstore.insert around every insert of hot logs (retrieval.hotstore.insert_hooks).
-# metrics.intake.on_insert: extract model metrics into each log and keep their aggregates.
-HOT_INSERT_HOOKS = ["metrics.intake.on_insert"]
 # Model metrics (metrics/): extraction at intake on or off (the bench turns it off to measure it), and how
 # many days keep hourly aggregates before the daily beat task rolls them up into one row per day.
 METRICS_EXTRACTION = os.environ.get("METRICS_EXTRACTION", "true").lower() == "true"

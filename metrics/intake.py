@@ -1,4 +1,4 @@
-"""The hook of `retrieval.hotstore.insert` (setting HOT_INSERT_HOOKS): every door that stores hot logs extracts
+"""The insert hook of `retrieval.hotstore.insert` (`retrieval.hooks.register_insert`, from MetricsConfig.ready): every door that stores hot logs extracts
 their metrics into the log (`metrics` field) and adds them to the store, counting only what MongoDB accepted."""
 
 from collections.abc import Callable

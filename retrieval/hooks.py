@@ -9,6 +9,9 @@ registered and nothing is called.
   log list, which reads MongoDB only, then says those days are elsewhere and links the search page);
 - `register_stored(hook)`: told the documents hot storage has just confirmed (intake calls `stored` after
   each chunk, before answering the sender): the archive notes late logs of days it may have emptied;
+- `register_insert(hook)`: called by `retrieval.hotstore.insert` with the stamped documents before every insert
+  of hot logs (it may add fields), returning what to call with the documents MongoDB accepted (duplicates left
+  out) after it: the metrics app extracts metrics and keeps their aggregates (`metrics.intake.on_insert`);
 - `register_metric_names(lookup)`: the canonical spelling of metric names, casefolded name -> name (the
   metrics app's admin list), so that the query syntax's `recall<0.5` compares the `Recall` intake stored.
 
@@ -24,10 +27,12 @@ if TYPE_CHECKING:
 
 ArchivedDays = Callable[["LogQuery"], Iterable[date]]
 Stored = Callable[[list[dict]], None]
+Insert = Callable[[list[dict]], Callable[[list[dict]], None]]
 MetricNames = Callable[[], Mapping[str, str]]
 
 _archived_days: list[ArchivedDays] = []
 _stored: list[Stored] = []
+_insert: list[Insert] = []
 _metric_names: list[MetricNames] = []
 
 
@@ -50,6 +55,17 @@ def stored(documents: list[dict]) -> None:
     """Tell every registered hook that hot storage confirmed `documents`; a hook's error is the caller's."""
     for hook in _stored:
         hook(documents)
+
+
+def register_insert(hook: Insert) -> None:
+    if hook not in _insert:
+        _insert.append(hook)
+
+
+def before_insert(documents: list[dict]) -> list[Callable[[list[dict]], None]]:
+    """Call every insert hook with `documents` (stamped, about to be inserted); returns what each wants called
+    with the documents MongoDB accepted."""
+    return [hook(documents) for hook in _insert]
 
 
 def register_metric_names(lookup: MetricNames) -> None:

@@ -46,16 +46,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
-from django.conf import settings
-from django.utils.module_loading import import_string
 from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from logsite.mongodb.ferretdb import bulk_write_in_chunks
-from retrieval import buckets
+from retrieval import buckets, hooks
 from retrieval.models import LogEntry
 
 COUNTS = "log_counts"
@@ -155,7 +152,7 @@ def insert(documents: list[dict]) -> int:
         return 0
     buckets.stamped(documents)
     # Each hook may change the documents before the insert, and is told which were inserted after it.
-    after_insert = [hook(documents) for hook in insert_hooks(tuple(settings.HOT_INSERT_HOOKS))]
+    after_insert = hooks.before_insert(documents)
     hours = {document[buckets.HOUR] for document in documents}
     _start(hours)
     try:
@@ -174,17 +171,6 @@ def insert(documents: list[dict]) -> int:
     for done in after_insert:
         done(documents)
     return len(documents)
-
-
-InsertHook = Callable[[list[dict]], Callable[[list[dict]], None]]
-
-
-@cache
-def insert_hooks(paths: tuple[str, ...]) -> list[InsertHook]:
-    """The functions named by HOT_INSERT_HOOKS: called with the stamped documents before they are inserted,
-    each returns what to call with those MongoDB accepted (duplicates left out). Apps plug in here
-    (metrics: extraction and aggregates) without retrieval importing them."""
-    return [import_string(path) for path in paths]
 
 
 @dataclass(frozen=True)
