@@ -24,7 +24,7 @@ from pathlib import Path
 from logretrieval_handler import LogRetrievalHandler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from devservices.localservices import free_port, wait_until  # noqa: E402
+from devservices.processes import free_port, wait_until  # noqa: E402
 
 
 class Stub(BaseHTTPRequestHandler):

@@ -121,7 +121,7 @@ class gunicorn:
     """The image's CMD (gunicorn.conf.py) on a free port, on this bench's databases."""
 
     def __init__(self, settings: dict[str, str]) -> None:
-        from devservices.localservices import free_port
+        from devservices.processes import free_port
 
         self.port = free_port()
         self.env = {**os.environ, "PORT": str(self.port), "WEB_CONCURRENCY": "2", "WEB_THREADS": "4"}
@@ -131,7 +131,7 @@ class gunicorn:
         self.env.update(settings)
 
     def __enter__(self) -> str:
-        from devservices.localservices import wait_until
+        from devservices.processes import wait_until
 
         self.process = subprocess.Popen(
             ["gunicorn", "logsite.wsgi"], cwd=BASE_DIR, env=self.env, start_new_session=True

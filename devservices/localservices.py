@@ -21,19 +21,24 @@ when CMD ends (or on Ctrl-C).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from devservices.postgresql import FERRETDB_DATABASE, delete_service_data, start_postgresql
+from devservices.processes import (
+    LocalService,
+    free_port,
+    http_answers,
+    mongodb_answers,
+    redis_answers,
+    spawn,
+    wait_or_stop,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN_DIR = BASE_DIR / ".local" / "bin"
@@ -41,46 +46,12 @@ SERVICES_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var")) / "services"
 FERRETDB_VERSION = "v1.24.2"
 ALL_SERVICES = ("postgresql", "mongodb", "s3", "redis")
 FERRETDB_HANDLERS = ("postgresql", "sqlite")
-# The local cluster's superuser (initdb --username) and its two databases.
-POSTGRES_USER = "postgres"
-SQL_DATABASE = "logretrieval"
-FERRETDB_DATABASE = "ferretdb"
-# PostgreSQL refuses to run as root; as root the cluster belongs to the system user
-# Debian's package creates.
-POSTGRES_SYSTEM_USER = "postgres"
-# Where root keeps PostgreSQL's clusters, one folder per checkout (or test run): a folder the
-# `postgres` user can traverse whatever folder the checkout is in (see _cluster_dir).
-POSTGRESQL_DATA_BASE = Path(os.environ.get("POSTGRESQL_DATA_BASE") or "/var/tmp/logretrieval-postgresql")
 # moto accepts any credentials; set them so boto3 never looks elsewhere.
 MOTO_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ServiceExited(RuntimeError):
-    pass
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except ServiceExited:
-            raise
-        except Exception:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not answer within {timeout:.0f}s")
 
 
 def ferretdb_binary() -> Path:
@@ -112,289 +83,6 @@ def ferretdb_binary() -> Path:
     return binary
 
 
-def mongodb_answers(uri: str) -> bool:
-    import pymongo
-
-    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=500)
-    try:
-        return client.admin.command("ping").get("ok") == 1
-    finally:
-        client.close()
-
-
-def postgresql_answers(url: str) -> bool:
-    import psycopg
-
-    with psycopg.connect(url, connect_timeout=1) as connection:
-        return connection.execute("SELECT 1").fetchone() == (1,)
-
-
-def redis_answers(url: str) -> bool:
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=0.5).ping()
-
-
-def http_answers(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=0.5) as response:
-        return response.status < 500
-
-
-@dataclass
-class LocalService:
-    """A server this module started: its process and the environment that points at it."""
-
-    name: str
-    process: subprocess.Popen
-    env: dict[str, str]
-    log_path: Path
-    # Where it answers, for the log line and for other services (FerretDB's PostgreSQL).
-    address: str = ""
-    # A clean shutdown command (PostgreSQL: pg_ctl stop -m fast), tried before SIGTERM.
-    stop_command: list[str] | None = None
-
-    def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        if self.stop_command:
-            subprocess.run(self.stop_command, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
-            try:
-                self.process.wait(timeout=30)
-                return
-            except subprocess.TimeoutExpired:
-                pass
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-
-def _spawn(
-    name: str, argv: list[str], data_root: Path, command_prefix: list[str] | None = None
-) -> tuple[subprocess.Popen, Path, Path]:
-    data_dir = data_root / name
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / "server.log"
-    log = open(log_path, "ab")  # noqa: SIM115 - the child keeps it open
-    process = subprocess.Popen(
-        [*(command_prefix or []), *(arg.replace("{dir}", str(data_dir)) for arg in argv)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        cwd=data_dir,
-        start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it in order
-    )
-    log.close()
-    return process, data_dir, log_path
-
-
-def postgresql_bin_dir() -> Path:
-    """The newest PostgreSQL installed by Debian (/usr/lib/postgresql/<major>/bin), else `pg_ctl` on PATH."""
-    installed = [
-        path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/postgres") if path.parent.parent.name.isdigit()
-    ]
-    if installed:
-        return max(installed, key=lambda bin_dir: int(bin_dir.parent.name))
-    pg_ctl = shutil.which("pg_ctl")
-    if pg_ctl:
-        return Path(pg_ctl).resolve().parent
-    raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-
-
-def _server_user_prefix() -> list[str]:
-    """Run PostgreSQL's programs as the `postgres` system user when we are root (it refuses root)."""
-    if os.geteuid() != 0:
-        return []
-    return ["setpriv", f"--reuid={POSTGRES_SYSTEM_USER}", f"--regid={POSTGRES_SYSTEM_USER}", "--init-groups", "--"]
-
-
-def _postgres_can_write(prefix: list[str], path: Path) -> bool:
-    return subprocess.run([*prefix, "test", "-w", str(path)], capture_output=True).returncode == 0
-
-
-def _outside_data_dir(service_dir: Path) -> Path:
-    """The cluster's folder outside the checkout, for root: one per `service_dir`, keyed by a hash of its path.
-
-    Under POSTGRESQL_DATA_BASE (world-traversable, root's, mode 711); the folder itself is
-    the `postgres` user's, mode 700. Two checkouts, or two test runs of one checkout, have
-    different `service_dir`s and so never share a cluster.
-    """
-    base = POSTGRESQL_DATA_BASE
-    base.mkdir(mode=0o711, parents=True, exist_ok=True)
-    info = base.lstat()
-    if base.is_symlink() or info.st_uid != 0 or info.st_mode & 0o022:
-        raise RuntimeError(f"{base} must be a folder of root's that no one else can write (found: not so)")
-    key = hashlib.sha256(str(service_dir.resolve()).encode()).hexdigest()[:16]
-    return base / key
-
-
-def _delete_orphan_clusters() -> None:
-    """Delete the clusters under POSTGRESQL_DATA_BASE whose checkout's link is gone (its `var/` deleted).
-
-    Each cluster `<hash>` has a note `<hash>.checkout` naming the link that points at it.
-    """
-    for note in POSTGRESQL_DATA_BASE.glob("*.checkout"):
-        cluster = note.with_suffix("")
-        link = Path(note.read_text())
-        if not (link.is_symlink() and Path(os.readlink(link)) == cluster):
-            shutil.rmtree(cluster, ignore_errors=True)
-            note.unlink(missing_ok=True)
-
-
-def delete_service_data(data_root: Path) -> None:
-    """Delete `data_root` and a PostgreSQL cluster kept outside it (as root; see _cluster_dir)."""
-    link = data_root / "postgresql" / "data"
-    if link.is_symlink():
-        outside = Path(os.readlink(link))
-        if outside.parent == POSTGRESQL_DATA_BASE:
-            shutil.rmtree(outside, ignore_errors=True)
-            outside.with_name(outside.name + ".checkout").unlink(missing_ok=True)
-    shutil.rmtree(data_root, ignore_errors=True)
-
-
-def _cluster_dir(service_dir: Path) -> Path:
-    """Where the cluster lives.
-
-    Not root: `<service_dir>/data`. As root PostgreSQL runs as the `postgres` system user,
-    which cannot reach a checkout in a private folder (`/root/...`, mode 700): the cluster
-    lives in `_outside_data_dir(service_dir)`, and `<service_dir>/data` is a symbolic link
-    to it. A cluster already kept in `<service_dir>/data` (a real folder the user reaches)
-    stays there. With the link gone (`var/` deleted) an old cluster outside is deleted too:
-    deleting `var/` starts afresh, as before.
-    """
-    link = service_dir / "data"
-    prefix = _server_user_prefix()
-    if not prefix:
-        return link
-    if not link.is_symlink() and (link / "PG_VERSION").exists():
-        if not _postgres_can_write(prefix, link):
-            raise RuntimeError(
-                f"{link} holds a PostgreSQL cluster that the {POSTGRES_SYSTEM_USER} system user cannot reach "
-                f"(a parent folder is private): delete {link} (its SQL data and FerretDB's logs go with it) and "
-                f"the next start keeps a new cluster under {POSTGRESQL_DATA_BASE}"
-            )
-        return link
-    outside = _outside_data_dir(service_dir)
-    if not (link.is_symlink() and Path(os.readlink(link)) == outside):
-        shutil.rmtree(outside, ignore_errors=True)  # not this folder's any more (its link was deleted), or never was
-        if link.is_symlink() or link.is_file():
-            link.unlink()
-        else:
-            shutil.rmtree(link, ignore_errors=True)  # a half-made cluster (no PG_VERSION)
-        link.symlink_to(outside, target_is_directory=True)
-        # After the link, so that another checkout's sweep never takes a cluster for an orphan.
-        outside.with_name(outside.name + ".checkout").write_text(str(link))
-    _delete_orphan_clusters()
-    return outside
-
-
-def _init_cluster(bin_dir: Path, pgdata: Path) -> None:
-    """initdb into `pgdata` unless a cluster of this major version is there already (kept between runs)."""
-    major = bin_dir.parent.name if bin_dir.parent.name.isdigit() else None
-    version_file = pgdata / "PG_VERSION"
-    if version_file.exists():
-        found = version_file.read_text().strip()
-        if major and found != major:
-            raise RuntimeError(
-                f"{pgdata} holds a PostgreSQL {found} cluster but PostgreSQL {major} is installed: "
-                f"delete {pgdata} to start afresh (its SQL data and FerretDB's logs go with it)"
-            )
-        return
-    shutil.rmtree(pgdata, ignore_errors=True)  # a half-made cluster from an interrupted initdb
-    pgdata.mkdir(mode=0o700)
-    prefix = _server_user_prefix()
-    if prefix:
-        shutil.chown(pgdata, POSTGRES_SYSTEM_USER, POSTGRES_SYSTEM_USER)
-        if not _postgres_can_write(prefix, pgdata):
-            raise RuntimeError(
-                f"the {POSTGRES_SYSTEM_USER} system user cannot reach {pgdata} (a parent folder is private); "
-                f"POSTGRESQL_DATA_BASE ({POSTGRESQL_DATA_BASE}) must be a folder it can traverse"
-            )
-    result = subprocess.run(
-        [
-            *prefix,
-            str(bin_dir / "initdb"),
-            f"--pgdata={pgdata}",
-            f"--username={POSTGRES_USER}",
-            "--auth=trust",  # loopback only (listen_addresses) and the socket in the data dir
-            "--encoding=UTF8",
-            "--locale=C",
-            "--no-sync",
-            "--no-instructions",
-        ],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        shutil.rmtree(pgdata, ignore_errors=True)
-        raise RuntimeError(f"initdb failed:\n{result.stdout}{result.stderr}")
-
-
-def _create_databases(address: str, names: tuple[str, ...]) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{address}/postgres", autocommit=True) as connection:
-        existing = {row[0] for row in connection.execute("SELECT datname FROM pg_database")}
-        for name in names:
-            if name not in existing:
-                connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def start_postgresql(data_root: Path, durable: bool = True) -> LocalService:
-    """Debian's PostgreSQL on a free loopback port, its cluster in `<data_root>/postgresql/data`.
-
-    The cluster is reused when it is there (the run command keeps it); `durable=False`
-    (throw-away test data) turns fsync off.
-    """
-    bin_dir = postgresql_bin_dir()
-    service_dir = data_root / "postgresql"
-    service_dir.mkdir(parents=True, exist_ok=True)
-    pgdata = _cluster_dir(service_dir)
-    _init_cluster(bin_dir, pgdata)
-    port = free_port()
-    # Clients here use TCP; the socket (for psql -h <data dir>) only where its path fits in
-    # a socket address (107 bytes), else none rather than a server that will not start.
-    socket_dir = str(pgdata) if len(f"{pgdata}/.s.PGSQL.{port}.lock") < 107 else ""
-    settings = [
-        "listen_addresses=127.0.0.1",
-        f"unix_socket_directories={socket_dir}",
-        "max_connections=200",
-        "shared_buffers=64MB",
-    ]
-    if not durable:
-        settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
-    prefix = _server_user_prefix()
-    process, _, log_path = _spawn(
-        "postgresql",
-        [str(bin_dir / "postgres"), "-D", str(pgdata), "-p", str(port), *(f"--{setting}" for setting in settings)],
-        data_root,
-        command_prefix=prefix,
-    )
-    address = f"postgres://{POSTGRES_USER}@127.0.0.1:{port}"
-    service = LocalService(
-        "postgresql",
-        process,
-        {"DATABASE_URL": f"{address}/{SQL_DATABASE}"},
-        log_path,
-        address=address,
-        stop_command=[*prefix, str(bin_dir / "pg_ctl"), "stop", "-D", str(pgdata), "-m", "fast", "-w", "-t", "30"],
-    )
-    _wait_or_stop(service, lambda: postgresql_answers(f"{address}/postgres"))
-    try:
-        _create_databases(address, (SQL_DATABASE, FERRETDB_DATABASE))
-    except BaseException:
-        service.stop()
-        raise
-    return service
-
-
 def ferretdb_handler(environ: dict[str, str] | os._Environ) -> str:
     handler = environ.get("FERRETDB_HANDLER") or "postgresql"
     if handler not in FERRETDB_HANDLERS:
@@ -409,7 +97,7 @@ def start_mongodb(data_root: Path, postgresql_url: str | None = None) -> LocalSe
         storage = ["--handler=postgresql", f"--postgresql-url={postgresql_url}"]
     else:
         storage = ["--handler=sqlite", "--sqlite-url=file:{dir}/"]
-    process, data_dir, log_path = _spawn(
+    process, data_dir, log_path = spawn(
         "mongodb",
         [
             str(ferretdb_binary()),
@@ -426,17 +114,17 @@ def start_mongodb(data_root: Path, postgresql_url: str | None = None) -> LocalSe
     # The app adds a GIN index to FerretDB's tables on PostgreSQL (logsite.mongodb.ferretdb).
     env = {"MONGODB_URI": uri, "FERRETDB_POSTGRESQL_URL": postgresql_url or ""}
     service = LocalService("mongodb", process, env, log_path, address=uri)
-    _wait_or_stop(service, lambda: mongodb_answers(uri))
+    wait_or_stop(service, lambda: mongodb_answers(uri))
     return service
 
 
 def start_s3(data_root: Path) -> LocalService:
     port = free_port()
     moto = Path(sys.executable).with_name("moto_server")
-    process, _, log_path = _spawn("s3", [str(moto), "-H", "127.0.0.1", "-p", str(port)], data_root)
+    process, _, log_path = spawn("s3", [str(moto), "-H", "127.0.0.1", "-p", str(port)], data_root)
     url = f"http://127.0.0.1:{port}"
     service = LocalService("s3", process, {"S3_ENDPOINT_URL": url, **MOTO_CREDENTIALS}, log_path)
-    _wait_or_stop(service, lambda: http_answers(f"{url}/moto-api/"))
+    wait_or_stop(service, lambda: http_answers(f"{url}/moto-api/"))
     return service
 
 
@@ -445,28 +133,15 @@ def start_redis(data_root: Path) -> LocalService:
     binary = shutil.which("redis-server")
     if not binary:
         raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server)")
-    process, _, log_path = _spawn(
+    process, _, log_path = spawn(
         "redis",
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "{dir}"],
         data_root,
     )
     url = f"redis://127.0.0.1:{port}/0"
     service = LocalService("redis", process, {"REDIS_URL": url, "CELERY_BROKER_URL": url}, log_path)
-    _wait_or_stop(service, lambda: redis_answers(url))
+    wait_or_stop(service, lambda: redis_answers(url))
     return service
-
-
-def _wait_or_stop(service: LocalService, check: Callable[[], bool]) -> None:
-    def answers() -> bool:
-        if not service.running:
-            raise ServiceExited(f"{service.name} exited; see {service.log_path}")
-        return check()
-
-    try:
-        wait_until(answers, service.name)
-    except BaseException:
-        service.stop()
-        raise
 
 
 STARTERS = {"s3": start_s3, "redis": start_redis}

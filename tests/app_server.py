@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.db import connections
 
-from devservices.localservices import free_port, wait_until
+from devservices.processes import free_port, wait_until
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ from django.db import connections
 from pymongo.uri_parser import parse_uri
 
 from devservices import pytest_plugin
-from devservices.localservices import LocalService, free_port
+from devservices.processes import LocalService, free_port
 
 
 def closed_port_uri() -> str:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from access import audit
 from access.models import AuditEvent, Grant
-from devservices.localservices import free_port
+from devservices.processes import free_port
 from tests.access_support import token_of, user_granted
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])

@@ -14,7 +14,7 @@ from django_celery_beat.models import PeriodicTask
 
 from archive.archiver import archive_logs
 from archive.models import ArchivedDay, ArchivePart, ArchiveRun
-from devservices.localservices import free_port
+from devservices.processes import free_port
 from tests.archive_support import BEFORE, DAYS, insert_demo_logs, start_worker, wait_for
 
 pytestmark = [pytest.mark.django_db(databases=["default", "logs"]), pytest.mark.usefixtures("empty_archive")]

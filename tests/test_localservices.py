@@ -12,17 +12,9 @@ import pymongo
 import pytest
 
 from devservices import pytest_plugin
-from devservices.localservices import (
-    BASE_DIR,
-    POSTGRESQL_DATA_BASE,
-    LocalServices,
-    delete_service_data,
-    mongodb_answers,
-    postgresql_answers,
-    postgresql_bin_dir,
-    redis_answers,
-    start_redis,
-)
+from devservices.localservices import BASE_DIR, LocalServices, start_redis
+from devservices.postgresql import POSTGRESQL_DATA_BASE, delete_service_data, postgresql_bin_dir
+from devservices.processes import mongodb_answers, postgresql_answers, redis_answers
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 from logretrieval_handler import LogRetrievalHandler, wire
 
-from devservices.localservices import free_port, wait_until
+from devservices.processes import free_port, wait_until
 from tests.access_support import token_of, user_granted
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"], transaction=True)
