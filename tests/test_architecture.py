@@ -36,6 +36,7 @@ ALLOWED = {
     "api": {"logsite", "access", "retrieval", "doors", "intake"},
     "archive": {"logsite", "access", "retrieval"},
     "metrics": {"logsite", "access", "retrieval", "doors", "api", "archive"},
+    "alerts": {"logsite", "access", "retrieval", "doors", "api", "metrics"},
 }
 # package -> the project packages it must not import
 FORBIDDEN = {package: (APPS | {"devservices"}) - allowed - {package} for package, allowed in ALLOWED.items()}
