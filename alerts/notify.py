@@ -50,10 +50,12 @@ def record(rule: Rule, alert: Alert, kind: str, now: datetime, value: float | No
     return transition
 
 
-def queue(ids: list[int], countdown: float = 0) -> None:
-    Delivery.objects.filter(pk__in=ids).update(queued_at=timezone.now() + timedelta(seconds=countdown))
+def queue(ids: list[int]) -> None:
+    """Send a task per delivery, then note when: one sent but not noted is queued twice later, which `deliver`
+    makes harmless; noted but not sent would wait REQUEUE_AFTER for nothing."""
     for pk in ids:
-        current_app.send_task("alerts.deliver", args=[pk], countdown=countdown or None)
+        current_app.send_task("alerts.deliver", args=[pk])
+    Delivery.objects.filter(pk__in=ids).update(queued_at=timezone.now())
 
 
 def requeue_stale(now: datetime) -> int:
@@ -200,6 +202,6 @@ def deliver(delivery_id: int) -> Outcome:
                 delivery.queued_at = timezone.now() + timedelta(seconds=retry)
             delivery.save()
             return Outcome(delivery.status, retry)
-        delivery.status, delivery.sent_at, delivery.last_error = Delivery.Status.SENT, timezone.now(), ""
+        delivery.status, delivery.sent_at = Delivery.Status.SENT, timezone.now()  # last_error stays: the log
         delivery.save()
         return Outcome(delivery.status)
