@@ -16,6 +16,7 @@ from logsite.admin import ReadOnlyAdminMixin, utc_time
 
 class RuleForm(forms.ModelForm):
     scope: Scope  # the editor's read scope, set by RuleAdmin.get_form
+    webhook_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
 
     class Meta:
         model = Rule

@@ -4,13 +4,14 @@ Grants, tokens, throttles and audit are the logs API's (`LogsAPIView`, `read_sco
 caller may see is alerts.listing's, what a valid rule is `Rule.clean`'s.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,18 +19,45 @@ from access import audit
 from access.models import AuditEvent
 from access.scope import OutsideScope, read_scope
 from alerts import listing, notify
-from alerts.models import Alert, Rule
-from api.schema import ERRORS, FORBIDDEN, THROTTLED, UNAUTHORIZED
+from alerts.models import MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES, Alert, Rule
+from api.schema import ERRORS, FORBIDDEN, THROTTLED, UNAUTHORIZED, FilterSetSchema
+from api.serializers import NO_NUL_PATTERN, SchemaSerializer
 from doors.apiview import LogsAPIView
 from metrics.api import USER_PARAMETER
-from retrieval.filters import IntegerListField
+from retrieval.filters import MAX_USER_ID, MAX_USER_IDS, IntegerListField
 
 MAX_ALERTS = 500
 
 
-class RuleSerializer(serializers.ModelSerializer):
+# The JSON type of each field a rule is sent with: DRF would take "1" for 1 or 0 for "0", which the schema does not.
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    **{name: (str,) for name in ("name", "kind", "metric", "aggregate", "comparison", "model", "email", "webhook_url")},
+    "threshold": (int, float),
+    "window_minutes": (int,),
+    "user_ids": (list,),
+    "enabled": (bool,),
+}
+TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list", bool: "true or false"}
+
+
+def wrong_types(data: object) -> dict[str, list[str]]:
+    """Each field of `data` (a JSON object) of another JSON type than JSON_TYPES says, or unknown."""
+    if not isinstance(data, dict):
+        return {"body": ["A JSON object."]}
+    errors = {}
+    for name, value in data.items():
+        wanted = JSON_TYPES.get(name)
+        if wanted is None:
+            errors[str(name)[:50]] = ["Unknown field."]
+        elif not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+            errors[name] = [f"Must be {TYPE_NAMES[wanted[-1]]}."]
+    return errors
+
+
+class RuleSerializer(serializers.ModelSerializer, SchemaSerializer):
     user_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=0),
+        child=serializers.IntegerField(min_value=0, max_value=MAX_USER_ID),
+        max_length=MAX_USER_IDS,
         required=False,
         help_text=Rule._meta.get_field("user_ids").help_text,
     )
@@ -53,6 +81,23 @@ class RuleSerializer(serializers.ModelSerializer):
             "created",
         ]
         read_only_fields = ["id", "created"]
+        extra_kwargs = {
+            "window_minutes": {"min_value": MIN_WINDOW_MINUTES, "max_value": MAX_WINDOW_MINUTES},
+            # What the schema says (minLength 1), not DRF's default trimming of a name of spaces into a 400.
+            "name": {"min_length": 1, "trim_whitespace": False},
+        }
+
+    schema_extra: ClassVar[dict[str, Any]] = {
+        "additionalProperties": False,  # an unknown field is a 400 naming it
+        "properties": {
+            name: {"pattern": NO_NUL_PATTERN} for name in ("name", "metric", "model", "email", "webhook_url")
+        },
+    }
+
+    def to_internal_value(self, data: Any) -> Any:
+        if errors := wrong_types(data):
+            raise ValidationError(errors)
+        return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         rule = Rule(**attrs)
@@ -61,6 +106,17 @@ class RuleSerializer(serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
         return attrs
+
+
+def flat_errors(errors: dict[str, Any]) -> dict[str, list[str]]:
+    """Each field's messages as a list of text (a list field's are by index: `user_ids`: ["[0] ..."])."""
+    flat: dict[str, list[str]] = {}
+    for name, messages in errors.items():
+        if isinstance(messages, dict):
+            flat[name] = [f"[{index}] {message}" for index, items in messages.items() for message in items]
+        else:
+            flat[name] = [str(message) for message in messages]
+    return flat
 
 
 class CreatedRuleSerializer(RuleSerializer):
@@ -113,6 +169,8 @@ class RulesView(LogsAPIView):
     """The caller's alert rules; POST makes one (its user_ids must be granted to the caller)."""
 
     throttle_scopes = {"GET": "search", "POST": "search"}
+    parser_classes = [JSONParser]
+    schema = FilterSetSchema()  # an empty parameter (as a form sends) is not given, as in the logs API
 
     @extend_schema(
         parameters=[USER_PARAMETER],
@@ -131,11 +189,15 @@ class RulesView(LogsAPIView):
         "`above`/`below` `threshold`), `drop` (the window's mean fell by `threshold` percent or more against the "
         "window before), `errors` (error and critical logs of a user_id in the window above `threshold`). "
         "`user_ids` must be granted to you (403 naming them); empty: every user_id granted to you when the rule "
-        "is evaluated. The answer holds the webhook's `secret`, shown only here.",
+        "is evaluated. The answer holds the webhook's `secret`, shown only here. Rules a 400 names the field "
+        "of: a threshold or drop rule needs a `metric`, an errors rule has neither `metric` nor `model`; a drop's "
+        "`threshold` is a percent above 0, at most 100; an errors rule's is 0 or more; `webhook_url` is http(s); "
+        "text holds no NUL characters.",
     )
     def post(self, request: Request) -> Response:
         serializer = RuleSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            raise ValidationError(flat_errors(serializer.errors))
         user_ids = serializer.validated_data.get("user_ids", [])
         if outside := read_scope(request).outside(user_ids):
             raise OutsideScope(outside, field="user_ids")
@@ -147,12 +209,17 @@ class AlertsView(LogsAPIView):
     """Alerts of the user_ids granted to the caller, newest first."""
 
     throttle_scopes = {"GET": "search"}
+    schema = FilterSetSchema()
 
     @extend_schema(
         parameters=[
             USER_PARAMETER,
             OpenApiParameter("state", str, enum=list(listing.STATES), description="Default: both."),
-            OpenApiParameter("limit", int, description=f"At most this many (1 to {MAX_ALERTS}); default 100."),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_ALERTS},
+                description="At most this many; default 100.",
+            ),
         ],
         responses={200: AlertSerializer(many=True), 400: ERRORS, 401: UNAUTHORIZED, 403: FORBIDDEN, 429: THROTTLED},
         description="Alerts (firing, and resolved ones) of the user_ids granted to you, whoever owns the rule; "

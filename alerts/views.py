@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from access import audit
+from access.models import AuditEvent
 from access.scope import read_scope
 from alerts import listing, notify
 from alerts.models import Alert
@@ -28,7 +30,9 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
     form = PageForm(request.GET)
     user_ids = form.cleaned_data["user_id"] if form.is_valid() else ()
     scope = read_scope(request)
-    firing = list(listing.visible_alerts(scope, user_ids, "firing")[:PAGE_ROWS])
+    firing = list(listing.visible_alerts(scope, user_ids, "firing")[:PAGE_ROWS])  # OutsideScope: a 403
     past = list(listing.visible_alerts(scope, user_ids, "resolved")[:PAGE_ROWS])
+    if form.is_valid():
+        audit.record(AuditEvent.Action.SEARCH, request, {"door": "alerts-page", "user_ids": list(user_ids)})
     context = {"form": form, "firing": rows(firing), "past": rows(past), "limit": PAGE_ROWS}
     return render(request, "alerts/alerts.html", context, status=200 if form.is_valid() else 400)
