@@ -1,10 +1,11 @@
 """Rules (each user sees and edits their own; a superuser every one), alerts and deliveries (read-only, of the
 user_ids the viewer is granted, the way access/admin.py scopes its lists)."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -56,12 +57,12 @@ class RuleAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Rule | None = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
-        form.scope = read_scope(request)
+        form.scope = read_scope(request)  # type: ignore[attr-defined]  # RuleForm's
         return form
 
     def save_model(self, request: HttpRequest, obj: Rule, form: Any, change: bool) -> None:
         if not change:
-            obj.owner_id = request.user.pk
+            obj.owner = cast(User, request.user)
         super().save_model(request, obj, form, change)
 
 

@@ -4,9 +4,10 @@ Grants, tokens, throttles and audit are the logs API's (`LogsAPIView`, `read_sco
 caller may see is alerts.listing's, what a valid rule is `Rule.clean`'s.
 """
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django import forms
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -179,7 +180,7 @@ class RulesView(LogsAPIView):
     )
     def get(self, request: Request) -> Response:
         data = parse(request, RulesForm)
-        rules = listing.own_rules(request.user.pk, read_scope(request), data["user_id"])
+        rules = listing.own_rules(cast(User, request.user).pk, read_scope(request), data["user_id"])
         return Response(RuleSerializer(rules, many=True).data)
 
     @extend_schema(

@@ -74,8 +74,10 @@ def tick(now: datetime | None = None) -> TickResult:
             if alert is not None:
                 result.fired.append(alert.pk)
     for key, alert_id in open_alerts.items():
-        reading = found.get(key)  # none: no values in the window, or the user is no longer granted
-        if (reading is None or not reading.breaching) and resolve(alert_id, reading.value if reading else None, now):
+        now_reading = found.get(key)  # none: no values in the window, or the user is no longer granted
+        if (now_reading is None or not now_reading.breaching) and resolve(
+            alert_id, now_reading.value if now_reading else None, now
+        ):
             result.resolved.append(alert_id)
     result.requeued = notify.requeue_stale(now)
     return result
