@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-APPS = {"logsite", "access", "retrieval", "doors", "intake", "explorer", "api", "archive", "metrics"}
+APPS = {"logsite", "access", "retrieval", "doors", "intake", "explorer", "api", "archive", "metrics", "alerts"}
 # package -> the project packages it may import (besides itself)
 ALLOWED = {
     "logsite": set(),
