@@ -195,3 +195,17 @@ def test_a_failed_email_is_retried_then_given_up_and_logged(owner, settings):
     assert notify.deliver(delivery.pk).status is None
     delivery.refresh_from_db()
     assert delivery.attempts == 2 and "ConnectionRefusedError" in delivery.last_error
+
+
+def test_the_tick_is_a_beat_task_every_minute(db):
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import PeriodicTask
+
+    from alerts import tasks
+
+    # The migration's row (made again here: a transactional test's flush empties data migrations' rows).
+    importlib.import_module("alerts.migrations.0002_schedule").create(apps, None)
+    entry = PeriodicTask.objects.get(task=tasks.evaluate_alerts.name)
+    assert (entry.interval.every, entry.interval.period, entry.enabled) == (1, "minutes", True)
