@@ -112,6 +112,8 @@ def test_the_alerts_page_shows_firing_and_past_alerts_of_granted_users_with_thei
     assert "/charts?name=Recall&amp;user_id=1" in text and "/?user_id=1&amp;from=" in text
     assert "user_id=2" not in text
     assert AuditEvent.objects.filter(params__door="alerts-page").count() == 1
+    logs_link = page.context["firing"][0]["links"]["logs"]
+    assert client.get(logs_link).status_code == 200  # the explorer takes the link's parameters
     assert client.get("/alerts?user_id=abc").status_code == 400
     client.logout()
     assert client.get("/alerts").status_code == 302  # to the login
