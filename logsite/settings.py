@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "api",
     "archive",
     "metrics",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -329,6 +330,25 @@ THROTTLE_RATES = {
 # Threads of one web process that searches and exports may hold at once (0: no limit). The others
 # stay free for ingest: a search past the limit is answered 503 with Retry-After at once.
 SEARCH_THREADS = int(os.environ.get("SEARCH_THREADS", str(max(1, int(os.environ.get("WEB_THREADS", "4")) - 1))))
+
+# Alerts (alerts/): email goes through Django's backend (console under DEBUG, SMTP otherwise, unless set);
+# links in notifications start with ALERTS_SITE_URL; a failed delivery is tried again after
+# ALERTS_RETRY_BASE_SECONDS x 2^(attempt - 1), at most ALERTS_MAX_ATTEMPTS times in all.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "alerts@localhost")
+ALERTS_SITE_URL = os.environ.get("ALERTS_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+ALERTS_RETRY_BASE_SECONDS = float(os.environ.get("ALERTS_RETRY_BASE_SECONDS", "30"))
+ALERTS_MAX_ATTEMPTS = int(os.environ.get("ALERTS_MAX_ATTEMPTS", "6"))
+ALERTS_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("ALERTS_WEBHOOK_TIMEOUT_SECONDS", "5"))
 
 # Access control (access/): audit events older than this are pruned daily (beat task access.prune_audit_events).
 AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "90"))

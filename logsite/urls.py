@@ -20,4 +20,5 @@ urlpatterns = [
     path("", include("api.urls")),
     path("", include("intake.urls")),
     path("", include("metrics.urls")),
+    path("", include("alerts.urls")),
 ]

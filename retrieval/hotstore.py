@@ -209,6 +209,16 @@ def user_counts(days: Iterable[int], user_ids: Iterable[int]) -> dict[int, Minut
     return counts
 
 
+def counts_by_user(days: Iterable[int]) -> dict[int, dict[int, MinuteCounts]]:
+    """Every user's counters per hour of `days` (user_id -> hour -> counts): one query (see hour_states for the
+    `$in`). An hour in doubt may lack a writer in flight (its counts come a moment later)."""
+    found: dict[int, dict[int, MinuteCounts]] = defaultdict(dict)
+    for document in user_counts_collection().find({"day": {"$in": sorted(set(days))}}):
+        for user, counts in document.get("u", {}).items():
+            found[int(user[1:])][document["hour"]] = decode(counts)
+    return found
+
+
 def stale_hours(now: datetime | None = None) -> list[int]:
     """Hours in doubt whose last writer started more than HEAL_AFTER ago (rule 3)."""
     cutoff = (now or datetime.now(UTC)) - HEAL_AFTER

@@ -203,6 +203,9 @@ ROUTE_PROBES = {
     "api-metric-names": ("/api/v1/metrics/names?user_id=2", 403),
     "metric-chart": ("/charts?name=Recall&user_id=2", 403),
     "metric-chart-csv": ("/charts.csv?name=Recall&user_id=2", 403),
+    "alerts": ("/alerts?user_id=2", 403),
+    "api-alerts": ("/api/v1/alerts?user_id=2", 403),
+    "api-alert-rules": ("/api/v1/alerts/rules?user_id=2", 403),
 }
 WRITE_ROUTES = {"otlp-logs"}
 # Saving a search stores its query string; running it is the search page, which checks the grant.
@@ -210,6 +213,7 @@ NO_LOGS = {"api-schema", "api-docs", "save-search", "delete-saved-search", "time
 
 
 def route_names() -> set[str]:
+    from alerts import urls as alerts_urls
     from api import urls as api_urls
     from explorer import urls as explorer_urls
     from intake import urls as intake_urls
@@ -220,6 +224,7 @@ def route_names() -> set[str]:
         *api_urls.urlpatterns,
         *intake_urls.urlpatterns,
         *metrics_urls.urlpatterns,
+        *alerts_urls.urlpatterns,
     ]
     return {pattern.name for pattern in patterns if isinstance(pattern, URLPattern) and pattern.name}
 

@@ -39,6 +39,13 @@ DOCUMENTED_RULES = [
     (r"step", r"At most \d+ points per series: a longer step for this range\."),
     (r"level", r"None of the chosen levels is “\w+” or more severe\."),
     (r"cursor", r"This cursor is not valid\.|This cursor belongs to the other sort order\."),
+    # Alert rules (POST /api/v1/alerts/rules): what each kind needs, and what Django's validators refuse.
+    (r"metric", r"A threshold or drop rule needs a metric\.|An errors rule counts logs: no metric\."),
+    (r"model", re.escape("The error counters know users, not models: no model.")),
+    (r"threshold", r"A drop is a percent above 0, at most 100\.|A count of logs is 0 or more\."),
+    (r"webhook_url", r"An http:// or https:// address\.|Enter a valid URL\."),
+    (r"email", re.escape("Enter a valid email address.")),
+    (r"name|metric|model|email|webhook_url", re.escape("Null characters are not allowed.")),
     (r"logs\[\d+\]\.timestamp", re.escape("Out of range: before 2000 or more than a day in the future.")),
     (r"logs\[\d+\]\.id", re.escape("The same id appears twice in this batch.")),
     # Strings MongoDB on FerretDB refuses, and the documented length of context lists.

@@ -4,15 +4,16 @@
                                                   ^      ^   ^        ^
                                                   |      |   intake <-+-- api
                                                   |      +------------------/
-                                                  archive <- metrics (also doors, api, explorer)
+                                                  archive <- metrics (also doors, api, explorer) <- alerts
 
 - `retrieval`, the search core, imports no door, no intake and no archive;
 - `doors` (the door helper, the DRF base view, throttles, capacity) serves every front door;
 - `explorer` (pages, exports, admin) and `api` (the JSON API) are doors; `api` also sends to `intake`;
 - `intake` (bodies, ingest, OTLP) uses the DRF base view of `doors` and no other door;
 - `archive` plugs into the core (LOG_SOURCES, `retrieval.hooks`) and imports no door or intake;
-- `metrics` (extraction hook, store, its API door, the chart page) sits on top: no other package imports it (the
+- `metrics` (extraction hook, store, its API door, the chart page) sits on the archive; only `alerts` imports it (the
   explorer's row template loads its `metric_tags` by name, a template library, not an import);
+- `alerts` (rules, the evaluation tick, notifications, its page and API) sits on `metrics`; nothing imports it;
 - `devservices` is for development only (tests, benches, scripts).
 
 Read from the source (every import statement, also those inside functions), so a
@@ -25,7 +26,7 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-APPS = {"logsite", "access", "retrieval", "doors", "intake", "explorer", "api", "archive", "metrics"}
+APPS = {"logsite", "access", "retrieval", "doors", "intake", "explorer", "api", "archive", "metrics", "alerts"}
 # package -> the project packages it may import (besides itself)
 ALLOWED = {
     "logsite": set(),
@@ -37,6 +38,7 @@ ALLOWED = {
     "api": {"logsite", "access", "retrieval", "doors", "intake"},
     "archive": {"logsite", "access", "retrieval"},
     "metrics": {"logsite", "access", "retrieval", "doors", "api", "archive", "explorer"},
+    "alerts": {"logsite", "access", "retrieval", "doors", "api", "metrics"},
 }
 # package -> the project packages it must not import
 FORBIDDEN = {package: (APPS | {"devservices"}) - allowed - {package} for package, allowed in ALLOWED.items()}
