@@ -22,7 +22,7 @@ TEST_DEFAULTS = {
     "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
     "MONGODB_NAME": "logretrieval",
     "ARCHIVE_STORAGE": "s3",
-    # The test client speaks plain HTTP; tests/test_deploy_settings.py checks the HTTPS-only settings.
+    # The test client speaks plain HTTP; tests/logsite/test_deploy_settings.py checks the HTTPS-only settings.
     "HTTPS_ONLY": "false",
 }
 

@@ -33,7 +33,7 @@ Nothing typed here becomes a regex (text is escaped by each source), an operator
 are plain equality operands; a comparison's operator is one of ours, its number a float)
 or a field path outside `context.` and `metrics.` (the key and the name are checked).
 Translations: `retrieval.query.LogQuery.mongo_filter` (hot), `archive.reader` (DuckDB SQL,
-cold) and `matches` here (Python), kept together by tests/test_query_syntax.py.
+cold) and `matches` here (Python), kept together by tests/retrieval/test_query_syntax.py.
 
 `parse` gives the terms as typed (what the filterset checks); `terms_of` gives them as sources use
 them, a metric named by its canonical spelling. The spelling comes from whatever the metrics app

@@ -104,7 +104,7 @@ def assert_each_log_once(collection, originals: list[dict]) -> tuple[int, int]:
 
 
 def sent(line: dict) -> dict:
-    """A log's line as its sender wrote it: without the `metrics` intake extracts (tests/test_metric_store.py)."""
+    """A log's line as its sender wrote it: without the `metrics` intake extracts (tests/metrics/test_metric_store.py)."""
     return {key: value for key, value in line.items() if key != "metrics"}
 
 

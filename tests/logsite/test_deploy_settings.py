@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 # What an operator sets (see .env.example); the services' URLs come from the test env.
 PRODUCTION_ENV = {

@@ -186,7 +186,7 @@ def test_the_parts_list_and_its_rehydrate_action_leave_out_parts_of_outside_user
 # Every route of the app: how a request by a caller granted nothing but user_id 1 asks for user_id 2's logs
 # there, and the answer that refuses it ({other} is the id of a log of user 2). A new route fails
 # test_every_route_checks_the_grant until it is listed here (and checks the grant); write routes are
-# checked by tests/test_access_ingest.py, pages without logs need no grant.
+# checked by tests/access/test_access_ingest.py, pages without logs need no grant.
 ROUTE_PROBES = {
     "search": ("/?user_id=2", 403),
     "export": ("/export.csv?user_id=2", 403),

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from access.models import WRITE
 from tests.access_support import token_of, user_granted
-from tests.test_otlp import PROTOBUF, export, log_record
+from tests.intake.test_otlp import PROTOBUF, export, log_record
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 

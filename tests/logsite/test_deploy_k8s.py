@@ -8,7 +8,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 KUBERNETES_VERSION = "1.30.0"  # the oldest version still common on clusters; the schemas are offline
 
 

@@ -11,7 +11,7 @@ from retrieval import bucket_backfill
 from retrieval.buckets import hour_of, stamped
 from retrieval.query import ALL_LEVELS, LogQuery
 from retrieval.sources import HotSource
-from tests.test_ferretdb_indexes import table_indexes
+from tests.retrieval.test_ferretdb_indexes import table_indexes
 
 pytestmark = pytest.mark.django_db(databases=["default", "logs"])
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.app_server import AppServer
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:

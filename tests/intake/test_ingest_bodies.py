@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def records(n: int, prefix: str = "line") -> list[dict]:

@@ -25,7 +25,7 @@ START = datetime(2023, 8, 26, tzinfo=UTC)
 MODELS = {1: ("bert", "resnet"), 2: ("bert",), 3: ("xgboost",)}
 CHART = "/charts?name=Recall&from=2023-08-26&to=2023-08-28&step=2h"
 VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "metrics.png"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "metrics.png"
 
 
 def metric_logs() -> list[dict]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 APPS = {"logsite", "access", "retrieval", "doors", "intake", "explorer", "api", "archive", "metrics", "alerts"}
 # package -> the project packages it may import (besides itself)
 ALLOWED = {

@@ -6,7 +6,7 @@ import yaml
 
 from devservices.localservices import CONFIGURED_BY, is_configured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def workflow() -> dict:

