@@ -59,6 +59,12 @@ class LogRowSerializer(serializers.Serializer):
     # DRF's stubs type Field.context and Field.source; here they are fields of the row.
     context = serializers.DictField(allow_null=True)  # type: ignore[assignment]
     source = serializers.ChoiceField(choices=["hot", "cold"], help_text="where the row was read")  # type: ignore[assignment]
+    metrics = serializers.DictField(
+        child=serializers.FloatField(),
+        allow_null=True,
+        help_text="the model metrics extracted from the log at intake (name -> value; null: none), "
+        "searchable as `q=Recall<0.5`",
+    )
 
     def to_representation(self, instance: LogRow) -> dict:
         return row_record(instance)

@@ -73,6 +73,7 @@ def row_record(row: LogRow) -> dict:
         "logger": row.logger,
         "context": row.context,
         "source": row.source,
+        "metrics": row.metrics,
     }
 
 

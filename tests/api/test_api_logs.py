@@ -36,6 +36,7 @@ def test_results_next_cursor_and_sources(api, logs):
         "logger": "",
         "context": None,
         "source": "hot",
+        "metrics": None,
     }
     assert body["sources"] == {source.name: "ok" for source in planner.log_sources()} and body["partial"] is False
     assert body["next_cursor"] and "cursor=" in body["next"]

@@ -24,7 +24,7 @@ pytestmark = [
 COLD_DAY = datetime(2023, 8, 27, tzinfo=UTC)
 HOT_DAY = COLD_DAY + timedelta(days=1)
 LEVELS = ("debug", "info", "warning", "error", "critical")
-ROW_FIELDS = {"id", "timestamp", "level", "user_id", "logger", "message", "context", "source"}
+ROW_FIELDS = {"id", "timestamp", "level", "user_id", "logger", "message", "context", "source", "metrics"}
 
 
 def id_at(moment: datetime) -> ObjectId:

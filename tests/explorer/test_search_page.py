@@ -131,7 +131,17 @@ def test_jsonl_export_is_one_log_per_line(user_client, logs):
     lines = b"".join(response.streaming_content).decode().splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["timestamp"][11:13] for r in records] == ["00", "02", "04"]
-    assert set(records[0]) == {"id", "timestamp", "user_id", "level", "message", "logger", "context", "source"}
+    assert set(records[0]) == {
+        "id",
+        "timestamp",
+        "user_id",
+        "level",
+        "message",
+        "logger",
+        "context",
+        "source",
+        "metrics",
+    }
 
 
 def test_export_of_bad_input_is_a_400_naming_the_field(user_client, logs_db):
