@@ -9,6 +9,7 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from bson import ObjectId
 
 from access.models import AuditEvent
 from metrics.models import MetricDay
@@ -264,6 +265,29 @@ def test_a_rows_metrics_are_chips_linking_to_their_chart_hot_and_archived(everyo
     hot = chart_of(everyone, found["Recall=0.8125"])
     assert [line.label for line in hot.context["chart"]["lines"]] == ["user 1, bert"]
     assert BASE + timedelta(hours=2) in {row.start for row in hot.context["rows"]}
+
+
+def test_the_log_page_shows_its_metrics_as_chips_hot_and_archived(everyone, recalls):
+    day = BASE - timedelta(days=3)
+    # An id of the log's own time, as ingest makes them: the log page finds archived logs near their id's time
+    # (ids of other times through the archiver's id index, which write_parts does not write).
+    archived = log(day, user_id=1, message="old. F1: 0.5", logger="trainer.old", metrics={"F1": 0.5})
+    archived["_id"] = ObjectId(f"{int(day.timestamp()):08x}{1:016x}")
+    write_parts([archived], purged=True)
+    hot = next(document for document in recalls if "Recall: " in document["message"])
+
+    archived_page = everyone.get(f"/logs/{archived['_id']}")
+    assert archived_page.status_code == 200, archived_page.content[:300]
+    assert chips(archived_page.content.decode()) == {
+        "F1=0.5": chips(everyone.get("/", {"user_id": "1", "date": f"{day:%Y-%m-%d}"}).content.decode())["F1=0.5"]
+    }
+    hot_page = everyone.get(f"/logs/{hot['_id']}").content.decode()
+    [(text, href)] = chips(hot_page).items()
+    assert text.startswith("Recall=") and float(text[len("Recall=") :]) == float(hot["message"].split(": ")[-1])
+    assert parse_qs(urlsplit(href).query)["model"] == [hot["context"]["model"]]
+    bare = log(BASE, user_id=1, message="no numbers here", logger="trainer.bert")
+    hotstore.insert([bare])
+    assert chips(everyone.get(f"/logs/{bare['_id']}").content.decode()) == {}
 
 
 def chart_of(client, href: str):
