@@ -51,7 +51,7 @@ TIME_EXPRESSIONS = (
 QUERY_SYNTAX = (
     "Query syntax, the same meaning in MongoDB and in the archive; terms separated by spaces, all must hold. "
     '`word`: the message contains it (case-insensitive, literal, as `keyword`); `"exact phrase"`; '
-    '`logger:name` (exact; `logger:"a b"`); `level:error`; `user_id:4`; `context.<key>:value` (the context\'s '
+    '`logger:name` (exact; `logger:"a b"`); `level:error`; `user_id:4`; `model:name` (`context.model`, else the logger); `context.<key>:value` (the context\'s '
     "key, dots for nested keys, keys of letters, digits, `_` and `-`; equal as text, and as a number when the "
     'value is one: `context.epoch:3` finds 3, 3.0 and "3"; a list matches when an item does); `-` before any '
     'term leaves its logs out (`-word`, `-"a phrase"`, `-user_id:4`; a missing field counts as not equal). '

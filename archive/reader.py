@@ -143,6 +143,11 @@ def _filters(query: LogQuery) -> tuple[str, list[Any]]:
 # A JSON value {e} equal to the text (a JSON string) or, when given, comparing {op} with the number (any JSON number).
 JSON_TEXT = "(json_type({e}) = 'VARCHAR' AND json_extract_string({e}, '$') = ?)"
 JSON_NUMBER = "(json_type({e}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND TRY_CAST({e} AS DOUBLE) {op} ?)"
+# A line's model (querysyntax.model_of): its context's `model` when that is a non-empty text, else its logger.
+MODEL_SQL = (
+    "(CASE WHEN json_type(context, '$.model') = 'VARCHAR' AND json_extract_string(context, '$.model') <> '' "
+    "THEN json_extract_string(context, '$.model') ELSE COALESCE(logger, '') END) = ?"
+)
 # The query syntax's comparisons (querysyntax.COMPARISONS) in SQL: only these reach the statement.
 SQL_COMPARISONS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "<>"}
 
@@ -160,6 +165,8 @@ def term_sql(term: Term) -> tuple[str, list[Any]]:
         path = f'$."{term.metric}"'
         sql = JSON_NUMBER.format(e="json_extract(metrics, ?)", op=SQL_COMPARISONS[term.op])
         return sql, [path, path, term.threshold]
+    if term.field == "model":  # querysyntax.model_of
+        return MODEL_SQL, [term.value]
     if not term.context_keys:  # logger, level, user_id: plain columns
         return f"{term.field} = ?", term.typed_values()
     path = "$" + "".join(f'."{key}"' for key in term.context_keys)

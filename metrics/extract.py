@@ -23,6 +23,8 @@ import threading
 import time
 from collections.abc import Iterator
 
+from retrieval import querysyntax
+
 # A token, its separator and a number; the lookbehind makes the name a whole token.
 PAIR = re.compile(
     r"(?<![\w-])([A-Za-z][\w-]{0,99})\s*[:=]\s*([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
@@ -104,9 +106,5 @@ def extract(document: dict, known: dict[str, str]) -> dict[str, float]:
 
 
 def model_of(document: dict) -> str:
-    """`context.model` if it is a non-empty string, else the logger, else ""."""
-    context = document.get("context")
-    model = context.get("model") if isinstance(context, dict) else None
-    if not isinstance(model, str) or not model:
-        model = document.get("logger") or ""
-    return str(model)[:MAX_MODEL_LENGTH]
+    """The log's model as the search's `model:` term reads it (`querysyntax.model_of`), at most MAX_MODEL_LENGTH."""
+    return querysyntax.model_of(document)[:MAX_MODEL_LENGTH]

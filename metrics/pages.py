@@ -53,10 +53,10 @@ class PointRow:
 
 
 def logs_url(user_id: int, model: str, start: datetime, end: datetime) -> str:
-    """The explorer's search of what `model` of `user_id` logged in [start, end): its `context.model`, the
-    model name intake reads first (metrics.extract.model_of)."""
+    """The explorer's search of what `model` of `user_id` logged in [start, end): the `model:` term, which reads
+    a log's model as intake groups its metrics (`context.model`, else the logger)."""
     params = {"user_id": str(user_id), "from": isoformat(start), "to": isoformat(end)}
-    return search_url(with_term(params, "context.model", model) if model else params)
+    return search_url(with_term(params, "model", model) if model else params)
 
 
 def chart_url(name: str, user_id: int, model: str, moment: datetime) -> str:

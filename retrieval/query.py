@@ -211,11 +211,24 @@ def term_filter(term: Term) -> dict:
         clause: dict = {"message": text_filter(term.value)}
     elif term.op:
         clause = metric_filter(term)
+    elif term.field == "model":
+        clause = model_filter(term.value)
     else:
         # Equality operands only; the field is logger, level, user_id or a checked context.<key> path.
         clause = {term.field: one_or_any(term.typed_values())}
     # $nor, not $ne / $not: one shape for every term, true where the field is missing.
     return {"$nor": [clause]} if term.negated else clause
+
+
+def model_filter(model: str) -> dict:
+    """The log's model (`querysyntax.model_of`) is `model`: its context's text, or, without one, its logger."""
+    return {
+        "$or": [
+            {"context.model": model},
+            {"logger": model, "context.model": {"$not": {"$type": "string"}}},
+            {"logger": model, "context.model": ""},
+        ]
+    }
 
 
 def metric_filter(term: Term) -> dict:

@@ -4,6 +4,8 @@
     "exact phrase"  the message contains the phrase, spaces included (\\" is a quote inside it)
     logger:name     the logger is exactly `name` (case-sensitive); logger:"a name" for spaces
     level:error     the level is `error`
+    model:bert      the log's model (`model_of`: `context.model` when it is a non-empty text, else the
+                    logger; how metrics are grouped per model) is exactly `bert`
     user_id:4       the user id is 4
     context.k:v     the context's key `k` (dots go deeper: context.run.id:7) equals `v`, compared
                     as text, and also as a number when `v` is one (7 finds 7, 7.0 and "7")
@@ -54,7 +56,7 @@ from retrieval.models import Level
 MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 30
 MAX_USER_ID = 2**31 - 1
-FIELDS = ("logger", "level", "user_id", "context.<key>")
+FIELDS = ("logger", "level", "user_id", "model", "context.<key>")
 KEY_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 # A value compared as a number too: plain decimal notation only (float() would also take "nan", "1_0", "inf").
 NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
@@ -91,7 +93,7 @@ class QuerySyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Term:
-    """One condition. `field` is "message" for text, else "logger", "level", "user_id", "context.<key>", or
+    """One condition. `field` is "message" for text, else "logger", "level", "user_id", "model", "context.<key>", or
     "metrics.<name>" for a comparison (`op` one of COMPARISONS, `value` the number as typed)."""
 
     field: str
@@ -293,7 +295,7 @@ def _phrase(text: str, at: int) -> tuple[str, int]:
 def _check_field(name: str, at: int) -> None:
     if not name:
         raise QuerySyntaxError("A field name is missing before “:”", at + 1)
-    if name in ("logger", "level", "user_id"):
+    if name in ("logger", "level", "user_id", "model"):
         return
     if name.startswith("context."):
         offset = at + len("context.")
@@ -346,5 +348,16 @@ def _holds(term: Term, document: Mapping) -> bool:
         wanted = term.typed_values()
         # bool is an int in Python, never equal to a number or text in MongoDB.
         return any(not isinstance(v, bool) and type(v) in (str, int, float) and v in wanted for v in candidates)
+    if term.field == "model":
+        return model_of(document) == term.value
     stored = document.get(term.field, "" if term.field == "logger" else None)
     return stored in term.typed_values()
+
+
+def model_of(document: Mapping) -> str:
+    """A log's model: `context.model` if it is a non-empty text, else its logger, else ""."""
+    context = document.get("context")
+    model = context.get("model") if isinstance(context, Mapping) else None
+    if not isinstance(model, str) or not model:
+        model = document.get("logger") or ""
+    return str(model)

@@ -211,7 +211,7 @@ def test_each_point_links_to_the_logs_its_model_wrote_in_its_step(everyone, reca
     point = next(r for r in rows if (r.user_id, r.model, r.start) == (1, "resnet", BASE + timedelta(hours=2)))
 
     query = parse_qs(urlsplit(point.logs_url).query)
-    assert query["user_id"] == ["1"] and query["q"] == ["context.model:resnet"]
+    assert query["user_id"] == ["1"] and query["q"] == ["model:resnet"]
     found = everyone.get(point.logs_url).context["page"].rows
     assert sorted(row.message for row in found) == [
         "Validated resnet. Recall: 0.1875",
@@ -220,6 +220,13 @@ def test_each_point_links_to_the_logs_its_model_wrote_in_its_step(everyone, reca
     # The chart's markers link to the same places as the table.
     html = unescape(chart(everyone).content.decode())
     assert html.count(f'<a href="{point.logs_url}"') == 2
+
+    # A model taken from the logger (no context.model): its point finds its logs too.
+    solo = log(BASE + timedelta(hours=2, minutes=5), user_id=1, message="Recall: 0.4", logger="trainer.solo")
+    hotstore.insert([solo])
+    rows = chart(everyone, model="trainer.solo").context["rows"]
+    [point] = [r for r in rows if r.model == "trainer.solo"]
+    assert [row.id for row in everyone.get(point.logs_url).context["page"].rows] == [str(solo["_id"])]
 
 
 def test_a_range_with_a_lost_write_shows_the_partial_notice(everyone, recalls):

@@ -38,6 +38,10 @@ CONTEXTS = [
     # Metrics a sender puts in the context (any case; nested keys joined by "/"), winning over the message's.
     {"metrics": {"recall": 0.25, "F1": -1.5e-3, "val": {"loss": 2}, "ok": True}},
     {"metrics": {"Recall": 0.75, "f1": 1e-3}, "run": 7},
+    # Not a model: the logger is (model:).
+    {"model": "", "run": 9},
+    {"model": 5},
+    {"model": {"name": "m"}},
 ]
 
 
@@ -125,6 +129,12 @@ QUERIES = [
     "F1<+1E-2",
     "val/loss>1.5",
     "Recall>0.1 level:error -context.run:7",
+    # The log's model: context.model when it is a non-empty text, else the logger (metrics' grouping).
+    "model:m",
+    "-model:m",
+    "model:demo.trainer",
+    'model:"a b" -level:error',
+    "-model:demo.eval",
     "Precision>0",  # a listed metric no log has
     "ok>0",  # a boolean is not a number
 ]
@@ -138,6 +148,7 @@ COUNTED = (
     "context.run:7",
     'checkpoint -level:critical context.model:m logger:"a b"',
     "-Recall<0.5",
+    "model:demo.trainer",
 )
 
 
@@ -166,6 +177,15 @@ def test_each_syntax_element_finds_the_same_logs_hot_cold_and_in_python(hot_and_
     assert found["RECALL<=0.25"] == below | equal and found["recall>=0.25"] == above | equal
     assert found["Recall!=0.25"] == below | above and found["-recall!=0.25"] == everything - below - above
     assert found["-Recall<0.5"] == everything - found["Recall<0.5"]
+    # A model from the logger only where the context names none: never a log whose context says "m".
+    assert not found["model:demo.trainer"] & found["model:m"]
+    assert found["-model:m"] == everything - found["model:m"]
+    from_logger = {
+        str(d["_id"])
+        for d in hot_and_cold
+        if d.get("logger") == "demo.trainer" and not isinstance((d.get("context") or {}).get("model"), str)
+    }
+    assert from_logger and from_logger <= found["model:demo.trainer"]
     assert len(equal) == sum(1 for d in hot_and_cold if d.get("context", {}).get("metrics", {}).get("recall") == 0.25)
 
 
